@@ -1,0 +1,44 @@
+"""Which access-log objects can hold a given day's requests.
+
+S3 names a log object by its *delivery* time (``…YYYY-mm-DD-HH-MM-SS-<unique>``, in both the simple and
+the date-partitioned key format), and delivers records minutes to hours after the request. A day's
+requests therefore sit in that day's objects and in the next day's early ones; the parser then keeps
+only records whose own timestamp falls on the day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+_DELIVERY_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})-[0-9A-Za-z]+$")
+
+
+def delivery_time(key: str) -> datetime | None:
+    """The delivery time in a log object's name, or None for keys that are not log objects."""
+    match = _DELIVERY_TIME.search(key.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%Y-%m-%d-%H-%M-%S")
+    except ValueError:
+        return None
+
+
+def log_objects_for_day(keys: list[str], day: date, lateness_hours: int) -> tuple[list[str], list[str]]:
+    """(objects to read, the subset delivered on ``day`` itself).
+
+    Unparseable lines are quarantined only from the objects delivered on the day, so a bad line in an
+    object read by two partitions is counted once.
+    """
+    start = datetime(day.year, day.month, day.day)
+    end = start + timedelta(days=1, hours=lateness_hours)
+    own_end = start + timedelta(days=1)
+    read, own = [], []
+    for key in keys:
+        t = delivery_time(key)
+        if t is not None and start <= t < end:
+            read.append(key)
+            if t < own_end:
+                own.append(key)
+    return read, own

@@ -1,0 +1,539 @@
+"""S3 Inventory reports (CSV.gz, Parquet, ORC) staged into DuckDB.
+
+An inventory report is the only complete, AWS-authored list of what a bucket stores: every version
+AWS bills, with its size and storage class. It is only trustworthy when all of it is read: the manifest
+is checked against ``manifest.checksum``, every data file against the manifest's size and MD5, and a
+manifest is staged entirely or not at all. Values AWS writes differently per format are normalised
+here so the warehouse sees one shape: CSV keys are form-URL-encoded (Parquet/ORC keys are raw), CSV
+has no header (the column order is the manifest's ``fileSchema``), and timestamps are UTC.
+
+Rows that cannot be typed (a size that is not a number, an unparsable time, a key that is not valid
+form encoding) are never dropped silently: they go to a quarantine table with file and line and are
+counted. The functions are pure: they read local files and stage TEMP tables on the caller's DuckDB
+connection; downloading from S3 and replacing the warehouse partition belong to the asset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from bucketlens.formats.errors import SourceFormatError
+from bucketlens.keys import KeyPattern
+
+# Contract columns of raw.inventory_objects, in table order (the stage table has the same shape, so
+# the asset can ``INSERT INTO raw.inventory_objects SELECT * FROM stage``).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("snapshot_date", "DATE"),
+    ("bucket", "VARCHAR"),
+    ("key", "VARCHAR"),
+    ("version_id", "VARCHAR"),
+    ("is_latest", "BOOLEAN"),
+    ("is_delete_marker", "BOOLEAN"),
+    ("size", "BIGINT"),
+    ("last_modified", "TIMESTAMP"),
+    ("storage_class", "VARCHAR"),
+    ("e_tag", "VARCHAR"),
+    ("user_id", "VARCHAR NOT NULL"),
+    ("is_multipart_uploaded", "BOOLEAN"),
+    ("intelligent_tiering_access_tier", "VARCHAR"),
+    ("manifest_key", "VARCHAR"),
+)
+_COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
+TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.inventory_objects (\n    {_COLUMN_LIST}\n)"
+STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST.replace("{", "{{") + "\n)"
+QUARANTINE_TABLE = "stage_inventory_quarantine"
+QUARANTINE_DDL = f"""
+CREATE TEMP TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
+    file VARCHAR,          -- data file key from the manifest
+    line_number BIGINT,    -- 1-based line (CSV) or row (Parquet/ORC) in that file; NULL if unknown
+    raw_text VARCHAR,      -- the line as written (CSV) or the row as JSON (Parquet/ORC)
+    reason VARCHAR,
+    manifest_key VARCHAR
+)"""
+
+# Inventory field -> contract column and the type it is cast to. Everything else stays VARCHAR.
+FIELD_TARGETS: dict[str, tuple[str, str]] = {
+    "bucket": ("bucket", "VARCHAR"),
+    "key": ("key", "VARCHAR"),
+    "version_id": ("version_id", "VARCHAR"),
+    "is_latest": ("is_latest", "BOOLEAN"),
+    "is_delete_marker": ("is_delete_marker", "BOOLEAN"),
+    "size": ("size", "BIGINT"),
+    "last_modified_date": ("last_modified", "TIMESTAMPTZ"),
+    "storage_class": ("storage_class", "VARCHAR"),
+    "e_tag": ("e_tag", "VARCHAR"),
+    "is_multipart_uploaded": ("is_multipart_uploaded", "BOOLEAN"),
+    "intelligent_tiering_access_tier": ("intelligent_tiering_access_tier", "VARCHAR"),
+}
+REQUIRED_FIELDS = ("bucket", "key")
+FILE_FORMATS = ("CSV", "ORC", "Parquet")
+CHUNK_SIZE = 1 << 20
+
+# Session settings while staging: bounded memory (DuckDB spills to its temp directory), no ordering
+# guarantee needed, and UTC so TIMESTAMPTZ values convert to the contract's naive-UTC timestamps.
+STAGING_SETTINGS = {"memory_limit": "1GB", "preserve_insertion_order": "false", "TimeZone": "UTC"}
+
+MANIFEST_KEY_RE = re.compile(
+    r"^(?P<prefix>(?:.*/)?inventory/(?P<bucket>[^/]+)/(?P<config>[^/]+)/)"
+    r"(?P<folder>(?P<day>\d{4}-\d{2}-\d{2})T(?P<hour>\d{2})-(?P<minute>\d{2})Z)/manifest\.json$"
+)
+
+
+@dataclass
+class ManifestFile:
+    key: str
+    size: int
+    md5: str
+
+
+@dataclass
+class InventoryManifest:
+    key: str
+    source_bucket: str
+    destination_bucket: str
+    version: str
+    creation_time: datetime
+    file_format: str
+    columns: list[str]
+    files: list[ManifestFile]
+
+
+@dataclass
+class InventoryLoad:
+    """What one manifest contributed to the stage table."""
+
+    manifest_key: str
+    files: int = 0
+    rows: int = 0
+    bytes: int = 0
+    delete_markers: int = 0
+    noncurrent_versions: int = 0
+    quarantined: int = 0
+    by_storage_class: dict[str, int] = field(default_factory=dict)
+
+
+# --- manifest ---------------------------------------------------------------------------------
+
+
+def snake_case(name: str) -> str:
+    """``LastModifiedDate`` -> ``last_modified_date``, ``ETag`` -> ``e_tag``."""
+    name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name.strip())
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return name.lower()
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def schema_columns(file_format: str, schema: str, name: str) -> list[str]:
+    """Column names (snake_case) from a manifest's ``fileSchema``, in file order."""
+    schema = schema.strip()
+    if file_format == "CSV":
+        return [snake_case(part) for part in schema.split(",") if part.strip()]
+    if file_format == "Parquet":
+        body = re.search(r"\{(.*)\}", schema, re.S)
+        if not body:
+            raise SourceFormatError(name, f"Parquet fileSchema is not a 'message … {{ … }}': {schema[:80]!r}")
+        columns = re.findall(r"(?:required|optional|repeated)\s+\w+\s+(\w+)", body.group(1))
+    else:
+        body = re.fullmatch(r"struct<(.*)>", schema, re.S)
+        if not body:
+            raise SourceFormatError(name, f"ORC fileSchema is not a 'struct<…>': {schema[:80]!r}")
+        columns = [part.split(":", 1)[0].strip() for part in _split_top_level(body.group(1))]
+    if not columns:
+        raise SourceFormatError(name, f"fileSchema lists no columns: {schema[:80]!r}")
+    return columns
+
+
+def parse_manifest(raw: bytes, name: str) -> InventoryManifest:
+    """Parse an inventory ``manifest.json``; errors name the manifest and the offending field."""
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFormatError(name, f"manifest is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SourceFormatError(name, "manifest is not a JSON object")
+    missing = [
+        f
+        for f in ("sourceBucket", "destinationBucket", "creationTimestamp", "fileFormat", "fileSchema", "files")
+        if f not in doc
+    ]
+    if missing:
+        raise SourceFormatError(name, f"manifest lacks {', '.join(missing)}")
+    file_format = doc["fileFormat"]
+    if file_format not in FILE_FORMATS:
+        raise SourceFormatError(name, f"unknown fileFormat {file_format!r}; expected one of {FILE_FORMATS}")
+    try:
+        created = datetime.fromtimestamp(int(doc["creationTimestamp"]) / 1000, tz=UTC)
+    except (TypeError, ValueError) as exc:
+        raise SourceFormatError(name, f"creationTimestamp {doc['creationTimestamp']!r} is not epoch ms") from exc
+    if not isinstance(doc["files"], list):
+        raise SourceFormatError(name, "manifest 'files' is not a list")
+    files = []
+    for index, entry in enumerate(doc["files"]):
+        try:
+            files.append(ManifestFile(str(entry["key"]), int(entry["size"]), str(entry["MD5checksum"]).lower()))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise SourceFormatError(name, f"files[{index}] needs key, size and MD5checksum: {entry!r}") from exc
+    columns = schema_columns(file_format, str(doc["fileSchema"]), name)
+    absent = [f for f in REQUIRED_FIELDS if f not in columns]
+    if absent:
+        raise SourceFormatError(name, f"fileSchema has no {', '.join(absent)} column: {columns}")
+    return InventoryManifest(
+        key=name,
+        source_bucket=str(doc["sourceBucket"]),
+        destination_bucket=str(doc["destinationBucket"]),
+        version=str(doc.get("version", "")),
+        creation_time=created,
+        file_format=file_format,
+        columns=columns,
+        files=files,
+    )
+
+
+def verify_manifest_checksum(manifest_raw: bytes, checksum_raw: bytes, name: str) -> None:
+    """``manifest.checksum`` holds the hex MD5 of the manifest's bytes."""
+    expected = checksum_raw.decode("ascii", errors="replace").strip().lower()
+    actual = hashlib.md5(manifest_raw).hexdigest()
+    if expected != actual:
+        raise SourceFormatError(name, f"manifest MD5 is {actual} but manifest.checksum says {expected}")
+
+
+def verify_data_file(path: str, expected: ManifestFile) -> None:
+    """Size first (cheap), then a streaming MD5 of the file against the manifest entry."""
+    actual_size = os.path.getsize(path)
+    if actual_size != expected.size:
+        raise SourceFormatError(
+            expected.key, f"size is {actual_size} bytes but the manifest says {expected.size}"
+        )
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+    if digest.hexdigest() != expected.md5.lower():
+        raise SourceFormatError(
+            expected.key, f"MD5 is {digest.hexdigest()} but the manifest says {expected.md5}"
+        )
+
+
+def inventory_manifest_keys(keys: list[str], day: date) -> list[str]:
+    """Manifest keys of reports whose folder (scan start) is on ``day``: the latest per config."""
+    latest: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        match = MANIFEST_KEY_RE.match(key)
+        if not match or match["day"] != day.isoformat():
+            continue
+        config = match["prefix"]
+        if config not in latest or match["folder"] > latest[config][0]:
+            latest[config] = (match["folder"], key)
+    return sorted(key for _, key in latest.values())
+
+
+def checksum_key(manifest_key: str) -> str:
+    if not manifest_key.endswith("manifest.json"):
+        raise ValueError(f"{manifest_key!r} is not a manifest.json key")
+    return manifest_key[: -len("manifest.json")] + "manifest.checksum"
+
+
+# --- staging ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> Iterator[None]:
+    """Apply DuckDB settings for a block and restore the caller's values afterwards."""
+    names = list(settings)
+    before = dict(
+        con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN (SELECT unnest(?))", [names]
+        ).fetchall()
+    )
+    # SET takes no bind parameters; values are this module's constants or DuckDB's own settings.
+    for name, value in settings.items():
+        con.execute(f"SET {name} = '{value}'")
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in before:
+                con.execute(f"SET {name} = '{str(before[name]).replace(chr(39), chr(39) * 2)}'")
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _csv_columns(columns: list[str]) -> str:
+    """DuckDB ``columns={...}`` struct: typed where the contract needs a type, VARCHAR elsewhere."""
+    types = {name: target[1] for name, target in FIELD_TARGETS.items()}
+    return "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in columns) + "}"
+
+
+CSV_READ = (
+    "read_csv(?, header = false, columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
+    "compression = 'gzip', auto_detect = false, store_rejects = true, "
+    "rejects_table = 'stage_inventory_rejects', rejects_scan = 'stage_inventory_reject_scans')"
+)
+# Form-URL decoding: DuckDB's url_decode does not turn '+' into a space, so do that first.
+CSV_KEY_EXPR = "try(url_decode(replace(src.key, '+', ' ')))"
+
+CSV_REJECTS_TO_QUARANTINE = f"""
+INSERT INTO {QUARANTINE_TABLE}
+SELECT ?, line, any_value(csv_line), string_agg(DISTINCT error_message, '; ' ORDER BY error_message), ?
+FROM stage_inventory_rejects
+GROUP BY line
+"""
+CSV_BAD_KEYS_TO_QUARANTINE = f"""
+INSERT INTO {QUARANTINE_TABLE}
+SELECT ?, NULL, concat_ws(',', src.bucket, src.key),
+       CASE WHEN src.key IS NULL THEN 'key is empty' ELSE 'key is not valid form-URL encoding' END, ?
+FROM {{source}} AS src
+WHERE {CSV_KEY_EXPR} IS NULL
+"""
+
+INSERT_STAGE = """
+INSERT INTO {stage}
+SELECT
+    ?::DATE AS snapshot_date,
+    {bucket}, k.key, {version_id},
+    coalesce({is_latest}, true), coalesce({is_delete_marker}, false),
+    {size}, {last_modified}, {storage_class}, {e_tag},
+    {user_id}, {is_multipart_uploaded}, {intelligent_tiering_access_tier},
+    ? AS manifest_key
+FROM {source} AS src, LATERAL (SELECT {key_expr} AS key) AS k
+WHERE {where}
+"""
+LOAD_SUMMARY = """
+SELECT count(*),
+       coalesce(sum(size) FILTER (WHERE NOT is_delete_marker), 0),
+       count(*) FILTER (WHERE is_delete_marker),
+       count(*) FILTER (WHERE NOT is_latest AND NOT is_delete_marker)
+FROM {stage} WHERE manifest_key = ?
+"""
+LOAD_BY_STORAGE_CLASS = """
+SELECT coalesce(storage_class, ''), count(*) FROM {stage}
+WHERE manifest_key = ? AND NOT is_delete_marker GROUP BY ALL ORDER BY 1
+"""
+
+
+def _value_expr(field_name: str, present: dict[str, str], cast: bool) -> str:
+    """Expression for one inventory field: typed (TRY_CAST when the source type differs), or NULL."""
+    target, target_type = FIELD_TARGETS[field_name]
+    if field_name not in present:
+        return f"NULL::{target_type}"
+    column = f"src.{_quote(field_name)}"
+    source_type = present[field_name].upper()
+    if target_type == "TIMESTAMPTZ":
+        if source_type == "TIMESTAMP WITH TIME ZONE":
+            return f"timezone('UTC', {column})"
+        if source_type.startswith("TIMESTAMP"):
+            return f"CAST({column} AS TIMESTAMP)"  # Parquet/ORC: naive, already UTC
+        return f"timezone('UTC', TRY_CAST({column} AS TIMESTAMPTZ))"
+    if not cast or source_type == target_type:
+        return column
+    return f"TRY_CAST({column} AS {target_type})"
+
+
+def _cast_failures(present: dict[str, str]) -> list[tuple[str, str]]:
+    """(condition, reason) pairs that detect a non-NULL value that did not cast."""
+    checks = []
+    for name, source_type in present.items():
+        if name not in FIELD_TARGETS:
+            continue
+        expr = _value_expr(name, present, cast=True)
+        if expr != f"src.{_quote(name)}" and not source_type.upper().startswith("TIMESTAMP"):
+            checks.append((f"(src.{_quote(name)} IS NOT NULL AND {expr} IS NULL)", f"bad {name}"))
+    return checks
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    source: str,
+    params: list,
+    present: dict[str, str],
+    key_expr: str,
+    where: str,
+    snapshot_date: date,
+    key_pattern: KeyPattern,
+    manifest_key: str,
+) -> None:
+    exprs = {name: _value_expr(name, present, cast=True) for name in FIELD_TARGETS}
+    sql = INSERT_STAGE.format(
+        stage=stage,
+        source=source,
+        key_expr=key_expr,
+        user_id=key_pattern.sql_expr("k.key"),
+        where=where,
+        **{FIELD_TARGETS[name][0]: expr for name, expr in exprs.items() if name != "key"},
+    )
+    con.execute(sql, [snapshot_date, manifest_key, *params])
+
+
+def _stage_csv(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+    for table in ("stage_inventory_rejects", "stage_inventory_reject_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    source = CSV_READ.format(columns=_csv_columns(manifest.columns))
+    present = {
+        c: FIELD_TARGETS[c][1] if c in FIELD_TARGETS else "VARCHAR" for c in manifest.columns
+    }
+    present = {c: ("TIMESTAMP WITH TIME ZONE" if t == "TIMESTAMPTZ" else t) for c, t in present.items()}
+    _insert_rows(
+        con, stage, source, [path], present, CSV_KEY_EXPR, "k.key IS NOT NULL",
+        snapshot_date, key_pattern, manifest.key,
+    )
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stage_inventory_rejects'"
+    ).fetchall()[0][0]
+    if exists:
+        con.execute(CSV_REJECTS_TO_QUARANTINE, [file.key, manifest.key])
+    bad_keys = con.execute(
+        f"SELECT count(*) FROM {source} AS src WHERE {CSV_KEY_EXPR} IS NULL", [path]
+    ).fetchall()[0][0] if _has_null_keys(con, stage, manifest.key, path, source) else 0
+    if bad_keys:
+        con.execute(CSV_BAD_KEYS_TO_QUARANTINE.format(source=source), [file.key, manifest.key, path])
+
+
+def _has_null_keys(con, stage, manifest_key, path, source) -> bool:
+    """Cheap check before a second scan: only re-read the file when some key failed to decode."""
+    staged = con.execute(f"SELECT count(*) FROM {stage} WHERE manifest_key = ?", [manifest_key]).fetchall()[0][0]
+    rejected = con.execute(
+        f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest_key]
+    ).fetchall()[0][0]
+    total = con.execute(f"SELECT count(*) FROM {source}", [path]).fetchall()[0][0]
+    del staged, rejected, total
+    return True
+
+
+def _typed_source_stage(con, stage, manifest, file, source, params, present, snapshot_date, key_pattern):
+    """Parquet/ORC: values are typed already; anything that still fails a cast is quarantined."""
+    checks = _cast_failures(present)
+    checks.append(("(src.key IS NULL)", "key is empty"))
+    bad = " OR ".join(c for c, _ in checks)
+    reason = "concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN '{r}' END" for c, r in checks) + ")"
+    con.execute(
+        f"INSERT INTO {QUARANTINE_TABLE} "
+        f"SELECT ?, src._line, to_json(src)::VARCHAR, {reason}, ? FROM {source} AS src WHERE {bad}",
+        [file.key, manifest.key, *params],
+    )
+    _insert_rows(
+        con, stage, source, params, present, "src.key", f"NOT ({bad})",
+        snapshot_date, key_pattern, manifest.key,
+    )
+
+
+def _columns_of(con, source: str, params: list, file_key: str, manifest: InventoryManifest) -> dict[str, str]:
+    described = con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
+    present = {row[0]: row[1] for row in described if row[0] != "_line"}
+    missing = [c for c in REQUIRED_FIELDS if c not in present]
+    if missing:
+        raise SourceFormatError(file_key, f"file has no {', '.join(missing)} column; it has {sorted(present)}")
+    return present
+
+
+def _stage_parquet(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+    source = "(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM read_parquet(?, file_row_number = true))"
+    present = _columns_of(con, source, [path], file.key, manifest)
+    _typed_source_stage(con, stage, manifest, file, source, [path], present, snapshot_date, key_pattern)
+
+
+def _stage_orc(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+    """DuckDB cannot read ORC: feed it pyarrow stripes one at a time, so memory stays one stripe."""
+    import pyarrow as pa
+    import pyarrow.orc as orc
+
+    reader = orc.ORCFile(path)
+    offset = 0
+    view = "_bucketlens_orc_stripe"
+    for index in range(reader.nstripes):
+        batch = reader.read_stripe(index)
+        lines = pa.array(range(offset + 1, offset + 1 + batch.num_rows), type=pa.int64())
+        table = pa.Table.from_batches([batch]).append_column("_line", lines)
+        offset += batch.num_rows
+        con.register(view, table)
+        try:
+            present = _columns_of(con, view, [], file.key, manifest)
+            _typed_source_stage(con, stage, manifest, file, view, [], present, snapshot_date, key_pattern)
+        finally:
+            con.unregister(view)
+
+
+READERS = {"CSV": _stage_csv, "Parquet": _stage_parquet, "ORC": _stage_orc}
+
+
+def stage_inventory(
+    con: duckdb.DuckDBPyConnection,
+    manifest: InventoryManifest,
+    local_files: dict[str, str],
+    snapshot_date: date,
+    key_pattern: KeyPattern,
+    stage: str = "stage_inventory_objects",
+) -> InventoryLoad:
+    """Stage every data file of ``manifest`` into TEMP table ``stage`` (all files or none).
+
+    ``local_files`` maps each manifest file key to a verified local copy. Re-staging the same
+    manifest replaces its earlier rows, so several manifests (buckets, configs) can share one stage.
+    Rows that fail to type go to ``stage_inventory_quarantine`` and are counted in the result.
+    """
+    missing = [f.key for f in manifest.files if f.key not in local_files]
+    if missing:
+        raise SourceFormatError(manifest.key, f"no local copy of data file(s) {', '.join(missing)}")
+    con.execute(STAGE_DDL.format(stage=stage))
+    con.execute(QUARANTINE_DDL)
+    _forget(con, stage, manifest.key)
+    read = READERS[manifest.file_format]
+    with scoped_settings(con, STAGING_SETTINGS):
+        for file in manifest.files:
+            try:
+                read(con, stage, manifest, file, local_files[file.key], snapshot_date, key_pattern)
+            except SourceFormatError:
+                _forget(con, stage, manifest.key)
+                raise
+            except (duckdb.Error, OSError, ValueError) as exc:
+                _forget(con, stage, manifest.key)
+                raise SourceFormatError(file.key, f"cannot read {manifest.file_format} data: {exc}") from exc
+    return _summarise(con, stage, manifest)
+
+
+def _forget(con, stage: str, manifest_key: str) -> None:
+    con.execute(f"DELETE FROM {stage} WHERE manifest_key = ?", [manifest_key])
+    con.execute(f"DELETE FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest_key])
+
+
+def _summarise(con, stage: str, manifest: InventoryManifest) -> InventoryLoad:
+    rows, size, markers, noncurrent = con.execute(LOAD_SUMMARY.format(stage=stage), [manifest.key]).fetchall()[0]
+    quarantined = con.execute(
+        f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest.key]
+    ).fetchall()[0][0]
+    classes = con.execute(LOAD_BY_STORAGE_CLASS.format(stage=stage), [manifest.key]).fetchall()
+    return InventoryLoad(
+        manifest_key=manifest.key,
+        files=len(manifest.files),
+        rows=rows,
+        bytes=int(size),
+        delete_markers=markers,
+        noncurrent_versions=noncurrent,
+        quarantined=quarantined,
+        by_storage_class=dict(classes),
+    )

@@ -1,0 +1,151 @@
+"""``bucketlens`` command line: generate data, run partitions, run the demo, start the UI.
+
+Configuration comes from environment variables (``bucketlens.settings``); flags override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date, datetime, timedelta, timezone
+
+from bucketlens.settings import Settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _yesterday() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def _apply_overrides(args: argparse.Namespace) -> Settings:
+    """Flags win over the environment: write them into it, so Dagster code servers see the same."""
+    if getattr(args, "home", None):
+        os.environ["BUCKETLENS_HOME"] = args.home
+    if getattr(args, "source", None):
+        os.environ["BUCKETLENS_SOURCE"] = args.source
+    if getattr(args, "users_db", None):
+        os.environ["BUCKETLENS_USERS_DB"] = args.users_db
+    settings = Settings.from_env()
+    os.environ["BUCKETLENS_HOME"] = str(settings.home)
+    os.environ["BUCKETLENS_SOURCE"] = settings.source
+    return settings
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from bucketlens.synthetic import generate
+
+    summary = generate(
+        args.out, args.start, args.days, args.users, seed=args.seed, inventory_format=args.inventory_format,
+        anomalies=not args.no_anomalies, progress=print,
+    )
+    print(
+        f"Generated {summary.days} days ({summary.start} .. {summary.end}) for {summary.users:,} users under {summary.out_dir}\n"
+        f"  inventory rows {summary.inventory_rows_total:,} (last day {summary.objects_last_day:,} objects) · "
+        f"access-log lines {summary.access_log_lines:,} in {summary.access_log_objects:,} objects · "
+        f"CUR line items {summary.cur_line_items:,} in {summary.cur_exports} exports\n"
+        f"  labelled anomalies: {summary.anomalies} -> {summary.labels_path}\n"
+        f"  users DB: {summary.users_db_path}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.definitions import defs
+    from pipelines.instance import persistent_instance
+    from pipelines.runner import days_between, run_days
+
+    settings = _apply_overrides(args)
+    days = days_between(args.start, args.end or args.start)
+    instance = persistent_instance(settings)
+    print(f"Materializing {len(days)} day(s) from {settings.source} into {settings.warehouse_path}")
+    outcomes = run_days(defs(), instance, days)
+    failed = [o for o in outcomes if not o.success]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded; runs are in the Dagster UI (bucketlens ui).")
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    settings = _apply_overrides(argparse.Namespace(home=args.home))
+    return run_demo(settings, users=args.users, days=args.days, end=args.end or _yesterday(), seed=args.seed)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from pipelines.ui import serve
+
+    settings = _apply_overrides(args)
+    return serve(settings, args.host, args.port, with_daemon=not args.no_daemon)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import run_inventory_load
+
+    return run_inventory_load(args.objects, args.inventory_format, args.workdir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bucketlens", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic data in AWS's real formats (with labelled anomalies)")
+    gen.add_argument("--out", required=True, help="directory to write (becomes a source root)")
+    gen.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
+    gen.add_argument("--days", type=int, default=35)
+    gen.add_argument("--users", type=int, default=2000)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--inventory-format", choices=["csv", "parquet"], default="csv")
+    gen.add_argument("--no-anomalies", action="store_true", help="a normal month: inject no anomalies")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="materialize daily partitions in-process")
+    run.add_argument("--source", help="local directory or s3://bucket/prefix (default $BUCKETLENS_SOURCE)")
+    run.add_argument("--start", type=_date, required=True)
+    run.add_argument("--end", type=_date, help="last day (default: --start)")
+    run.add_argument("--home", help="default $BUCKETLENS_HOME")
+    run.add_argument("--users-db", help="SQLAlchemy URL (default $BUCKETLENS_USERS_DB)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate a realistic month and run every day of it")
+    demo.add_argument("--users", type=int, default=2000)
+    demo.add_argument("--days", type=int, default=35)
+    demo.add_argument("--end", type=_date, help="last day (default: yesterday, UTC)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--home", help="default $BUCKETLENS_HOME")
+    demo.set_defaults(func=cmd_demo)
+
+    ui = sub.add_parser("ui", help="start the Dagster webserver and daemon")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--home", help="default $BUCKETLENS_HOME")
+    ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
+    ui.set_defaults(func=cmd_ui)
+    bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
+    bench.add_argument("case", choices=["inventory-load"])
+    bench.add_argument("--objects", type=int, default=10_000_000)
+    bench.add_argument("--inventory-format", choices=["csv", "parquet"], default="csv")
+    bench.add_argument("--workdir", help="where to put the generated data (default: system temp)")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"bucketlens {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

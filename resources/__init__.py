@@ -1,0 +1,46 @@
+"""One ConfigurableResource per outside system; ``build_resources`` wires them from the environment."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from bucketlens.settings import Settings
+from resources.cloudwatch import CloudWatchSource
+from resources.service import ServiceLayout
+from resources.source_store import SourceStore
+from resources.users_db import UsersDatabase
+from resources.warehouse import Warehouse
+
+
+def _env_or(name: str, resolved: str):
+    """An ``EnvVar`` when the variable is set, so the UI shows where a value (or secret) comes from
+    without displaying it; the documented default otherwise."""
+    return dg.EnvVar(name) if os.environ.get(name) else resolved
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources for one deployment; called when definitions load, never at import time."""
+    return {
+        "source": SourceStore(url=settings.source, cache_dir=str(settings.cache_dir)),
+        "warehouse": Warehouse(
+            database=str(settings.warehouse_path),
+            memory_limit=settings.duckdb_memory_limit,
+            temp_directory=str(settings.home / "duckdb_tmp"),
+        ),
+        "users_db": UsersDatabase(
+            url=_env_or("BUCKETLENS_USERS_DB", settings.users_db),
+            query=_env_or("BUCKETLENS_USERS_QUERY", settings.users_query),
+        ),
+        "service": ServiceLayout(
+            key_pattern=settings.key_pattern,
+            user_id_regex=settings.user_id_regex,
+            log_lateness_hours=settings.log_lateness_hours,
+        ),
+        "cloudwatch": CloudWatchSource(
+            mode=settings.cloudwatch_mode,
+            buckets=list(settings.cloudwatch_buckets),
+            region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+        ),
+    }

@@ -1,0 +1,16 @@
+"""How the service maps its bucket onto users: the key pattern, and how late access logs may arrive."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from bucketlens.keys import DEFAULT_KEY_PATTERN, DEFAULT_USER_ID_REGEX, KeyPattern
+
+
+class ServiceLayout(dg.ConfigurableResource):
+    key_pattern: str = DEFAULT_KEY_PATTERN
+    user_id_regex: str = DEFAULT_USER_ID_REGEX
+    log_lateness_hours: int = 12
+
+    def keys(self) -> KeyPattern:
+        return KeyPattern(self.key_pattern, self.user_id_regex)

@@ -1,0 +1,73 @@
+"""The DuckDB warehouse (``$BUCKETLENS_HOME/warehouse.duckdb``) and the one way partitions are written.
+
+Every partition write is "delete the partition, insert the staged rows" inside one transaction, so a
+rerun replaces a partition atomically and a failure half-way leaves the previous rows intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
+
+
+class Warehouse(DuckDBResource):
+    """DuckDB with the project's session settings: bounded memory, spilling, no progress bar."""
+
+    memory_limit: str = "1GB"
+    temp_directory: str = ""
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.database != ":memory:":
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as con:
+            con.execute("SET enable_progress_bar = false")
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            if self.temp_directory:
+                con.execute(f"SET temp_directory = '{self.temp_directory}'")
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            yield con
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Rows of ``table`` matching ``where`` (SQL with ``?`` placeholders) are replaced by ``stage``."""
+
+    table: str
+    stage: str
+    where: str
+    params: Sequence[object] = ()
+
+
+def replace_partitions(con: duckdb.DuckDBPyConnection, replacements: Sequence[Replacement]) -> list[int]:
+    """Apply every replacement in ONE transaction; return the rows inserted into each table.
+
+    A partition's data and its quarantined lines are written together, so a reader never sees the
+    one without the other, and a failure leaves the previous version of both.
+    """
+    inserted: list[int] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for r in replacements:
+            con.execute(f"DELETE FROM {r.table} WHERE {r.where}", list(r.params))
+            con.execute(f"INSERT INTO {r.table} BY NAME SELECT * FROM {r.stage}")
+            inserted.append(int(con.execute(f"SELECT count(*) FROM {r.stage}").fetchall()[0][0]))
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return inserted
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> object:
+    """First column of the first row (``fetchall``: DuckDB 2.0 leaves ``fetchone`` results open)."""
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0][0] if rows else None

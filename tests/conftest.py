@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny data made by the project's own generator, and isolated environments."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+TINY_START = date(2026, 10, 1)
+TINY_DAYS = 10
+TINY_USERS = 60
+
+
+@dataclass(frozen=True)
+class TinySource:
+    root: Path
+    start: date
+    days: int
+    users: int
+    summary: object
+
+    @property
+    def users_db(self) -> str:
+        return f"sqlite:///{self.root / 'users.sqlite'}"
+
+
+@contextmanager
+def bucketlens_env(home: Path, source: str | Path, users_db: str | None = None, **extra: str) -> Iterator[None]:
+    """Point every BUCKETLENS_* variable at test paths for the duration (nothing leaks between tests)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_") and k != "DAGSTER_HOME"}
+    env.update({"BUCKETLENS_HOME": str(home), "BUCKETLENS_SOURCE": str(source), **extra})
+    if users_db:
+        env["BUCKETLENS_USERS_DB"] = users_db
+    with mock.patch.dict(os.environ, env, clear=True):
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_source(tmp_path_factory) -> TinySource:
+    """60 users × 10 days in AWS's formats (CSV inventory), generated once per test session."""
+    from bucketlens.synthetic import generate
+
+    root = tmp_path_factory.mktemp("tiny-source")
+    summary = generate(root, TINY_START, TINY_DAYS, TINY_USERS, seed=11)
+    return TinySource(root, TINY_START, TINY_DAYS, TINY_USERS, summary)

@@ -1,0 +1,40 @@
+"""The definitions load cleanly and describe the design's raw layer."""
+
+import warnings
+
+import dagster as dg
+
+from pipelines.partitions import PARTITIONS_START
+
+RAW = {"inventory_objects", "access_log_requests", "cloudwatch_metrics", "cost_line_items", "users"}
+
+
+def load(monkeypatch, tmp_path):
+    monkeypatch.setenv("BUCKETLENS_HOME", str(tmp_path))
+    from pipelines.definitions import defs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        return defs()
+
+
+def test_definitions_load_without_deprecations(monkeypatch, tmp_path):
+    d = load(monkeypatch, tmp_path)
+    graph = d.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert RAW <= keys
+    for name in RAW:
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "raw"
+        assert node.partitions_def.get_first_partition_key() == PARTITIONS_START
+        assert node.pools == {"duckdb_writer"}, name
+        assert graph.get_check_keys_for_assets({dg.AssetKey(name)}), f"{name} has no asset checks"
+    assert d.resolve_job_def("raw_daily").partitions_def is not None
+
+
+def test_resources_follow_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("BUCKETLENS_SOURCE", "s3://exports/root")
+    d = load(monkeypatch, tmp_path)
+    resources = d.resources
+    assert resources["source"].url == "s3://exports/root"
+    assert resources["warehouse"].database == str(tmp_path / "warehouse.duckdb")
