@@ -9,6 +9,7 @@ import dagster as dg
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MarkdownMetadataValue:
     """A markdown table; pipes in values are escaped so user-controlled text cannot break the layout."""
+
     def cell(value: object) -> str:
         return str(value).replace("|", "\\|").replace("\n", " ")
 

@@ -65,6 +65,4 @@ class KeyPattern:
         doubled; DuckDB's RE2 syntax accepts Python's ``re.escape`` output.
         """
         literal = self.regex.replace("'", "''")
-        return (
-            f"coalesce(nullif(regexp_extract({key_column}, '{literal}', 1), ''), '{SHARED_USER}')"
-        )
+        return f"coalesce(nullif(regexp_extract({key_column}, '{literal}', 1), ''), '{SHARED_USER}')"

@@ -19,7 +19,9 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("BUCKETLENS_HOME", "./.bucketlens", "Working directory: warehouse, Dagster instance, caches, reports."),
+    Variable(
+        "BUCKETLENS_HOME", "./.bucketlens", "Working directory: warehouse, Dagster instance, caches, reports."
+    ),
     Variable(
         "BUCKETLENS_SOURCE",
         "$BUCKETLENS_HOME/source",
@@ -37,7 +39,9 @@ VARIABLES: tuple[Variable, ...] = (
         "Query mapping the service's schema onto those five columns.",
     ),
     Variable("BUCKETLENS_KEY_PATTERN", "users/{user_id}/", "Key prefix that names an object's owner."),
-    Variable("BUCKETLENS_USER_ID_REGEX", "[A-Za-z0-9_-]+", "What a user id may look like inside the key pattern."),
+    Variable(
+        "BUCKETLENS_USER_ID_REGEX", "[A-Za-z0-9_-]+", "What a user id may look like inside the key pattern."
+    ),
     Variable(
         "BUCKETLENS_CLOUDWATCH",
         "files",
@@ -49,8 +53,23 @@ VARIABLES: tuple[Variable, ...] = (
         "12",
         "How long after a day ends its access-log records may still arrive (log objects of the next day read).",
     ),
+    Variable(
+        "BUCKETLENS_PROVIDER",
+        "aws_s3_us_east_1",
+        "Price book section for estimates: `aws_s3_us_east_1` or `cloudflare_r2`.",
+    ),
+    Variable(
+        "BUCKETLENS_PRICE_BOOK", "(shipped copy)", "Path of a price book JSON replacing the shipped one."
+    ),
+    Variable(
+        "BUCKETLENS_PLAN_PRICES",
+        "personal=9.99,family=29.99",
+        "Monthly USD per plan, for revenue and margin (illustrative defaults: set your own).",
+    ),
     Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit; larger work spills to disk."),
-    Variable("AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."),
+    Variable(
+        "AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."
+    ),
     Variable("AWS_DEFAULT_REGION", "us-east-1", "Region for boto3 clients."),
     Variable(
         "DAGSTER_HOME",
@@ -78,6 +97,9 @@ class Settings:
     cloudwatch_buckets: tuple[str, ...]
     log_lateness_hours: int
     duckdb_memory_limit: str
+    provider: str = "aws_s3_us_east_1"
+    price_book: str = ""
+    plan_prices: str = "personal=9.99,family=29.99"
 
     @property
     def warehouse_path(self) -> Path:
@@ -100,13 +122,17 @@ class Settings:
         if not source.startswith("s3://"):
             source = str(Path(source).resolve())
         users_db = env.get("BUCKETLENS_USERS_DB") or default_users_db(source, home)
-        buckets = tuple(b.strip() for b in env.get("BUCKETLENS_CLOUDWATCH_BUCKETS", "").split(",") if b.strip())
+        buckets = tuple(
+            b.strip() for b in env.get("BUCKETLENS_CLOUDWATCH_BUCKETS", "").split(",") if b.strip()
+        )
         mode = env.get("BUCKETLENS_CLOUDWATCH") or "files"
         if mode not in ("files", "api"):
             raise ValueError(f"BUCKETLENS_CLOUDWATCH must be 'files' or 'api', not {mode!r}")
         lateness = env.get("BUCKETLENS_LOG_LATENESS_HOURS") or defaults["BUCKETLENS_LOG_LATENESS_HOURS"]
         if not lateness.isdigit() or not 0 <= int(lateness) <= 72:
-            raise ValueError(f"BUCKETLENS_LOG_LATENESS_HOURS must be a whole number of hours 0..72, not {lateness!r}")
+            raise ValueError(
+                f"BUCKETLENS_LOG_LATENESS_HOURS must be a whole number of hours 0..72, not {lateness!r}"
+            )
         return cls(
             home=home,
             source=source,
@@ -117,7 +143,11 @@ class Settings:
             cloudwatch_mode=mode,
             cloudwatch_buckets=buckets,
             log_lateness_hours=int(lateness),
-            duckdb_memory_limit=env.get("BUCKETLENS_DUCKDB_MEMORY_LIMIT") or defaults["BUCKETLENS_DUCKDB_MEMORY_LIMIT"],
+            duckdb_memory_limit=env.get("BUCKETLENS_DUCKDB_MEMORY_LIMIT")
+            or defaults["BUCKETLENS_DUCKDB_MEMORY_LIMIT"],
+            provider=env.get("BUCKETLENS_PROVIDER") or defaults["BUCKETLENS_PROVIDER"],
+            price_book=env.get("BUCKETLENS_PRICE_BOOK", ""),
+            plan_prices=env.get("BUCKETLENS_PLAN_PRICES") or defaults["BUCKETLENS_PLAN_PRICES"],
         )
 
 

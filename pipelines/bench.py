@@ -41,9 +41,11 @@ def _child_load(source: str, home: str, day: str) -> None:
     from resources import build_resources
 
     os.environ.update({"BUCKETLENS_HOME": home, "BUCKETLENS_SOURCE": source})
-    result = dg.materialize([inventory_objects], partition_key=day, resources=build_resources(Settings.from_env()))
+    result = dg.materialize(
+        [inventory_objects], partition_key=day, resources=build_resources(Settings.from_env())
+    )
     (event,) = result.get_asset_materialization_events()
-    print(json.dumps({"rows": event.asset_materialization.metadata["rows"].value}))
+    print(json.dumps({"rows": event.materialization.metadata["rows"].value}))
 
 
 def measure_inventory_load(objects: int, inventory_format: str, workdir: Path, echo=print) -> LoadMeasurement:
@@ -55,11 +57,14 @@ def measure_inventory_load(objects: int, inventory_format: str, workdir: Path, e
     generate_inventory_snapshot(source, BENCH_DAY, objects, seed=1, inventory_format=inventory_format)
     generate_seconds = time.perf_counter() - started
     source_bytes = sum(p.stat().st_size for p in (source / "inventory").rglob("*") if p.is_file())
-    echo(f"generated in {generate_seconds:.1f}s ({source_bytes / 2**20:,.0f} MiB); loading in a child process ...")
+    echo(
+        f"generated in {generate_seconds:.1f}s ({source_bytes / 2**20:,.0f} MiB); loading in a child process ..."
+    )
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "pipelines.bench", "--child", str(source), str(home), BENCH_DAY.isoformat()],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     out = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)

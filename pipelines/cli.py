@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from bucketlens.settings import Settings
 
@@ -21,7 +21,7 @@ def _date(text: str) -> date:
 
 
 def _yesterday() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def _apply_overrides(args: argparse.Namespace) -> Settings:
@@ -42,14 +42,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from bucketlens.synthetic import generate
 
     summary = generate(
-        args.out, args.start, args.days, args.users, seed=args.seed, inventory_format=args.inventory_format,
-        anomalies=not args.no_anomalies, progress=print,
+        args.out,
+        args.start,
+        args.days,
+        args.users,
+        seed=args.seed,
+        inventory_format=args.inventory_format,
+        anomalies=not args.no_anomalies,
+        progress=print,
     )
     print(
         f"Generated {summary.days} days ({summary.start} .. {summary.end}) for {summary.users:,} users under {summary.out_dir}\n"
         f"  inventory rows {summary.inventory_rows_total:,} (last day {summary.objects_last_day:,} objects) · "
         f"access-log lines {summary.access_log_lines:,} in {summary.access_log_objects:,} objects · "
-        f"CUR line items {summary.cur_line_items:,} in {summary.cur_exports} exports\n"
+        f"CUR line items {summary.cur_line_items:,} in {len(summary.cur_exports)} billing period(s)\n"
         f"  labelled anomalies: {summary.anomalies} -> {summary.labels_path}\n"
         f"  users DB: {summary.users_db_path}"
     )
@@ -67,7 +73,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Materializing {len(days)} day(s) from {settings.source} into {settings.warehouse_path}")
     outcomes = run_days(defs(), instance, days)
     failed = [o for o in outcomes if not o.success]
-    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded; runs are in the Dagster UI (bucketlens ui).")
+    print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded; runs are in the Dagster UI (bucketlens ui)."
+    )
     return 1 if failed else 0
 
 
@@ -95,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bucketlens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write synthetic data in AWS's real formats (with labelled anomalies)")
+    gen = sub.add_parser(
+        "generate", help="write synthetic data in AWS's real formats (with labelled anomalies)"
+    )
     gen.add_argument("--out", required=True, help="directory to write (becomes a source root)")
     gen.add_argument("--start", type=_date, required=True, help="first day, YYYY-MM-DD")
     gen.add_argument("--days", type=int, default=35)
@@ -137,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    import dagster as dg
+
+    # BackfillPolicy is marked beta in Dagster 1.13; the CLI output is for operators, not for that notice.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,19 +1,19 @@
 """The Dagster entry point (``workspace.yaml`` loads ``pipelines.definitions:defs``): it only assembles."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from assets.cost import COST_ASSETS
 from assets.raw import RAW_ASSETS
+from assets.usage import USAGE_ASSETS
 from bucketlens.settings import Settings
-from pipelines.jobs import raw_daily_job
+from pipelines.jobs import JOBS
 from resources import build_resources
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=RAW_ASSETS,
-        jobs=[raw_daily_job],
+        assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS],
+        jobs=JOBS,
         resources=build_resources(Settings.from_env()),
     )

@@ -42,41 +42,74 @@ def _generated_source(settings: Settings, users: int, days: int, start: date, se
     return source
 
 
-def _summary(settings: Settings, outcomes: list[DayOutcome], source: Path, seconds: float) -> str:
+def _warehouse_figures(settings: Settings, last: date) -> dict:
+    """The numbers the closing summary shows, read back from the warehouse (read-only)."""
     import duckdb
 
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        last = max(o.day for o in outcomes)
-        objects, stored, owners = con.execute(
-            "SELECT count(*), sum(size), count(DISTINCT user_id) FROM raw.inventory_objects WHERE snapshot_date = ?", [last]
-        ).fetchall()[0]
-        requests, quarantined = con.execute(
-            "SELECT (SELECT count(*) FROM raw.access_log_requests), "
-            "(SELECT count(*) FROM raw.quarantine WHERE source = 'access_log_requests')"
-        ).fetchall()[0]
-        cost, cost_days = con.execute(
-            "SELECT sum(unblended_cost), count(DISTINCT usage_start::DATE) FROM raw.cost_line_items"
-        ).fetchall()[0]
-        n_users = con.execute("SELECT count(*) FROM raw.users WHERE snapshot_date = ?", [last]).fetchall()[0][0]
+        one = lambda sql, params=(): con.execute(sql, list(params)).fetchall()[0]  # noqa: E731
+        figures = {
+            "inventory": one(
+                "SELECT count(*), sum(size), count(DISTINCT user_id) FROM raw.inventory_objects WHERE snapshot_date = ?",
+                [last],
+            ),
+            "requests": one(
+                "SELECT (SELECT count(*) FROM raw.access_log_requests), "
+                "(SELECT count(*) FROM raw.quarantine WHERE source = 'access_log_requests')"
+            ),
+            "users": one("SELECT count(*) FROM raw.users WHERE snapshot_date = ?", [last])[0],
+            "cost": one(
+                "SELECT sum(amount_usd) FILTER (WHERE NOT is_estimate), count(DISTINCT usage_date) FILTER (WHERE NOT is_estimate), "
+                "sum(amount_usd) FILTER (WHERE is_estimate), count(DISTINCT usage_date) FILTER (WHERE is_estimate), "
+                "sum(amount_usd) FILTER (WHERE user_id = '_shared') FROM cost.user_daily_cost"
+            ),
+            "billed": one("SELECT sum(unblended_cost) FROM raw.cost_line_items")[0],
+            "top": con.execute(
+                "SELECT user_id, sum(amount_usd) AS usd FROM cost.user_daily_cost WHERE user_id <> '_shared' "
+                "GROUP BY ALL ORDER BY usd DESC LIMIT 3"
+            ).fetchall(),
+            "plans": con.execute(
+                "SELECT plan, max(users), sum(cost_usd), sum(revenue_usd), sum(margin_usd) FROM cost.plan_daily_margin "
+                "GROUP BY ALL ORDER BY 3 DESC"
+            ).fetchall(),
+        }
     finally:
         con.close()
+    return figures
+
+
+def _summary(settings: Settings, outcomes: list[DayOutcome], source: Path, seconds: float) -> str:
+    last = max(o.day for o in outcomes)
+    f = _warehouse_figures(settings, last)
+    objects, stored, owners = f["inventory"]
+    requests, quarantined = f["requests"]
+    actual, actual_days, estimated, estimated_days, shared = f["cost"]
     failed = [o for o in outcomes if not o.success]
     checks = sorted({c for o in outcomes for c in o.failed_checks})
     labels = source / "labels.jsonl"
     n_labels = sum(1 for _ in labels.open()) if labels.exists() else 0
+    top = ", ".join(f"{u} ${float(v):,.2f}" for u, v in f["top"])
     lines = [
         "",
         f"bucketlens demo finished in {seconds:.0f}s: {len(outcomes) - len(failed)}/{len(outcomes)} days loaded"
         + (f", {len(failed)} FAILED" if failed else ""),
-        f"  users            {n_users:,} ({owners:,} own objects on {last})",
+        f"  users            {f['users']:,} ({owners:,} own objects on {last})",
         f"  stored on {last} {objects:,} object versions, {(stored or 0) / 2**40:,.2f} TiB",
         f"  requests         {requests:,} parsed from access logs, {quarantined} malformed lines quarantined",
-        f"  billed (CUR)     ${float(cost or 0):,.2f} over {cost_days} days; later days await the cost export",
+        f"  cost (actual)    ${float(actual or 0):,.2f} over {actual_days} days, split per user to the micro-dollar "
+        f"(CUR total ${float(f['billed'] or 0):,.2f})",
+        f"  cost (estimated) ${float(estimated or 0):,.2f} over {estimated_days} day(s) the cost export does not cover yet",
+        f"  shared (no user) ${float(shared or 0):,.2f}; top users by cost: {top}",
+        "  plans            "
+        + "; ".join(
+            f"{p}: {u:,} users, cost ${float(c):,.2f}, revenue ${float(r):,.2f}, margin ${float(m):,.2f}"
+            for p, u, c, r, m in f["plans"]
+        ),
         f"  checks not passing: {', '.join(checks) if checks else 'none'}",
         f"  labelled anomalies in the data: {n_labels} ({labels})",
         "Where to look:",
-        f"  warehouse  {settings.warehouse_path}  (duckdb; tables raw.*)",
+        f"  warehouse  {settings.warehouse_path}  (duckdb; schemas raw, usage, cost)",
         f"  source     {source}  (AWS's own layout: inventory/, access-logs/, cloudwatch/, cur/)",
         "  Dagster UI: .venv/bin/bucketlens ui   then open http://127.0.0.1:3000 (runs, lineage, checks)",
     ]
@@ -94,7 +127,7 @@ def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) ->
     from pipelines.definitions import defs
 
     instance = persistent_instance(settings)
-    print(f"Running {days} daily partitions ({start} .. {end}) in-process; each is a run in the Dagster UI")
+    print(f"Running {days} days ({start} .. {end}): sources, per-user usage and cost; a Dagster run per week")
     outcomes = run_days(defs(), instance, days_between(start, end))
     print(_summary(settings, outcomes, source, time.perf_counter() - started))
     return 0 if all(o.success for o in outcomes) else 1

@@ -1,12 +1,13 @@
 """Jobs: what one scheduled or CLI run materializes for one day."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipelines.partitions import daily_partitions
 
 RAW_DAILY_JOB = "raw_daily"
+DAILY_JOB = "daily"
+DERIVED_DAILY_JOB = "derived_daily"
+DERIVED_GROUPS = ("usage", "cost")
 
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,
@@ -14,3 +15,19 @@ raw_daily_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     description="Load one day of every raw source (inventory, access logs, CloudWatch, cost, users).",
 )
+
+derived_daily_job = dg.define_asset_job(
+    DERIVED_DAILY_JOB,
+    selection=dg.AssetSelection.groups(*DERIVED_GROUPS),
+    partitions_def=daily_partitions,
+    description="Rebuild one day of everything derived from the raw layer (usage, cost).",
+)
+
+daily_job = dg.define_asset_job(
+    DAILY_JOB,
+    selection=dg.AssetSelection.groups("raw", *DERIVED_GROUPS),
+    partitions_def=daily_partitions,
+    description="One day end to end: raw sources, per-user usage, cost attribution.",
+)
+
+JOBS = [raw_daily_job, derived_daily_job, daily_job]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import dagster as dg
 
 # Far enough back for a year of history and for the demo's generated month; the last partition is
@@ -11,8 +9,3 @@ import dagster as dg
 PARTITIONS_START = "2025-01-01"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
-
-
-def partition_day(context: dg.AssetExecutionContext) -> date:
-    """The day this run materializes (one partition per run for the raw layer)."""
-    return date.fromisoformat(context.partition_key)

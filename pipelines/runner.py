@@ -1,7 +1,9 @@
-"""Materialize daily partitions in-process (5 s a run instead of 16 s with subprocesses), one run per
-day so each day shows as its own run in the UI, with a progress line per day."""
+"""Materialize daily partitions in-process, a range of days per run, with a progress line per day.
 
-from __future__ import annotations
+Every asset has ``BackfillPolicy.single_run()``, so a week is one run rather than seven (in-process runs
+cost ~5 s each instead of ~16 s with subprocesses, and starting runs would otherwise dominate). Each
+asset reports its figures per day (``per_day`` metadata), from which the progress lines are printed.
+"""
 
 import time
 from collections.abc import Callable
@@ -10,16 +12,25 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from pipelines.jobs import RAW_DAILY_JOB
+from pipelines.jobs import DAILY_JOB
+
+# Dagster's tags for a single run over a partition range (the same ones a UI backfill sets).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+DEFAULT_CHUNK_DAYS = 7
+
+# The console shows one progress line per day; each run's full event log (with tracebacks) stays in the
+# Dagster instance, where the UI shows it.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass
 class DayOutcome:
     day: date
     success: bool
-    seconds: float
+    seconds: float  # the run's wall time shared evenly over its days
     run_id: str
-    metadata: dict[str, dict[str, object]] = field(default_factory=dict)  # asset -> metadata values
+    metadata: dict[str, dict[str, object]] = field(default_factory=dict)  # asset -> that day's figures
     failed_checks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -30,49 +41,87 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def _plain(value: object) -> object:
-    return getattr(value, "value", value)
+def chunks(days: list[date], size: int) -> list[list[date]]:
+    """Consecutive days in runs of at most ``size`` (a gap starts a new chunk)."""
+    out: list[list[date]] = []
+    for day in sorted(days):
+        if out and len(out[-1]) < size and day == out[-1][-1] + timedelta(days=1):
+            out[-1].append(day)
+        else:
+            out.append([day])
+    return out
 
 
-def run_day(defs: dg.Definitions, instance: dg.DagsterInstance, day: date, job_name: str = RAW_DAILY_JOB) -> DayOutcome:
+def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
+    messages = []
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        cause = error.cause if error and error.cause else error
+        message = (cause.message if cause else "failed").strip()
+        messages.append(f"{failure.step_key}: {message.splitlines()[0] if message else 'failed'}")
+    return messages
+
+
+def run_range(
+    defs: dg.Definitions, instance: dg.DagsterInstance, days: list[date], job_name: str = DAILY_JOB
+) -> list[DayOutcome]:
+    """One run materializing ``days`` (consecutive); one outcome per day."""
     job = defs.resolve_job_def(job_name)
     started = time.perf_counter()
     result = job.execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False, tags={"bucketlens/launched_by": "cli"}
+        instance=instance,
+        raise_on_error=False,
+        tags={
+            RANGE_START_TAG: days[0].isoformat(),
+            RANGE_END_TAG: days[-1].isoformat(),
+            "bucketlens/launched_by": "cli",
+        },
+        run_config=QUIET_CONSOLE,
     )
-    outcome = DayOutcome(day, result.success, time.perf_counter() - started, result.run_id)
+    seconds = (time.perf_counter() - started) / len(days)
+    outcomes = {d: DayOutcome(d, result.success, seconds, result.run_id) for d in days}
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
-        outcome.metadata[mat.asset_key.to_user_string()] = {k: _plain(v) for k, v in mat.metadata.items()}
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            outcome.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    for failure in result.get_step_failure_events():
-        error = failure.step_failure_data.error
-        message = (error.cause.message if error and error.cause else error.message if error else "failed").strip()
-        outcome.errors.append(f"{failure.step_key}: {message.splitlines()[0] if message else 'failed'}")
-    return outcome
+        mat = event.materialization
+        per_day = mat.metadata.get("per_day")
+        for day_text, figures in (per_day.value if per_day else {}).items():
+            day = date.fromisoformat(day_text)
+            if day in outcomes:
+                outcomes[day].metadata[mat.asset_key.to_user_string()] = figures
+    failed_checks = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    errors = _errors(result)
+    for outcome in outcomes.values():
+        outcome.failed_checks, outcome.errors = failed_checks, errors
+    return [outcomes[d] for d in days]
 
 
 def progress_line(index: int, total: int, outcome: DayOutcome) -> str:
-    """One line per day: what loaded, what was quarantined, what failed."""
+    """One line per day: what loaded, what was quarantined, what it cost."""
     m = outcome.metadata
     parts = []
     if "inventory_objects" in m:
         parts.append(f"{m['inventory_objects'].get('rows', 0):>9,} object versions")
     if "access_log_requests" in m:
-        parts.append(f"{m['access_log_requests'].get('rows', 0):>8,} requests")
+        parts.append(f"{m['access_log_requests'].get('rows', 0):>7,} requests")
         quarantined = m["access_log_requests"].get("quarantined_lines", 0)
         if quarantined:
             parts.append(f"{quarantined} lines quarantined")
-    if "cost_line_items" in m:
+    if "user_daily_cost" in m:
+        cost = m["user_daily_cost"]
+        kind = "estimated" if cost.get("is_estimate") else "billed"
+        parts.append(
+            f"${cost.get('allocated_usd', 0):,.2f} {kind}, split over {cost.get('users_with_cost', 0):,} users"
+        )
+    elif "cost_line_items" in m:
         cost = m["cost_line_items"]
-        parts.append(f"cost ${cost.get('day_cost_usd', 0):,.2f}" if cost.get("day_covered") else "cost: no CUR yet")
+        parts.append(
+            f"cost ${cost.get('day_cost_usd', 0):,.2f}" if cost.get("day_covered") else "cost: no CUR yet"
+        )
     status = "ok " if outcome.success else "FAILED"
-    line = f"[{index:>3}/{total}] {outcome.day} {status} {outcome.seconds:5.1f}s  " + " · ".join(parts)
-    if outcome.errors:
-        line += "\n        " + "\n        ".join(outcome.errors)
-    return line
+    return f"[{index:>3}/{total}] {outcome.day} {status} {outcome.seconds:4.1f}s  " + " · ".join(parts)
 
 
 def run_days(
@@ -80,11 +129,17 @@ def run_days(
     instance: dg.DagsterInstance,
     days: list[date],
     echo: Callable[[str], None] = print,
-    job_name: str = RAW_DAILY_JOB,
+    job_name: str = DAILY_JOB,
+    chunk_days: int = DEFAULT_CHUNK_DAYS,
 ) -> list[DayOutcome]:
-    outcomes = []
-    for i, day in enumerate(days, start=1):
-        outcome = run_day(defs, instance, day, job_name)
-        echo(progress_line(i, len(days), outcome))
-        outcomes.append(outcome)
+    """Run ``days`` in chunks of ``chunk_days`` consecutive days, printing a line per day as each
+    chunk finishes, and the errors of a failed chunk once."""
+    outcomes: list[DayOutcome] = []
+    for chunk in chunks(days, chunk_days):
+        results = run_range(defs, instance, chunk, job_name)
+        for outcome in results:
+            outcomes.append(outcome)
+            echo(progress_line(len(outcomes), len(days), outcome))
+        if results[0].errors:
+            echo("        " + "\n        ".join(results[0].errors))
     return outcomes

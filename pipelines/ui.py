@@ -29,7 +29,10 @@ def serve(settings: Settings, host: str, port: int, with_daemon: bool = True) ->
     if with_daemon:
         commands.append([_tool("dagster-daemon"), "run", "-w", workspace])
     processes = [subprocess.Popen(cmd, cwd=REPO_ROOT, env=env) for cmd in commands]
-    print(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops webserver and daemon)", flush=True)
+    print(
+        f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops webserver and daemon)",
+        flush=True,
+    )
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
@@ -44,4 +47,8 @@ def serve(settings: Settings, host: str, port: int, with_daemon: bool = True) ->
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return max((p.returncode or 0) for p in processes) if any(p.returncode not in (0, None, -15) for p in processes) else 0
+    return (
+        max((p.returncode or 0) for p in processes)
+        if any(p.returncode not in (0, None, -15) for p in processes)
+        else 0
+    )

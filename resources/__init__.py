@@ -8,6 +8,7 @@ import dagster as dg
 
 from bucketlens.settings import Settings
 from resources.cloudwatch import CloudWatchSource
+from resources.pricing import Pricing
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.users_db import UsersDatabase
@@ -37,6 +38,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             key_pattern=settings.key_pattern,
             user_id_regex=settings.user_id_regex,
             log_lateness_hours=settings.log_lateness_hours,
+        ),
+        "pricing": Pricing(
+            provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
         ),
         "cloudwatch": CloudWatchSource(
             mode=settings.cloudwatch_mode,

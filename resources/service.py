@@ -12,5 +12,6 @@ class ServiceLayout(dg.ConfigurableResource):
     user_id_regex: str = DEFAULT_USER_ID_REGEX
     log_lateness_hours: int = 12
 
-    def keys(self) -> KeyPattern:
+    def ownership(self) -> KeyPattern:
+        """The key pattern that maps object keys to their owners."""
         return KeyPattern(self.key_pattern, self.user_id_regex)

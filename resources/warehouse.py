@@ -71,3 +71,10 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = 
     """First column of the first row (``fetchall``: DuckDB 2.0 leaves ``fetchone`` results open)."""
     rows = con.execute(sql, list(params)).fetchall()
     return rows[0][0] if rows else None
+
+
+def drop_tables(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Start a day's staging from empty tables: one connection serves every day of a backfill window,
+    and a stage left from the previous day must never be inserted again."""
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")

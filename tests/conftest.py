@@ -31,7 +31,9 @@ class TinySource:
 
 
 @contextmanager
-def bucketlens_env(home: Path, source: str | Path, users_db: str | None = None, **extra: str) -> Iterator[None]:
+def bucketlens_env(
+    home: Path, source: str | Path, users_db: str | None = None, **extra: str
+) -> Iterator[None]:
     """Point every BUCKETLENS_* variable at test paths for the duration (nothing leaks between tests)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_") and k != "DAGSTER_HOME"}
     env.update({"BUCKETLENS_HOME": str(home), "BUCKETLENS_SOURCE": str(source), **extra})

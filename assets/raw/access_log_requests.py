@@ -1,84 +1,60 @@
 """raw.access_log_requests: one row per S3 request whose own timestamp falls on the partition day."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.raw.inventory_objects import QUARANTINE_DDL
 from assets.raw.log_objects import log_objects_for_day
+from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
 from bucketlens.formats import access_log as fmt
-from pipelines.partitions import daily_partitions, partition_day
+from pipelines.partitions import daily_partitions
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
-from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
 
 ASSET = dg.AssetKey("access_log_requests")
 LOG_PREFIX = "access-logs/"
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    kinds={"duckdb", "s3"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec("log_objects_found", asset=ASSET, description="At least one log object covers the day."),
-        dg.AssetCheckSpec("request_ids_unique", asset=ASSET, description="Duplicated deliveries were removed."),
-        dg.AssetCheckSpec(
-            "quarantine_below_0_1_percent", asset=ASSET, description="Malformed lines stay under 0.1 % of lines."
-        ),
-    ],
-)
-def access_log_requests(
-    context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, service: ServiceLayout
-) -> dg.MaterializeResult:
-    """One row per request in S3 server access logs (parsed in DuckDB), deduplicated on request id +
-    operation + key, with the decoded key and its owner; malformed lines go to ``raw.quarantine``."""
-    day = partition_day(context)
-    listing = {o.key: o.size for o in source.list(LOG_PREFIX)}
+def load_day(con, day, listing: dict[str, int], source: SourceStore, service: ServiceLayout) -> DayResult:
+    """Parse the log objects that can hold the day's requests; replace the day and its quarantine."""
     keys, own = log_objects_for_day(sorted(listing), day, service.log_lateness_hours)
-    context.log.info(f"{len(keys)} log objects may hold requests of {day} ({len(own)} delivered that day)")
     files = [(key, source.local_path(key, size=listing[key])) for key in keys]
-    with warehouse.connect() as con:
-        con.execute(fmt.TABLE_DDL)
-        con.execute(QUARANTINE_DDL)
-        load = fmt.stage_access_logs(con, files, day, service.keys())
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE stage_access_log_quarantine_own AS
-               SELECT 'access_log_requests' AS source, ?::DATE AS partition_date, file, line_number,
-                      raw_text, reason, now()::TIMESTAMP AS loaded_at
-               FROM stage_access_log_quarantine WHERE list_contains(?, file)""",
-            [day, own],
-        )
-        rows, quarantined = replace_partitions(
-            con,
-            [
-                Replacement("raw.access_log_requests", "stage_access_log_requests", "usage_date = ?", [day]),
-                Replacement(
-                    "raw.quarantine",
-                    "stage_access_log_quarantine_own",
-                    "source = 'access_log_requests' AND partition_date = ?",
-                    [day],
-                ),
-            ],
-        )
-        duplicates = scalar(
-            con,
-            "SELECT count(*) - count(DISTINCT (request_id, operation, coalesce(key, ''))) "
-            "FROM raw.access_log_requests WHERE usage_date = ?",
-            [day],
-        )
-        by_operation = con.execute(
-            """SELECT operation, count(*), count(*) FILTER (WHERE http_status >= 400), sum(bytes_sent)
-               FROM raw.access_log_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC LIMIT 12""",
-            [day],
-        ).fetchall()
-        samples = con.execute(
-            "SELECT file, line_number, reason FROM stage_access_log_quarantine_own ORDER BY file, line_number LIMIT 5"
-        ).fetchall()
+    drop_tables(con, "stage_access_log_requests", "stage_access_log_quarantine")
+    load = fmt.stage_access_logs(con, files, day, service.ownership())
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE stage_access_log_quarantine_own AS
+           SELECT 'access_log_requests' AS source, ?::DATE AS partition_date, file, line_number,
+                  raw_text, reason, now()::TIMESTAMP AS loaded_at
+           FROM stage_access_log_quarantine WHERE list_contains(?, file)""",
+        [day, own],
+    )
+    rows, quarantined = replace_partitions(
+        con,
+        [
+            Replacement("raw.access_log_requests", "stage_access_log_requests", "usage_date = ?", [day]),
+            Replacement(
+                "raw.quarantine",
+                "stage_access_log_quarantine_own",
+                "source = 'access_log_requests' AND partition_date = ?",
+                [day],
+            ),
+        ],
+    )
+    duplicates = scalar(
+        con,
+        "SELECT count(*) - count(DISTINCT (request_id, operation, coalesce(key, ''))) "
+        "FROM raw.access_log_requests WHERE usage_date = ?",
+        [day],
+    )
+    by_operation = con.execute(
+        """SELECT operation, count(*), count(*) FILTER (WHERE http_status >= 400), sum(bytes_sent)
+           FROM raw.access_log_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC LIMIT 12""",
+        [day],
+    ).fetchall()
+    samples = con.execute(
+        "SELECT file, line_number, reason FROM stage_access_log_quarantine_own ORDER BY file, line_number LIMIT 5"
+    ).fetchall()
     own_lines = max(load.lines, 1)
     metadata = {
         "dagster/row_count": rows,
@@ -90,21 +66,59 @@ def access_log_requests(
         "records_of_other_days": load.outside_day,
         "quarantined_lines": quarantined,
         "by_operation": markdown_table(
-            ["operation", "requests", "errors", "bytes sent"], [(o, f"{n:,}", f"{e:,}", f"{b or 0:,}") for o, n, e, b in by_operation]
+            ["operation", "requests", "errors", "bytes sent"],
+            [(o, f"{n:,}", f"{e:,}", f"{b or 0:,}") for o, n, e, b in by_operation],
         ),
     }
     if samples:
         metadata["quarantine_sample"] = markdown_table(["file", "line", "reason"], samples)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(check_name="log_objects_found", passed=bool(own), metadata={"objects": len(own)}),
-            dg.AssetCheckResult(check_name="request_ids_unique", passed=duplicates == 0, metadata={"duplicates": int(duplicates)}),
-            dg.AssetCheckResult(
-                check_name="quarantine_below_0_1_percent",
-                passed=quarantined <= own_lines * 0.001,
+    return DayResult(
+        day,
+        metadata,
+        checks={
+            "log_objects_found": Check(bool(own), {"objects": len(own)}),
+            "request_ids_unique": Check(duplicates == 0, {"duplicates": int(duplicates)}),
+            "quarantine_below_0_1_percent": Check(
+                quarantined <= own_lines * 0.001,
+                {"quarantined_lines": quarantined, "share": quarantined / own_lines},
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"quarantined_lines": quarantined, "share": quarantined / own_lines},
             ),
-        ],
+        },
     )
+
+
+@dg.asset(
+    key=ASSET,
+    group_name="raw",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    kinds={"duckdb", "s3"},
+    pool="duckdb_writer",
+    code_version="1",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "log_objects_found", asset=ASSET, description="At least one log object covers the day."
+        ),
+        dg.AssetCheckSpec(
+            "request_ids_unique", asset=ASSET, description="Duplicated deliveries were removed."
+        ),
+        dg.AssetCheckSpec(
+            "quarantine_below_0_1_percent",
+            asset=ASSET,
+            description="Malformed lines stay under 0.1 % of lines.",
+        ),
+    ],
+)
+def access_log_requests(
+    context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, service: ServiceLayout
+) -> dg.MaterializeResult:
+    """One row per request in S3 server access logs (parsed in DuckDB), deduplicated on request id +
+    operation + key, with the decoded key and its owner; malformed lines go to ``raw.quarantine``."""
+    days = window_days(context)
+    listing = {o.key: o.size for o in source.list(LOG_PREFIX)}
+    context.log.info(f"{len(listing)} log objects under {source.describe(LOG_PREFIX)}")
+    with warehouse.connect() as con:
+        con.execute(fmt.TABLE_DDL)
+        con.execute(QUARANTINE_DDL)
+        results = [load_day(con, day, listing, source, service) for day in days]
+    return window_result(results)

@@ -6,8 +6,6 @@ requests therefore sit in that day's objects and in the next day's early ones; t
 only records whose own timestamp falls on the day.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date, datetime, timedelta
 

@@ -1,16 +1,15 @@
 """raw.users: the service's users as they stood at the end of the partition day."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 import dagster as dg
 
 from assets.metadata import markdown_table
-from pipelines.partitions import daily_partitions, partition_day
+from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from pipelines.partitions import daily_partitions
 from resources.service import ServiceLayout
 from resources.users_db import UsersDatabase
-from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+from resources.warehouse import Replacement, Warehouse, replace_partitions
 
 ASSET = dg.AssetKey("users")
 TABLE_DDL = """
@@ -33,10 +32,43 @@ WHERE created_at IS NULL OR created_at < ?::TIMESTAMP
 """
 
 
+def load_day(con, day, id_regex: str) -> DayResult:
+    con.execute(STAGE_SQL, [day, day + timedelta(days=1)])
+    (rows,) = replace_partitions(con, [Replacement("raw.users", "stage_users", "snapshot_date = ?", [day])])
+    duplicates, no_plan, bad_ids = con.execute(
+        """SELECT count(*) - count(DISTINCT user_id), count(*) FILTER (WHERE plan IS NULL),
+                  count(*) FILTER (WHERE NOT regexp_full_match(user_id, ?))
+           FROM raw.users WHERE snapshot_date = ?""",
+        [id_regex, day],
+    ).fetchall()[0]
+    plans = con.execute(
+        """SELECT plan, count(*), count(*) FILTER (WHERE created_at::DATE = ?), count(*) FILTER (WHERE status <> 'active')
+           FROM raw.users WHERE snapshot_date = ? GROUP BY ALL ORDER BY 2 DESC""",
+        [day, day],
+    ).fetchall()
+    return DayResult(
+        day,
+        metadata={
+            "dagster/row_count": rows,
+            "users": rows,
+            "signups_that_day": sum(p[2] for p in plans),
+            "by_plan": markdown_table(["plan", "users", "signed up that day", "not active"], plans),
+        },
+        checks={
+            "user_ids_unique": Check(duplicates == 0, {"duplicates": int(duplicates)}),
+            "plans_present": Check(no_plan == 0, {"without_plan": int(no_plan)}),
+            "user_ids_match_key_pattern": Check(
+                bad_ids == 0, {"non_matching_ids": int(bad_ids)}, severity=dg.AssetCheckSeverity.WARN
+            ),
+        },
+    )
+
+
 @dg.asset(
     key=ASSET,
     group_name="raw",
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
     kinds={"duckdb", "sqlite"},
     pool="duckdb_writer",
     code_version="1",
@@ -44,7 +76,9 @@ WHERE created_at IS NULL OR created_at < ?::TIMESTAMP
         dg.AssetCheckSpec("user_ids_unique", asset=ASSET, description="Each user appears once per snapshot."),
         dg.AssetCheckSpec("plans_present", asset=ASSET, description="Every user has a plan."),
         dg.AssetCheckSpec(
-            "user_ids_match_key_pattern", asset=ASSET, description="Ids can appear in object keys (else no usage is found)."
+            "user_ids_match_key_pattern",
+            asset=ASSET,
+            description="Ids can appear in object keys (else no usage is found).",
         ),
     ],
 )
@@ -53,44 +87,12 @@ def users(
 ) -> dg.MaterializeResult:
     """One row per user who existed by the end of the day: plan, quota, signup time, status, read from
     the service's database through the configured query."""
-    day = partition_day(context)
     frame = users_db.fetch_users()
     context.log.info(f"{len(frame)} users read from {users_db.describe()}")
-    id_regex = "^(" + service.keys().user_id_regex + ")$"
+    id_regex = "^(" + service.ownership().user_id_regex + ")$"
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
         con.register("users_frame", frame)
-        con.execute(STAGE_SQL, [day, day + timedelta(days=1)])
+        results = [load_day(con, day, id_regex) for day in window_days(context)]
         con.unregister("users_frame")
-        (rows,) = replace_partitions(con, [Replacement("raw.users", "stage_users", "snapshot_date = ?", [day])])
-        duplicates = scalar(
-            con, "SELECT count(*) - count(DISTINCT user_id) FROM raw.users WHERE snapshot_date = ?", [day]
-        )
-        no_plan = scalar(con, "SELECT count(*) FROM raw.users WHERE snapshot_date = ? AND plan IS NULL", [day])
-        bad_ids = scalar(
-            con, "SELECT count(*) FROM raw.users WHERE snapshot_date = ? AND NOT regexp_full_match(user_id, ?)", [day, id_regex]
-        )
-        plans = con.execute(
-            """SELECT plan, count(*), count(*) FILTER (WHERE created_at::DATE = ?), count(*) FILTER (WHERE status <> 'active')
-               FROM raw.users WHERE snapshot_date = ? GROUP BY ALL ORDER BY 2 DESC""",
-            [day, day],
-        ).fetchall()
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "users": rows,
-            "signups_that_day": sum(p[2] for p in plans),
-            "by_plan": markdown_table(["plan", "users", "signed up that day", "not active"], plans),
-            "database": users_db.describe(),
-        },
-        check_results=[
-            dg.AssetCheckResult(check_name="user_ids_unique", passed=duplicates == 0, metadata={"duplicates": int(duplicates)}),
-            dg.AssetCheckResult(check_name="plans_present", passed=no_plan == 0, metadata={"without_plan": int(no_plan)}),
-            dg.AssetCheckResult(
-                check_name="user_ids_match_key_pattern",
-                passed=bad_ids == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"non_matching_ids": int(bad_ids)},
-            ),
-        ],
-    )
+    return window_result(results)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import duckdb
+import pyarrow as pa
+import pyarrow.orc as orc
 
 from bucketlens.formats.errors import SourceFormatError
 from bucketlens.keys import KeyPattern
@@ -50,9 +52,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 _COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
 TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.inventory_objects (\n    {_COLUMN_LIST}\n)"
 STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST.replace("{", "{{") + "\n)"
-QUARANTINE_TABLE = "stage_inventory_quarantine"
-QUARANTINE_DDL = f"""
-CREATE TEMP TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
+QUARANTINE_TABLE = "stage_inventory_quarantine"  # for the default stage; otherwise "<stage>_quarantine"
+QUARANTINE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS {quarantine} (
     file VARCHAR,          -- data file key from the manifest
     line_number BIGINT,    -- 1-based line (CSV) or row (Parquet/ORC) in that file; NULL if unknown
     raw_text VARCHAR,      -- the line as written (CSV) or the row as JSON (Parquet/ORC)
@@ -112,13 +114,15 @@ class InventoryLoad:
     """What one manifest contributed to the stage table."""
 
     manifest_key: str
+    quarantine_table: str = QUARANTINE_TABLE  # TEMP table holding this manifest's quarantined rows
     files: int = 0
     rows: int = 0
     bytes: int = 0
     delete_markers: int = 0
     noncurrent_versions: int = 0
     quarantined: int = 0
-    by_storage_class: dict[str, int] = field(default_factory=dict)
+    by_storage_class: dict[str, int] = field(default_factory=dict)  # versions (not delete markers)
+    bytes_by_storage_class: dict[str, int] = field(default_factory=dict)
 
 
 # --- manifest ---------------------------------------------------------------------------------
@@ -151,8 +155,8 @@ def schema_columns(file_format: str, schema: str, name: str) -> list[str]:
     """Column names (snake_case) from a manifest's ``fileSchema``, in file order."""
     schema = schema.strip()
     if file_format == "CSV":
-        return [snake_case(part) for part in schema.split(",") if part.strip()]
-    if file_format == "Parquet":
+        columns = [snake_case(part) for part in schema.split(",") if part.strip()]
+    elif file_format == "Parquet":
         body = re.search(r"\{(.*)\}", schema, re.S)
         if not body:
             raise SourceFormatError(name, f"Parquet fileSchema is not a 'message … {{ … }}': {schema[:80]!r}")
@@ -164,6 +168,9 @@ def schema_columns(file_format: str, schema: str, name: str) -> list[str]:
         columns = [part.split(":", 1)[0].strip() for part in _split_top_level(body.group(1))]
     if not columns:
         raise SourceFormatError(name, f"fileSchema lists no columns: {schema[:80]!r}")
+    odd = [c for c in columns if not re.fullmatch(r"[a-z][a-z0-9_]*", c)]
+    if odd:
+        raise SourceFormatError(name, f"fileSchema has unexpected column names {odd}")
     return columns
 
 
@@ -177,7 +184,14 @@ def parse_manifest(raw: bytes, name: str) -> InventoryManifest:
         raise SourceFormatError(name, "manifest is not a JSON object")
     missing = [
         f
-        for f in ("sourceBucket", "destinationBucket", "creationTimestamp", "fileFormat", "fileSchema", "files")
+        for f in (
+            "sourceBucket",
+            "destinationBucket",
+            "creationTimestamp",
+            "fileFormat",
+            "fileSchema",
+            "files",
+        )
         if f not in doc
     ]
     if missing:
@@ -188,15 +202,21 @@ def parse_manifest(raw: bytes, name: str) -> InventoryManifest:
     try:
         created = datetime.fromtimestamp(int(doc["creationTimestamp"]) / 1000, tz=UTC)
     except (TypeError, ValueError) as exc:
-        raise SourceFormatError(name, f"creationTimestamp {doc['creationTimestamp']!r} is not epoch ms") from exc
+        raise SourceFormatError(
+            name, f"creationTimestamp {doc['creationTimestamp']!r} is not epoch ms"
+        ) from exc
     if not isinstance(doc["files"], list):
         raise SourceFormatError(name, "manifest 'files' is not a list")
     files = []
     for index, entry in enumerate(doc["files"]):
         try:
-            files.append(ManifestFile(str(entry["key"]), int(entry["size"]), str(entry["MD5checksum"]).lower()))
+            files.append(
+                ManifestFile(str(entry["key"]), int(entry["size"]), str(entry["MD5checksum"]).lower())
+            )
         except (TypeError, KeyError, ValueError) as exc:
-            raise SourceFormatError(name, f"files[{index}] needs key, size and MD5checksum: {entry!r}") from exc
+            raise SourceFormatError(
+                name, f"files[{index}] needs key, size and MD5checksum: {entry!r}"
+            ) from exc
     columns = schema_columns(file_format, str(doc["fileSchema"]), name)
     absent = [f for f in REQUIRED_FIELDS if f not in columns]
     if absent:
@@ -277,17 +297,31 @@ def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) ->
     finally:
         for name in names:
             if name in before:
-                con.execute(f"SET {name} = '{str(before[name]).replace(chr(39), chr(39) * 2)}'")
+                value = _restorable(name, str(before[name])).replace("'", "''")
+                con.execute(f"SET {name} = '{value}'")
+
+
+def _restorable(name: str, shown: str) -> str:
+    """DuckDB shows memory limits truncated to one decimal ("2.7 GiB" for 3 GB); restoring the shown
+    value would shrink the limit a little on every call, so restore the middle of the shown interval
+    (a fixed point: "2.75 GiB" shows as "2.7 GiB" again)."""
+    match = re.fullmatch(r"(\d+)\.(\d) (\w+)", shown) if name in ("memory_limit", "max_memory") else None
+    return f"{match[1]}.{match[2]}5 {match[3]}" if match else shown
 
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+# read_csv types only the fields the contract uses, so a bad value elsewhere never rejects a row.
+CSV_TYPES = {
+    name: "TIMESTAMP WITH TIME ZONE" if t == "TIMESTAMPTZ" else t for name, (_, t) in FIELD_TARGETS.items()
+}
+
+
 def _csv_columns(columns: list[str]) -> str:
-    """DuckDB ``columns={...}`` struct: typed where the contract needs a type, VARCHAR elsewhere."""
-    types = {name: target[1] for name, target in FIELD_TARGETS.items()}
-    return "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in columns) + "}"
+    """DuckDB ``columns={...}`` struct literal (names come from the manifest's fileSchema)."""
+    return "{" + ", ".join(f"'{c}': '{CSV_TYPES.get(c, 'VARCHAR')}'" for c in columns) + "}"
 
 
 CSV_READ = (
@@ -295,22 +329,24 @@ CSV_READ = (
     "compression = 'gzip', auto_detect = false, store_rejects = true, "
     "rejects_table = 'stage_inventory_rejects', rejects_scan = 'stage_inventory_reject_scans')"
 )
-# Form-URL decoding: DuckDB's url_decode does not turn '+' into a space, so do that first.
-CSV_KEY_EXPR = "try(url_decode(replace(src.key, '+', ' ')))"
-
-CSV_REJECTS_TO_QUARANTINE = f"""
-INSERT INTO {QUARANTINE_TABLE}
+# Form-URL decoding: DuckDB's url_decode does not turn '+' into a space, so do that first. A key that
+# does not decode (invalid UTF-8 after decoding, or empty) is kept as NUL + its raw text so a single scan
+# suffices; such rows are then moved from the stage to the quarantine (S3 keys cannot contain NUL).
+CSV_KEY_EXPR = "coalesce(try(url_decode(replace(src.key, '+', ' '))), chr(0) || coalesce(src.key, ''))"
+CSV_REJECTS_TO_QUARANTINE = """
+INSERT INTO {quarantine}
 SELECT ?, line, any_value(csv_line), string_agg(DISTINCT error_message, '; ' ORDER BY error_message), ?
 FROM stage_inventory_rejects
 GROUP BY line
 """
-CSV_BAD_KEYS_TO_QUARANTINE = f"""
-INSERT INTO {QUARANTINE_TABLE}
-SELECT ?, NULL, concat_ws(',', src.bucket, src.key),
-       CASE WHEN src.key IS NULL THEN 'key is empty' ELSE 'key is not valid form-URL encoding' END, ?
-FROM {{source}} AS src
-WHERE {CSV_KEY_EXPR} IS NULL
+CSV_BAD_KEYS_TO_QUARANTINE = """
+INSERT INTO {quarantine}
+SELECT ?, NULL, concat_ws(',', bucket, substr(key, 2), version_id),
+       CASE WHEN key = chr(0) THEN 'key is empty' ELSE 'key is not valid form-URL encoding' END, ?
+FROM {stage}
+WHERE manifest_key = ? AND starts_with(key, chr(0))
 """
+CSV_BAD_KEYS_FROM_STAGE = "DELETE FROM {stage} WHERE manifest_key = ? AND starts_with(key, chr(0))"
 
 INSERT_STAGE = """
 INSERT INTO {stage}
@@ -332,12 +368,12 @@ SELECT count(*),
 FROM {stage} WHERE manifest_key = ?
 """
 LOAD_BY_STORAGE_CLASS = """
-SELECT coalesce(storage_class, ''), count(*) FROM {stage}
+SELECT coalesce(storage_class, ''), count(*), coalesce(sum(size), 0) FROM {stage}
 WHERE manifest_key = ? AND NOT is_delete_marker GROUP BY ALL ORDER BY 1
 """
 
 
-def _value_expr(field_name: str, present: dict[str, str], cast: bool) -> str:
+def _value_expr(field_name: str, present: dict[str, str]) -> str:
     """Expression for one inventory field: typed (TRY_CAST when the source type differs), or NULL."""
     target, target_type = FIELD_TARGETS[field_name]
     if field_name not in present:
@@ -350,7 +386,7 @@ def _value_expr(field_name: str, present: dict[str, str], cast: bool) -> str:
         if source_type.startswith("TIMESTAMP"):
             return f"CAST({column} AS TIMESTAMP)"  # Parquet/ORC: naive, already UTC
         return f"timezone('UTC', TRY_CAST({column} AS TIMESTAMPTZ))"
-    if not cast or source_type == target_type:
+    if source_type == target_type:
         return column
     return f"TRY_CAST({column} AS {target_type})"
 
@@ -361,7 +397,7 @@ def _cast_failures(present: dict[str, str]) -> list[tuple[str, str]]:
     for name, source_type in present.items():
         if name not in FIELD_TARGETS:
             continue
-        expr = _value_expr(name, present, cast=True)
+        expr = _value_expr(name, present)
         if expr != f"src.{_quote(name)}" and not source_type.upper().startswith("TIMESTAMP"):
             checks.append((f"(src.{_quote(name)} IS NOT NULL AND {expr} IS NULL)", f"bad {name}"))
     return checks
@@ -379,7 +415,7 @@ def _insert_rows(
     key_pattern: KeyPattern,
     manifest_key: str,
 ) -> None:
-    exprs = {name: _value_expr(name, present, cast=True) for name in FIELD_TARGETS}
+    exprs = {name: _value_expr(name, present) for name in FIELD_TARGETS}
     sql = INSERT_STAGE.format(
         stage=stage,
         source=source,
@@ -391,78 +427,76 @@ def _insert_rows(
     con.execute(sql, [snapshot_date, manifest_key, *params])
 
 
-def _stage_csv(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+def _stage_csv(con, stage, quarantine, manifest, file, path, snapshot_date, key_pattern) -> None:
+    """One pass over the gzip CSV; cast failures come back from DuckDB's rejects table with lines."""
     for table in ("stage_inventory_rejects", "stage_inventory_reject_scans"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     source = CSV_READ.format(columns=_csv_columns(manifest.columns))
-    present = {
-        c: FIELD_TARGETS[c][1] if c in FIELD_TARGETS else "VARCHAR" for c in manifest.columns
-    }
-    present = {c: ("TIMESTAMP WITH TIME ZONE" if t == "TIMESTAMPTZ" else t) for c, t in present.items()}
+    # read_csv already typed the columns, so no TRY_CAST is needed: describe them as their targets.
+    present = {c: CSV_TYPES.get(c, "VARCHAR") for c in manifest.columns}
     _insert_rows(
-        con, stage, source, [path], present, CSV_KEY_EXPR, "k.key IS NOT NULL",
-        snapshot_date, key_pattern, manifest.key,
+        con, stage, source, [path], present, CSV_KEY_EXPR, "true", snapshot_date, key_pattern, manifest.key
     )
-    exists = con.execute(
+    rejected = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stage_inventory_rejects'"
     ).fetchall()[0][0]
-    if exists:
-        con.execute(CSV_REJECTS_TO_QUARANTINE, [file.key, manifest.key])
-    bad_keys = con.execute(
-        f"SELECT count(*) FROM {source} AS src WHERE {CSV_KEY_EXPR} IS NULL", [path]
-    ).fetchall()[0][0] if _has_null_keys(con, stage, manifest.key, path, source) else 0
-    if bad_keys:
-        con.execute(CSV_BAD_KEYS_TO_QUARANTINE.format(source=source), [file.key, manifest.key, path])
+    if rejected:
+        con.execute(CSV_REJECTS_TO_QUARANTINE.format(quarantine=quarantine), [file.key, manifest.key])
+    con.execute(
+        CSV_BAD_KEYS_TO_QUARANTINE.format(stage=stage, quarantine=quarantine),
+        [file.key, manifest.key, manifest.key],
+    )
+    con.execute(CSV_BAD_KEYS_FROM_STAGE.format(stage=stage), [manifest.key])
 
 
-def _has_null_keys(con, stage, manifest_key, path, source) -> bool:
-    """Cheap check before a second scan: only re-read the file when some key failed to decode."""
-    staged = con.execute(f"SELECT count(*) FROM {stage} WHERE manifest_key = ?", [manifest_key]).fetchall()[0][0]
-    rejected = con.execute(
-        f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest_key]
-    ).fetchall()[0][0]
-    total = con.execute(f"SELECT count(*) FROM {source}", [path]).fetchall()[0][0]
-    del staged, rejected, total
-    return True
-
-
-def _typed_source_stage(con, stage, manifest, file, source, params, present, snapshot_date, key_pattern):
+def _typed_source_stage(
+    con, stage, quarantine, manifest, file, source, params, present, snapshot_date, key_pattern
+):
     """Parquet/ORC: values are typed already; anything that still fails a cast is quarantined."""
     checks = _cast_failures(present)
     checks.append(("(src.key IS NULL)", "key is empty"))
     bad = " OR ".join(c for c, _ in checks)
     reason = "concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN '{r}' END" for c, r in checks) + ")"
     con.execute(
-        f"INSERT INTO {QUARANTINE_TABLE} "
+        f"INSERT INTO {quarantine} "
         f"SELECT ?, src._line, to_json(src)::VARCHAR, {reason}, ? FROM {source} AS src WHERE {bad}",
         [file.key, manifest.key, *params],
     )
     _insert_rows(
-        con, stage, source, params, present, "src.key", f"NOT ({bad})",
-        snapshot_date, key_pattern, manifest.key,
+        con,
+        stage,
+        source,
+        params,
+        present,
+        "src.key",
+        f"NOT ({bad})",
+        snapshot_date,
+        key_pattern,
+        manifest.key,
     )
 
 
-def _columns_of(con, source: str, params: list, file_key: str, manifest: InventoryManifest) -> dict[str, str]:
+def _columns_of(con, source: str, params: list, file_key: str) -> dict[str, str]:
     described = con.execute(f"DESCRIBE SELECT * FROM {source}", params).fetchall()
     present = {row[0]: row[1] for row in described if row[0] != "_line"}
     missing = [c for c in REQUIRED_FIELDS if c not in present]
     if missing:
-        raise SourceFormatError(file_key, f"file has no {', '.join(missing)} column; it has {sorted(present)}")
+        raise SourceFormatError(
+            file_key, f"file has no {', '.join(missing)} column; it has {sorted(present)}"
+        )
     return present
 
 
-def _stage_parquet(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+def _stage_parquet(con, stage, quarantine, manifest, file, path, snapshot_date, key_pattern) -> None:
     source = "(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _line FROM read_parquet(?, file_row_number = true))"
-    present = _columns_of(con, source, [path], file.key, manifest)
-    _typed_source_stage(con, stage, manifest, file, source, [path], present, snapshot_date, key_pattern)
+    present = _columns_of(con, source, [path], file.key)
+    _typed_source_stage(
+        con, stage, quarantine, manifest, file, source, [path], present, snapshot_date, key_pattern
+    )
 
 
-def _stage_orc(con, stage, manifest, file, path, snapshot_date, key_pattern) -> None:
+def _stage_orc(con, stage, quarantine, manifest, file, path, snapshot_date, key_pattern) -> None:
     """DuckDB cannot read ORC: feed it pyarrow stripes one at a time, so memory stays one stripe."""
-    import pyarrow as pa
-    import pyarrow.orc as orc
-
     reader = orc.ORCFile(path)
     offset = 0
     view = "_bucketlens_orc_stripe"
@@ -473,12 +507,15 @@ def _stage_orc(con, stage, manifest, file, path, snapshot_date, key_pattern) -> 
         offset += batch.num_rows
         con.register(view, table)
         try:
-            present = _columns_of(con, view, [], file.key, manifest)
-            _typed_source_stage(con, stage, manifest, file, view, [], present, snapshot_date, key_pattern)
+            present = _columns_of(con, view, [], file.key)
+            _typed_source_stage(
+                con, stage, quarantine, manifest, file, view, [], present, snapshot_date, key_pattern
+            )
         finally:
             con.unregister(view)
 
 
+DEFAULT_STAGE = "stage_inventory_objects"
 READERS = {"CSV": _stage_csv, "Parquet": _stage_parquet, "ORC": _stage_orc}
 
 
@@ -489,51 +526,63 @@ def stage_inventory(
     snapshot_date: date,
     key_pattern: KeyPattern,
     stage: str = "stage_inventory_objects",
+    quarantine: str | None = None,
 ) -> InventoryLoad:
     """Stage every data file of ``manifest`` into TEMP table ``stage`` (all files or none).
 
     ``local_files`` maps each manifest file key to a verified local copy. Re-staging the same
     manifest replaces its earlier rows, so several manifests (buckets, configs) can share one stage.
-    Rows that fail to type go to ``stage_inventory_quarantine`` and are counted in the result.
+    Rows that fail to type go to TEMP table ``quarantine`` (default ``stage_inventory_quarantine``
+    for the default stage, else ``<stage>_quarantine``; named in the result) and are counted.
     """
+    quarantine = quarantine or (QUARANTINE_TABLE if stage == DEFAULT_STAGE else f"{stage}_quarantine")
     missing = [f.key for f in manifest.files if f.key not in local_files]
     if missing:
         raise SourceFormatError(manifest.key, f"no local copy of data file(s) {', '.join(missing)}")
     con.execute(STAGE_DDL.format(stage=stage))
-    con.execute(QUARANTINE_DDL)
-    _forget(con, stage, manifest.key)
+    con.execute(QUARANTINE_DDL.format(quarantine=quarantine))
+    _forget(con, stage, quarantine, manifest.key)
     read = READERS[manifest.file_format]
     with scoped_settings(con, STAGING_SETTINGS):
         for file in manifest.files:
             try:
-                read(con, stage, manifest, file, local_files[file.key], snapshot_date, key_pattern)
+                read(
+                    con, stage, quarantine, manifest, file, local_files[file.key], snapshot_date, key_pattern
+                )
             except SourceFormatError:
-                _forget(con, stage, manifest.key)
+                _forget(con, stage, quarantine, manifest.key)
                 raise
             except (duckdb.Error, OSError, ValueError) as exc:
-                _forget(con, stage, manifest.key)
+                _forget(con, stage, quarantine, manifest.key)
                 raise SourceFormatError(file.key, f"cannot read {manifest.file_format} data: {exc}") from exc
-    return _summarise(con, stage, manifest)
+            finally:
+                for table in ("stage_inventory_rejects", "stage_inventory_reject_scans"):
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
+    return _summarise(con, stage, quarantine, manifest)
 
 
-def _forget(con, stage: str, manifest_key: str) -> None:
+def _forget(con, stage: str, quarantine: str, manifest_key: str) -> None:
     con.execute(f"DELETE FROM {stage} WHERE manifest_key = ?", [manifest_key])
-    con.execute(f"DELETE FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest_key])
+    con.execute(f"DELETE FROM {quarantine} WHERE manifest_key = ?", [manifest_key])
 
 
-def _summarise(con, stage: str, manifest: InventoryManifest) -> InventoryLoad:
-    rows, size, markers, noncurrent = con.execute(LOAD_SUMMARY.format(stage=stage), [manifest.key]).fetchall()[0]
+def _summarise(con, stage: str, quarantine: str, manifest: InventoryManifest) -> InventoryLoad:
+    rows, size, markers, noncurrent = con.execute(
+        LOAD_SUMMARY.format(stage=stage), [manifest.key]
+    ).fetchall()[0]
     quarantined = con.execute(
-        f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE manifest_key = ?", [manifest.key]
+        f"SELECT count(*) FROM {quarantine} WHERE manifest_key = ?", [manifest.key]
     ).fetchall()[0][0]
     classes = con.execute(LOAD_BY_STORAGE_CLASS.format(stage=stage), [manifest.key]).fetchall()
     return InventoryLoad(
         manifest_key=manifest.key,
+        quarantine_table=quarantine,
         files=len(manifest.files),
         rows=rows,
         bytes=int(size),
         delete_markers=markers,
         noncurrent_versions=noncurrent,
         quarantined=quarantined,
-        by_storage_class=dict(classes),
+        by_storage_class={c: n for c, n, _ in classes},
+        bytes_by_storage_class={c: int(b) for c, _, b in classes},
     )

@@ -17,7 +17,9 @@ from resources import build_resources
 from tests.conftest import bucketlens_env
 
 
-def materialize_day(home: Path, source: str | Path, users_db: str, day: date, assets=None, **env) -> dg.ExecuteInProcessResult:
+def materialize_day(
+    home: Path, source: str | Path, users_db: str, day: date, assets=None, **env
+) -> dg.ExecuteInProcessResult:
     with bucketlens_env(home, source, users_db, **env):
         resources = build_resources(Settings.from_env())
         return dg.materialize(

@@ -21,7 +21,20 @@ def bucketlens(*args: str, home: Path) -> subprocess.CompletedProcess:
 
 def test_generate_then_run_prints_a_line_per_day_and_loads_the_warehouse(tmp_path):
     out, home = tmp_path / "src", tmp_path / "home"
-    gen = bucketlens("generate", "--out", str(out), "--start", "2026-09-20", "--days", "9", "--users", "40", "--seed", "3", home=home)
+    gen = bucketlens(
+        "generate",
+        "--out",
+        str(out),
+        "--start",
+        "2026-09-20",
+        "--days",
+        "9",
+        "--users",
+        "40",
+        "--seed",
+        "3",
+        home=home,
+    )
     assert gen.returncode == 0, gen.stderr
     assert "Generated 9 days (2026-09-20 .. 2026-09-28) for 40 users" in gen.stdout
     assert (out / "labels.jsonl").exists() and (out / "users.sqlite").exists()
@@ -44,5 +57,7 @@ def test_generate_then_run_prints_a_line_per_day_and_loads_the_warehouse(tmp_pat
 def test_bad_arguments_get_a_clear_message(tmp_path):
     bad_date = bucketlens("run", "--start", "2026-02-30", home=tmp_path)
     assert bad_date.returncode == 2 and "'2026-02-30' is not a date" in bad_date.stderr
-    reversed_range = bucketlens("run", "--source", str(tmp_path), "--start", "2026-10-02", "--end", "2026-10-01", home=tmp_path)
+    reversed_range = bucketlens(
+        "run", "--source", str(tmp_path), "--start", "2026-10-02", "--end", "2026-10-01", home=tmp_path
+    )
     assert reversed_range.returncode == 2 and "before --start" in reversed_range.stderr

@@ -1,5 +1,7 @@
 """The same SourceStore code reads a local directory and an S3 prefix (moto)."""
 
+from pathlib import Path
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -44,9 +46,9 @@ def test_s3_prefix_listing_download_and_restatement(s3, tmp_path):
     assert len(store.list("access-logs/")) == 1005
     assert [(o.key, o.size) for o in store.list("cur/")] == [("cur/a.parquet", 5)]
     path = store.local_path("cur/a.parquet", size=5)
-    assert open(path, "rb").read() == b"first"
+    assert Path(path).read_bytes() == b"first"
     s3.put_object(Bucket="exports", Key="root/cur/a.parquet", Body=b"restated!")  # same key, new content
-    assert open(store.local_path("cur/a.parquet", size=9), "rb").read() == b"restated!"
+    assert Path(store.local_path("cur/a.parquet", size=9)).read_bytes() == b"restated!"
     assert store.read_bytes("cur/a.parquet") == b"restated!"
     assert store.exists("cur/a.parquet") and not store.exists("cur/b.parquet")
     assert store.describe("cur/a.parquet") == "s3://exports/root/cur/a.parquet"

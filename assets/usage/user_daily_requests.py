@@ -1,0 +1,133 @@
+"""usage.user_daily_requests: what each user asks of S3, per operation and storage class, each day.
+
+Per-user request figures can only come from the access logs (CloudWatch request metrics stop at
+1,000 filters per bucket). A request's storage class decides its fee (a GET of a Deep Archive object is a
+Deep Archive request), so each request is joined to the class of the current version it touched in the
+day's inventory; objects created that day are not listed yet and count as STANDARD, the class S3 gives
+an upload without a storage-class header.
+"""
+
+import dagster as dg
+
+from assets.metadata import markdown_table
+from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from bucketlens.costing.operations import billable_sql, request_tier_sql
+from pipelines.partitions import daily_partitions
+from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+
+ASSET = dg.AssetKey("user_daily_requests")
+TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS usage.user_daily_requests (
+    usage_date DATE NOT NULL,
+    user_id VARCHAR NOT NULL,
+    operation VARCHAR NOT NULL,
+    storage_class VARCHAR NOT NULL,
+    http_status_class VARCHAR NOT NULL,
+    request_tier VARCHAR,
+    request_count BIGINT,
+    billable_count BIGINT,
+    error_count BIGINT,
+    bytes_sent BIGINT,
+    bytes_received BIGINT,
+    restored_bytes BIGINT
+)"""
+
+STAGE_SQL = """
+CREATE OR REPLACE TEMP TABLE stage_user_daily_requests AS
+WITH requests AS (
+    SELECT * FROM raw.access_log_requests WHERE usage_date = $day
+),
+touched_class AS (
+    SELECT bucket, key, any_value(storage_class) AS storage_class
+    FROM raw.inventory_objects
+    WHERE snapshot_date = $day
+      AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
+      AND (bucket, key) IN (SELECT (bucket, key) FROM requests WHERE key IS NOT NULL)
+    GROUP BY ALL
+)
+SELECT $day::DATE AS usage_date, r.user_id, r.operation,
+       coalesce(c.storage_class, 'STANDARD') AS storage_class,
+       CASE WHEN r.http_status IS NULL THEN 'none' ELSE (r.http_status // 100)::VARCHAR || 'xx' END AS http_status_class,
+       {tier} AS request_tier,
+       count(*) AS request_count,
+       count(*) FILTER (WHERE {billable}) AS billable_count,
+       count(*) FILTER (WHERE r.http_status >= 400) AS error_count,
+       coalesce(sum(r.bytes_sent), 0)::BIGINT AS bytes_sent,
+       coalesce(sum(r.object_size) FILTER (
+           WHERE r.http_status < 300 AND (starts_with(r.operation, 'REST.PUT.') OR r.operation = 'REST.POST.UPLOAD')
+       ), 0)::BIGINT AS bytes_received,
+       coalesce(sum(r.object_size) FILTER (
+           WHERE r.operation = 'REST.POST.RESTORE' AND r.http_status < 300
+       ), 0)::BIGINT AS restored_bytes
+FROM requests r LEFT JOIN touched_class c USING (bucket, key)
+GROUP BY ALL
+"""
+
+
+def load_day(con, day) -> DayResult:
+    sql = STAGE_SQL.format(
+        tier=request_tier_sql("r.operation"), billable=billable_sql("r.http_status", "r.requester")
+    )
+    con.execute(sql, {"day": day})
+    (rows,) = replace_partitions(
+        con, [Replacement("usage.user_daily_requests", "stage_user_daily_requests", "usage_date = ?", [day])]
+    )
+    logged = scalar(con, "SELECT count(*) FROM raw.access_log_requests WHERE usage_date = ?", [day])
+    requests, billable, errors, sent, received, users = con.execute(
+        """SELECT coalesce(sum(request_count), 0), coalesce(sum(billable_count), 0), coalesce(sum(error_count), 0),
+                  coalesce(sum(bytes_sent), 0), coalesce(sum(bytes_received), 0),
+                  count(DISTINCT user_id) FILTER (WHERE user_id <> '_shared')
+           FROM usage.user_daily_requests WHERE usage_date = ?""",
+        [day],
+    ).fetchall()[0]
+    tiers = con.execute(
+        """SELECT request_tier, storage_class, sum(request_count), sum(billable_count)
+           FROM usage.user_daily_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 3 DESC""",
+        [day],
+    ).fetchall()
+    return DayResult(
+        day,
+        metadata={
+            "dagster/row_count": rows,
+            "requests": dg.MetadataValue.int(int(requests)),
+            "billable_requests": dg.MetadataValue.int(int(billable)),
+            "errors": dg.MetadataValue.int(int(errors)),
+            "bytes_sent": dg.MetadataValue.int(int(sent)),
+            "bytes_received": dg.MetadataValue.int(int(received)),
+            "active_users": dg.MetadataValue.int(int(users)),
+            "by_tier": markdown_table(["tier", "class", "requests", "billable"], tiers),
+        },
+        checks={
+            "requests_match_logs": Check(
+                int(requests) == int(logged),
+                {"per_user_total": int(requests), "access_log_records": int(logged)},
+            )
+        },
+    )
+
+
+@dg.asset(
+    key=ASSET,
+    group_name="usage",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=[dg.AssetKey("access_log_requests"), dg.AssetKey("inventory_objects")],
+    kinds={"duckdb"},
+    pool="duckdb_writer",
+    code_version="1",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "requests_match_logs",
+            asset=ASSET,
+            blocking=True,
+            description="Per-user request counts add up to the parsed access-log records of the day.",
+        ),
+    ],
+)
+def user_daily_requests(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """One row per user × operation × storage class × status class and day: requests, billable
+    requests, errors, bytes sent (egress) and received (uploads), bytes restored from archive."""
+    with warehouse.connect() as con:
+        con.execute(TABLE_DDL)
+        results = [load_day(con, day) for day in window_days(context)]
+    return window_result(results)

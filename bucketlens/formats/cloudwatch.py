@@ -1,0 +1,350 @@
+"""CloudWatch S3 metrics (GetMetricData or its JSON Lines twin) staged into DuckDB.
+
+CloudWatch is the service-level cross-check: AWS's own daily bucket size per storage type and, where a
+metrics configuration exists, hourly request counts, bytes and latencies per filter. It cannot say who
+did what (no per-key detail), but it tells when inventory or access logs disagree with AWS.
+
+Two ways in, one shape: the live API (``fetch_metric_series``: ListMetrics, then GetMetricData in
+batches of ≤ 500 queries, following ``NextToken``) and ``cloudwatch/<YYYY-MM-DD>.jsonl`` files under the
+source root, one series a line, shaped like a GetMetricData query joined with its result. Both become
+the same series and go through the same SQL, which unnests the parallel ``Timestamps``/``Values``
+arrays and keeps only points on the partition's day (UTC).
+
+A malformed JSONL line is an error naming file and line, not a quarantine: the files are small,
+machine-written, and a broken one means the whole day's metrics are suspect.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from bucketlens.formats.errors import SourceFormatError
+from bucketlens.formats.inventory import scoped_settings
+
+NAMESPACE = "AWS/S3"
+MAX_QUERIES = 500  # GetMetricData's limit per request
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ts", "TIMESTAMP"),
+    ("bucket", "VARCHAR"),
+    ("metric_name", "VARCHAR"),
+    ("dimension_name", "VARCHAR"),
+    ("dimension_value", "VARCHAR"),
+    ("stat", "VARCHAR"),
+    ("value", "DOUBLE"),
+    ("period_seconds", "INTEGER"),
+    ("unit", "VARCHAR"),
+    ("usage_date", "DATE"),
+)
+_COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
+TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.cloudwatch_metrics (\n    {_COLUMN_LIST}\n)"
+STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST + "\n)"
+
+# Daily storage metrics (Average over 86400 s) and request metrics (hourly; Sum, Average for latency).
+STORAGE_METRICS = {"BucketSizeBytes": "Bytes", "NumberOfObjects": "Count"}
+REQUEST_METRICS = {
+    "AllRequests": "Count", "GetRequests": "Count", "PutRequests": "Count", "DeleteRequests": "Count",
+    "HeadRequests": "Count", "PostRequests": "Count", "ListRequests": "Count", "SelectRequests": "Count",
+    "SelectBytesScanned": "Bytes", "SelectBytesReturned": "Bytes", "BytesDownloaded": "Bytes",
+    "BytesUploaded": "Bytes", "4xxErrors": "Count", "5xxErrors": "Count",
+    "FirstByteLatency": "Milliseconds", "TotalRequestLatency": "Milliseconds",
+}  # fmt: skip
+LATENCY_METRICS = {"FirstByteLatency", "TotalRequestLatency"}
+REQUEST_PERIOD = 3600
+STORAGE_PERIOD = 86400
+
+JSONL_READ = (
+    "read_json(?, format = 'newline_delimited', records = true, columns = {"
+    "'Namespace': 'VARCHAR', 'MetricName': 'VARCHAR', "
+    "'Dimensions': 'STRUCT(Name VARCHAR, Value VARCHAR)[]', 'Period': 'INTEGER', 'Stat': 'VARCHAR', "
+    "'Unit': 'VARCHAR', 'Timestamps': 'VARCHAR[]', 'Values': 'DOUBLE[]'})"
+)
+SERIES_PROBLEMS = """
+SELECT count(*) FILTER (WHERE MetricName IS NULL OR Stat IS NULL OR Period IS NULL),
+       count(*) FILTER (WHERE len(coalesce(Timestamps, [])) <> len(coalesce("Values", []))),
+       count(*) FILTER (WHERE len(list_filter(coalesce(Dimensions, []), lambda d: d.Name = 'BucketName')) = 0)
+FROM {source}
+"""
+# One row per point on ``day``; a point repeated across files keeps the value of the last file.
+SERIES_POINTS = """
+CREATE OR REPLACE TEMP TABLE _bucketlens_cw_points AS
+WITH series AS (
+    SELECT ? AS file_index, *, list_filter(Dimensions, lambda d: d.Name <> 'BucketName') AS other
+    FROM {source}
+    WHERE coalesce(Namespace, 'AWS/S3') = 'AWS/S3'
+),
+points AS (
+    SELECT file_index, MetricName, Stat, Period, Unit,
+           list_filter(Dimensions, lambda d: d.Name = 'BucketName')[1].Value AS bucket,
+           other[1].Name AS dimension_name, other[1].Value AS dimension_value,
+           unnest(Timestamps) AS ts_text, unnest("Values") AS value
+    FROM series
+)
+SELECT file_index, timezone('UTC', CAST(ts_text AS TIMESTAMPTZ)) AS ts, bucket, MetricName AS metric_name,
+       dimension_name, dimension_value, Stat AS stat, value, Period AS period_seconds, Unit AS unit
+FROM points
+"""
+INSERT_POINTS = """
+INSERT INTO {stage}
+SELECT ts, bucket, metric_name, dimension_name, dimension_value, stat,
+       arg_max(value, file_index), period_seconds, arg_max(unit, file_index), ?::DATE
+FROM {points}
+WHERE ts >= ? AND ts < ?
+GROUP BY ts, bucket, metric_name, dimension_name, dimension_value, stat, period_seconds
+"""
+LOAD_SUMMARY = """
+SELECT count(*), count(DISTINCT (bucket, metric_name, dimension_name, dimension_value, stat, period_seconds))
+FROM {stage} WHERE usage_date = ?
+"""
+LOAD_BY_METRIC = "SELECT metric_name, count(*) FROM {stage} WHERE usage_date = ? GROUP BY ALL ORDER BY 1"
+ALL_POINTS = "_bucketlens_cw_all_points"
+
+
+@dataclass
+class CloudWatchLoad:
+    usage_date: date
+    files: int = 0
+    series: int = 0
+    points: int = 0
+    points_outside_day: int = 0
+    by_metric: dict[str, int] = field(default_factory=dict)
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time())
+    return start, start + timedelta(days=1)
+
+
+def _locate_bad_line(key: str, path: str) -> tuple[int, str]:
+    """Error path only: find the first line that is not a well-formed series (Python, small files)."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return number, f"not valid JSON: {exc}"
+            problem = _series_problem(doc)
+            if problem:
+                return number, problem
+    return 0, ""
+
+
+def _series_problem(doc: Any) -> str:
+    if not isinstance(doc, dict):
+        return "a series must be a JSON object"
+    for name in ("MetricName", "Stat", "Period"):
+        if doc.get(name) is None:
+            return f"series has no {name}"
+    if len(doc.get("Timestamps") or []) != len(doc.get("Values") or []):
+        return "Timestamps and Values differ in length"
+    if not any(d.get("Name") == "BucketName" for d in doc.get("Dimensions") or [] if isinstance(d, dict)):
+        return "series has no BucketName dimension"
+    return ""
+
+
+def _collect_points(con, source: str, params: list, file_index: int, name: str, path: str | None) -> None:
+    """Validate ``source`` (series rows) and append its points to the all-points temp table."""
+    try:
+        problems = con.execute(SERIES_PROBLEMS.format(source=source), params).fetchall()[0]
+        if any(problems):
+            raise ValueError("malformed series")
+        con.execute(SERIES_POINTS.format(source=source), [file_index, *params])
+    except (duckdb.Error, ValueError) as exc:
+        if path is None:
+            raise SourceFormatError(name, f"malformed series: {exc}") from exc
+        line, reason = _locate_bad_line(name, path)
+        raise SourceFormatError(name, reason or f"cannot read JSON lines: {exc}", line=line or None) from exc
+    con.execute(f"INSERT INTO {ALL_POINTS} SELECT * FROM _bucketlens_cw_points")
+
+
+def _stage(con, sources: list[tuple[str, list, str, str | None]], day: date, stage: str) -> CloudWatchLoad:
+    con.execute(STAGE_DDL.format(stage=stage))
+    start, end = _day_bounds(day)
+    with scoped_settings(con, {"TimeZone": "UTC"}):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {ALL_POINTS} (file_index INTEGER, ts TIMESTAMP, bucket VARCHAR, "
+            "metric_name VARCHAR, dimension_name VARCHAR, dimension_value VARCHAR, stat VARCHAR, "
+            "value DOUBLE, period_seconds INTEGER, unit VARCHAR)"
+        )
+        try:
+            for index, (source, params, name, path) in enumerate(sources):
+                _collect_points(con, source, params, index, name, path)
+            con.execute(f"DELETE FROM {stage} WHERE usage_date = ?", [day])
+            con.execute(INSERT_POINTS.format(stage=stage, points=ALL_POINTS), [day, start, end])
+            outside = con.execute(
+                f"SELECT count(*) FROM {ALL_POINTS} WHERE NOT (ts >= ? AND ts < ?)", [start, end]
+            ).fetchall()[0][0]
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {ALL_POINTS}")
+            con.execute("DROP TABLE IF EXISTS _bucketlens_cw_points")
+    points, series = con.execute(LOAD_SUMMARY.format(stage=stage), [day]).fetchall()[0]
+    by_metric = dict(con.execute(LOAD_BY_METRIC.format(stage=stage), [day]).fetchall())
+    return CloudWatchLoad(day, len(sources), series, points, outside, by_metric)
+
+
+def stage_cloudwatch_jsonl(
+    con: duckdb.DuckDBPyConnection,
+    files: list[tuple[str, str]],
+    day: date,
+    stage: str = "stage_cloudwatch_metrics",
+) -> CloudWatchLoad:
+    """Stage the points on ``day`` from ``(key, local path)`` JSONL files (later files win duplicates).
+
+    Pass the day's file and, if present, its neighbours: a series file may carry points of other days,
+    which are dropped here (and counted in ``points_outside_day``).
+    """
+    return _stage(con, [(JSONL_READ, [path], key, path) for key, path in files], day, stage)
+
+
+SERIES_SCHEMA = pa.schema(
+    [
+        ("Namespace", pa.string()),
+        ("MetricName", pa.string()),
+        ("Dimensions", pa.list_(pa.struct([("Name", pa.string()), ("Value", pa.string())]))),
+        ("Period", pa.int32()),
+        ("Stat", pa.string()),
+        ("Unit", pa.string()),
+        ("Timestamps", pa.list_(pa.string())),
+        ("Values", pa.list_(pa.float64())),
+    ]
+)
+
+
+def stage_cloudwatch_series(
+    con: duckdb.DuckDBPyConnection,
+    series: list[dict],
+    day: date,
+    stage: str = "stage_cloudwatch_metrics",
+    name: str = "GetMetricData",
+) -> CloudWatchLoad:
+    """Stage series dicts (as from :func:`fetch_metric_series` or parsed JSONL lines)."""
+    for number, doc in enumerate(series, start=1):
+        problem = _series_problem(doc)
+        if problem:
+            raise SourceFormatError(name, problem, line=number)
+    rows = [{column: doc.get(column) for column in SERIES_SCHEMA.names} for doc in series]
+    for row in rows:
+        row["Timestamps"] = [_iso(t) for t in row["Timestamps"] or []]
+    table = pa.Table.from_pylist(rows, schema=SERIES_SCHEMA)
+    view = "_bucketlens_cw_series"
+    con.register(view, table)
+    try:
+        return _stage(con, [(view, [], name, None)], day, stage)
+    finally:
+        con.unregister(view)
+
+
+def _iso(value: datetime | str) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- live API -------------------------------------------------------------------------------------
+
+
+def metric_query(metric: dict) -> dict | None:
+    """The GetMetricData ``MetricStat`` (without Id) for one ListMetrics entry, or None to skip it."""
+    name = metric["MetricName"]
+    dimensions = {d["Name"] for d in metric.get("Dimensions", [])}
+    if "BucketName" not in dimensions:
+        return None
+    if name in STORAGE_METRICS and "StorageType" in dimensions:
+        period, stat = STORAGE_PERIOD, "Average"
+    elif "FilterId" in dimensions:
+        period, stat = REQUEST_PERIOD, "Average" if name in LATENCY_METRICS else "Sum"
+    else:
+        return None  # e.g. replication metrics: not part of usage or cost
+    return {
+        "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": metric["Dimensions"]},
+        "Period": period,
+        "Stat": stat,
+    }
+
+
+def series_from_results(queries: list[dict], results: list[dict]) -> list[dict]:
+    """Join GetMetricData queries and results (possibly several pages, any order) into series dicts.
+
+    Expression queries (no ``MetricStat``) are skipped: derived values are recomputed in SQL.
+    """
+    points: dict[str, dict[str, float]] = {}
+    for result in results:
+        bucket = points.setdefault(result["Id"], {})
+        for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+            bucket[_iso(stamp)] = value
+    series = []
+    for query in queries:
+        stat = query.get("MetricStat")
+        if not stat or query["Id"] not in points:
+            continue
+        metric = stat["Metric"]
+        ordered = sorted(points[query["Id"]].items())
+        series.append(
+            {
+                "Namespace": metric.get("Namespace", NAMESPACE),
+                "MetricName": metric["MetricName"],
+                "Dimensions": [
+                    {"Name": d["Name"], "Value": d["Value"]} for d in metric.get("Dimensions", [])
+                ],
+                "Period": stat["Period"],
+                "Stat": stat["Stat"],
+                "Unit": stat.get("Unit")
+                or STORAGE_METRICS.get(metric["MetricName"])
+                or REQUEST_METRICS.get(metric["MetricName"]),
+                "Timestamps": [t for t, _ in ordered],
+                "Values": [v for _, v in ordered],
+            }
+        )
+    return series
+
+
+def fetch_metric_series(client: Any, day: date, buckets: list[str] | None = None) -> list[dict]:
+    """Every S3 storage and request series of ``day`` from a boto3 CloudWatch client.
+
+    Unit is not sent in the query (it would filter out datapoints published without one); it is
+    filled in from the metric's documented unit. Series without a point on the day are omitted.
+    """
+    metrics = []
+    for page in client.get_paginator("list_metrics").paginate(Namespace=NAMESPACE):
+        metrics.extend(page.get("Metrics", []))
+    wanted = set(buckets) if buckets is not None else None
+    queries, seen = [], set()
+    for metric in sorted(
+        metrics,
+        key=lambda m: (m["MetricName"], sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", []))),
+    ):
+        bucket = next((d["Value"] for d in metric.get("Dimensions", []) if d["Name"] == "BucketName"), None)
+        if wanted is not None and bucket not in wanted:
+            continue
+        query = metric_query(metric)
+        identity = json.dumps(query, sort_keys=True)
+        if query is None or identity in seen:
+            continue
+        seen.add(identity)
+        queries.append({"Id": f"q{len(queries)}", "MetricStat": query, "ReturnData": True})
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    series = []
+    for offset in range(0, len(queries), MAX_QUERIES):
+        batch = queries[offset : offset + MAX_QUERIES]
+        results, token = [], None
+        while True:
+            request = {"MetricDataQueries": batch, "StartTime": start, "EndTime": start + timedelta(days=1)}
+            if token:
+                request["NextToken"] = token
+            response = client.get_metric_data(**request)
+            results.extend(response.get("MetricDataResults", []))
+            token = response.get("NextToken")
+            if not token:
+                break
+        series.extend(series_from_results(batch, results))
+    return series

@@ -1,0 +1,477 @@
+"""AWS cost exports (CUR 2.0 Data Exports and FOCUS 1.0) staged into DuckDB.
+
+The cost export is the bill: per-user cost attribution must add up to it to the cent. Two facts shape
+this reader. First, AWS rewrites a billing period's export at least daily and may restate closed
+months, so the *current* export of a period is one consistent set of files (the manifest's
+``dataFiles``, or else the newest execution folder) that replaces everything staged before for that
+period. Second, the same bill arrives under two column vocabularies (CUR 2.0 snake_case and FOCUS
+PascalCase) and in two encodings (Parquet with doubles, gzip CSV with text); both map onto one
+contract, and costs go double → DECIMAL(38,10) → DECIMAL(18,6) so no float formatting leaks into money.
+
+Only S3 (``AmazonS3*`` product codes, including ``AmazonS3GlacierDeepArchive``) is kept; other
+products are counted, not staged. Functions are pure: local files in, TEMP tables out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import duckdb
+
+from bucketlens.formats.errors import SourceFormatError
+from bucketlens.formats.inventory import scoped_settings
+
+ROOT_PREFIX = "cur/"
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("usage_start", "TIMESTAMP"),
+    ("usage_end", "TIMESTAMP"),
+    ("billing_period", "VARCHAR"),
+    ("line_item_type", "VARCHAR"),
+    ("product_code", "VARCHAR"),
+    ("usage_type", "VARCHAR"),
+    ("operation", "VARCHAR"),
+    ("resource_id", "VARCHAR"),
+    ("usage_amount", "DOUBLE"),
+    ("unblended_cost", "DECIMAL(18,6)"),
+    ("pricing_unit", "VARCHAR"),
+    ("unblended_rate", "VARCHAR"),
+    ("region", "VARCHAR"),
+    ("description", "VARCHAR"),
+    ("usage_account_id", "VARCHAR"),
+    ("export_name", "VARCHAR"),
+    ("execution_id", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("schema_kind", "VARCHAR"),
+)
+_COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
+TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.cost_line_items (\n    {_COLUMN_LIST}\n)"
+STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST + "\n)"
+EXPORTS_DDL = """CREATE TABLE IF NOT EXISTS raw.cost_exports (
+    billing_period VARCHAR,
+    export_name VARCHAR,
+    execution_id VARCHAR,
+    manifest_key VARCHAR,
+    export_time TIMESTAMP,
+    files INTEGER,
+    line_items BIGINT,
+    total_cost DECIMAL(18,6),
+    loaded_at TIMESTAMP
+)"""
+
+DATA_KEY_RE = re.compile(
+    r"^cur/(?P<export>[^/]+)/data/BILLING_PERIOD=(?P<period>\d{4}-\d{2})/"
+    r"(?:(?P<execution>[^/]+)/)?(?P<name>[^/]+\.(?:parquet|csv\.gz|csv))$"
+)
+MANIFEST_KEY_RE = re.compile(
+    r"^cur/(?P<export>[^/]+)/metadata/BILLING_PERIOD=(?P<period>\d{4}-\d{2})/(?:[^/]+/)*[^/]*Manifest\.json$"
+)
+
+# Contract column -> source column, per vocabulary. The first present alternative wins; a column
+# with no present alternative is NULL. Required columns identify the vocabulary.
+CUR2_SOURCES: dict[str, tuple[str, ...]] = {
+    "usage_start": ("line_item_usage_start_date",),
+    "usage_end": ("line_item_usage_end_date",),
+    "billing_period_start": ("bill_billing_period_start_date",),
+    "line_item_type": ("line_item_line_item_type",),
+    "product_code": ("line_item_product_code",),
+    "usage_type": ("line_item_usage_type",),
+    "operation": ("line_item_operation",),
+    "resource_id": ("line_item_resource_id",),
+    "usage_amount": ("line_item_usage_amount",),
+    "unblended_cost": ("line_item_unblended_cost",),
+    "pricing_unit": ("pricing_unit",),
+    "unblended_rate": ("line_item_unblended_rate",),
+    "region": ("product_region_code", "product_region"),
+    "description": ("line_item_line_item_description",),
+    "usage_account_id": ("line_item_usage_account_id",),
+}
+CUR2_REQUIRED = ("line_item_line_item_type", "line_item_product_code", "line_item_usage_start_date",
+                 "line_item_unblended_cost")  # fmt: skip
+FOCUS_SOURCES: dict[str, tuple[str, ...]] = {
+    "usage_start": ("ChargePeriodStart",),
+    "usage_end": ("ChargePeriodEnd",),
+    "billing_period_start": ("BillingPeriodStart",),
+    "line_item_type": ("ChargeCategory",),
+    "product_code": ("x_ServiceCode", "ServiceName"),
+    "usage_type": ("x_UsageType",),
+    "operation": ("x_Operation",),
+    "resource_id": ("ResourceId",),
+    "usage_amount": ("ConsumedQuantity",),
+    "unblended_cost": ("BilledCost",),
+    "pricing_unit": ("PricingUnit",),
+    "unblended_rate": ("ContractedUnitPrice", "ListUnitPrice"),
+    "region": ("RegionId", "Region"),
+    "description": ("ChargeDescription",),
+    "usage_account_id": ("SubAccountId",),
+}
+FOCUS_REQUIRED = ("ChargeCategory", "ChargePeriodStart", "BilledCost")
+
+# S3 only: CUR product codes AmazonS3*, FOCUS by service code or service name.
+CUR2_IS_S3 = "starts_with(coalesce({line_item_product_code}, ''), 'AmazonS3')"
+FOCUS_IS_S3 = (
+    "(starts_with(coalesce({x_ServiceCode}, ''), 'AmazonS3') OR contains(coalesce({ServiceName}, ''), 'S3')"
+    " OR contains(coalesce({ServiceName}, ''), 'Simple Storage Service'))"
+)
+
+FILE_ROWS = """
+CREATE OR REPLACE TEMP TABLE _bucketlens_cur_file AS
+SELECT
+    {usage_start} AS usage_start,
+    {usage_end} AS usage_end,
+    coalesce(strftime({billing_period_start}, '%Y-%m'), ?) AS billing_period,
+    {line_item_type} AS line_item_type,
+    {product_code} AS product_code,
+    {usage_type} AS usage_type,
+    {operation} AS operation,
+    {resource_id} AS resource_id,
+    {usage_amount} AS usage_amount,
+    {unblended_cost} AS unblended_cost,
+    {pricing_unit} AS pricing_unit,
+    {unblended_rate} AS unblended_rate,
+    {region} AS region,
+    {description} AS description,
+    {usage_account_id} AS usage_account_id,
+    ? AS export_name,
+    ? AS execution_id,
+    ? AS source_file,
+    ? AS schema_kind,
+    {is_s3} AS is_s3
+FROM {source}
+"""
+MOVE_S3_ROWS = "INSERT INTO {stage} SELECT * EXCLUDE (is_s3) FROM _bucketlens_cur_file WHERE is_s3"
+FILE_COUNTS = """
+SELECT count(*) FILTER (WHERE NOT is_s3),
+       count(*) FILTER (WHERE is_s3 AND billing_period <> ?),
+       any_value(billing_period) FILTER (WHERE is_s3 AND billing_period <> ?)
+FROM _bucketlens_cur_file
+"""
+LOAD_SUMMARY = """
+SELECT count(*), coalesce(sum(unblended_cost), 0), min(usage_start)::DATE, max(usage_start)::DATE
+FROM {stage} WHERE export_name = ? AND billing_period = ?
+"""
+LOAD_BY_TYPE = """
+SELECT coalesce(line_item_type, ''), count(*), coalesce(sum(unblended_cost), 0)
+FROM {stage} WHERE export_name = ? AND billing_period = ? GROUP BY ALL ORDER BY 1
+"""
+FORGET_EXPORT = "DELETE FROM {stage} WHERE export_name = ? AND billing_period = ?"
+
+STAGING_SETTINGS = {"memory_limit": "1GB", "preserve_insertion_order": "false", "TimeZone": "UTC"}
+
+
+@dataclass
+class CostExport:
+    """The current export of one billing period: the files that together are the bill."""
+
+    export_name: str
+    billing_period: str
+    execution_id: str | None
+    manifest_key: str | None
+    export_time: datetime | None
+    data_keys: list[str]
+
+
+@dataclass
+class CostLoad:
+    export_name: str
+    billing_period: str
+    files: int = 0
+    line_items: int = 0
+    skipped_other_products: int = 0
+    total_cost: Decimal = Decimal("0")
+    first_day: date | None = None
+    last_day: date | None = None
+    by_line_item_type: dict[str, int] = field(default_factory=dict)
+    cost_by_line_item_type: dict[str, Decimal] = field(default_factory=dict)
+    schema_kinds: list[str] = field(default_factory=list)
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+def cost_manifest_keys(keys: list[str], billing_period: str) -> list[str]:
+    """Manifest keys the caller should fetch before :func:`find_cost_exports`."""
+    return sorted(k for k in keys if (m := MANIFEST_KEY_RE.match(k)) and m["period"] == billing_period)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not value:
+        return None
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _manifest_export(manifest_key: str, raw: bytes, export: str, period: str, known: set[str]) -> CostExport:
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFormatError(manifest_key, f"manifest is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("dataFiles"), list):
+        raise SourceFormatError(manifest_key, "manifest has no 'dataFiles' list")
+    period_doc = doc.get("billingPeriod")
+    start = period_doc.get("start") if isinstance(period_doc, dict) else None
+    start_time = _parse_time(start)
+    if start_time and start_time.strftime("%Y-%m") != period:
+        raise SourceFormatError(
+            manifest_key, f"billingPeriod.start {start} is not in BILLING_PERIOD={period}"
+        )
+    marker = f"{export}/data/"
+    data_keys = []
+    for uri in doc["dataFiles"]:
+        text = str(uri)
+        rest = _after(text, marker)
+        if rest is None or not rest.startswith(f"BILLING_PERIOD={period}/"):
+            raise SourceFormatError(
+                manifest_key, f"dataFiles entry {text!r} is not under {marker}BILLING_PERIOD={period}/"
+            )
+        key = ROOT_PREFIX + marker + rest
+        if key not in known:
+            raise SourceFormatError(
+                key, f"named in manifest {manifest_key} but not found under the source root"
+            )
+        data_keys.append(key)
+    if not data_keys:
+        raise SourceFormatError(manifest_key, "manifest lists no dataFiles")
+    return CostExport(
+        export_name=export,
+        billing_period=period,
+        execution_id=str(doc["executionId"]) if doc.get("executionId") else None,
+        manifest_key=manifest_key,
+        export_time=_parse_time(doc.get("exportTime") or doc.get("exportCreationTime")),
+        data_keys=data_keys,
+    )
+
+
+def _after(uri: str, marker: str) -> str | None:
+    """The part of a ``dataFiles`` URI after ``<export>/data/`` (any bucket and prefix before it)."""
+    if uri.startswith(marker):
+        return uri[len(marker) :]
+    at = uri.find("/" + marker)
+    return uri[at + 1 + len(marker) :] if at >= 0 else None
+
+
+def find_cost_exports(
+    keys: list[str],
+    manifests: dict[str, bytes],
+    billing_period: str,
+    last_modified: dict[str, datetime] | None = None,
+) -> list[CostExport]:
+    """The current export of ``billing_period`` for every export name found under ``cur/``.
+
+    With a manifest, its ``dataFiles`` are the export (several manifests: the newest export time
+    wins). Without one, the newest execution folder (by ``last_modified`` of its files when given,
+    else by name) or the files directly in the period folder. Every manifest key under the period
+    (see :func:`cost_manifest_keys`) must be present in ``manifests``.
+    """
+    known = set(keys)
+    data: dict[str, dict[str, list[str]]] = {}
+    for key in keys:
+        match = DATA_KEY_RE.match(key)
+        if match and match["period"] == billing_period:
+            data.setdefault(match["export"], {}).setdefault(match["execution"] or "", []).append(key)
+    found: dict[str, list[CostExport]] = {}
+    for key in cost_manifest_keys(keys, billing_period):
+        if key not in manifests:
+            raise ValueError(f"manifest {key} was listed but its content was not provided")
+        export = MANIFEST_KEY_RE.match(key)["export"]
+        found.setdefault(export, []).append(
+            _manifest_export(key, manifests[key], export, billing_period, known)
+        )
+    exports = []
+    for name in sorted(set(data) | set(found)):
+        if name in found:
+            newest = max(
+                found[name],
+                key=lambda e: (
+                    _to_utc_naive(e.export_time) if e.export_time else datetime.min,
+                    e.manifest_key,
+                ),
+            )
+            exports.append(newest)
+            continue
+        folder = _newest_folder(data[name], last_modified or {})
+        exports.append(
+            CostExport(name, billing_period, folder or None, None, None, sorted(data[name][folder]))
+        )
+    return exports
+
+
+def _newest_folder(groups: dict[str, list[str]], last_modified: dict[str, datetime]) -> str:
+    """Execution folder ('' = files directly in the period folder) written last, else last by name."""
+
+    def rank(folder: str) -> tuple[datetime, str]:
+        stamps = [_to_utc_naive(last_modified[k]) for k in groups[folder] if k in last_modified]
+        return (max(stamps) if stamps else datetime.min, folder)
+
+    return max(groups, key=rank)
+
+
+def _to_utc_naive(value: datetime) -> datetime:
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+# --- staging ----------------------------------------------------------------------------------
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _source_sql(path: str) -> str:
+    if path.endswith(".parquet"):
+        return "read_parquet(?)"
+    return "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
+
+
+def _timestamp(column: str, source_type: str) -> str:
+    upper = source_type.upper()
+    if upper == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone('UTC', {column})"
+    if upper.startswith("TIMESTAMP") or upper == "DATE":
+        return f"CAST({column} AS TIMESTAMP)"
+    # Text: with an offset ("…Z", "+00:00") it is converted; without one it is read as UTC.
+    return f"timezone('UTC', CAST(NULLIF(TRIM({column}), '') AS TIMESTAMPTZ))"
+
+
+def _money(column: str, source_type: str) -> str:
+    if source_type.upper().startswith("DECIMAL"):
+        return f"CAST({column} AS DECIMAL(18,6))"
+    return f"CAST(CAST({column} AS DECIMAL(38,10)) AS DECIMAL(18,6))"
+
+
+TARGET_KINDS = {
+    "usage_start": "timestamp", "usage_end": "timestamp", "billing_period_start": "timestamp",
+    "usage_amount": "double", "unblended_cost": "money",
+}  # fmt: skip
+
+
+def _expressions(sources: dict[str, tuple[str, ...]], present: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """SQL expression per contract column, from the columns the file has (case-insensitive)."""
+    exprs = {}
+    for target, alternatives in sources.items():
+        hit = next((present[a.lower()] for a in alternatives if a.lower() in present), None)
+        kind = TARGET_KINDS.get(target, "text")
+        if hit is None:
+            exprs[target] = {"timestamp": "NULL::TIMESTAMP", "double": "NULL::DOUBLE",
+                             "money": "NULL::DECIMAL(18,6)"}.get(kind, "NULL::VARCHAR")  # fmt: skip
+            continue
+        column, source_type = _quote(hit[0]), hit[1]
+        exprs[target] = {
+            "timestamp": _timestamp(column, source_type),
+            "double": f"CAST({column} AS DOUBLE)",
+            "money": _money(column, source_type),
+        }.get(kind, f"CAST({column} AS VARCHAR)")
+    return exprs
+
+
+def _is_s3_expr(kind: str, present: dict[str, tuple[str, str]]) -> str:
+    names = ("line_item_product_code",) if kind == "cur2" else ("x_ServiceCode", "ServiceName")
+    refs = {n: _quote(present[n.lower()][0]) if n.lower() in present else "NULL" for n in names}
+    return (CUR2_IS_S3 if kind == "cur2" else FOCUS_IS_S3).format(**refs)
+
+
+def _detect(file_key: str, present: dict[str, tuple[str, str]]) -> str:
+    if all(c.lower() in present for c in CUR2_REQUIRED):
+        return "cur2"
+    if all(c.lower() in present for c in FOCUS_REQUIRED) and (
+        "x_servicecode" in present or "servicename" in present
+    ):
+        return "focus"
+    columns = sorted(v[0] for v in present.values())
+    raise SourceFormatError(
+        file_key,
+        "neither a CUR 2.0 export (needs "
+        + ", ".join(CUR2_REQUIRED)
+        + ") nor FOCUS 1.0 (needs "
+        + ", ".join(FOCUS_REQUIRED)
+        + f", ServiceName or x_ServiceCode); its columns are {columns}",
+    )
+
+
+def _stage_file(con, stage: str, export: CostExport, key: str, path: str) -> tuple[int, str]:
+    source = _source_sql(path)
+    described = con.execute(f"DESCRIBE SELECT * FROM {source}", [path]).fetchall()
+    present = {row[0].lower(): (row[0], row[1]) for row in described}
+    kind = _detect(key, present)
+    exprs = _expressions(CUR2_SOURCES if kind == "cur2" else FOCUS_SOURCES, present)
+    sql = FILE_ROWS.format(source=source, is_s3=_is_s3_expr(kind, present), **exprs)
+    con.execute(sql, [export.billing_period, export.export_name, export.execution_id, key, kind, path])
+    skipped, foreign, sample = con.execute(FILE_COUNTS, [export.billing_period] * 2).fetchall()[0]
+    if foreign:
+        raise SourceFormatError(
+            key, f"{foreign} S3 line items belong to billing period {sample}, not {export.billing_period}"
+        )
+    con.execute(MOVE_S3_ROWS.format(stage=stage))
+    return skipped, kind
+
+
+def stage_cost_line_items(
+    con: duckdb.DuckDBPyConnection,
+    export: CostExport,
+    local_files: dict[str, str],
+    stage: str = "stage_cost_line_items",
+) -> CostLoad:
+    """Stage the S3 line items of ``export`` into TEMP table ``stage`` (replacing that export's period).
+
+    ``local_files`` maps each data key to a local copy. All files or none: a file that cannot be
+    read or typed raises :class:`SourceFormatError` naming it and leaves nothing of the export staged.
+    """
+    missing = [k for k in export.data_keys if k not in local_files]
+    if missing:
+        raise SourceFormatError(missing[0], f"data file of export {export.export_name} has no local copy")
+    con.execute(STAGE_DDL.format(stage=stage))
+    forget = FORGET_EXPORT.format(stage=stage)
+    con.execute(forget, [export.export_name, export.billing_period])
+    skipped, kinds = 0, set()
+    with scoped_settings(con, STAGING_SETTINGS):
+        try:
+            for key in export.data_keys:
+                try:
+                    file_skipped, kind = _stage_file(con, stage, export, key, local_files[key])
+                except duckdb.Error as exc:
+                    raise SourceFormatError(key, f"cannot read cost export file: {exc}") from exc
+                skipped += file_skipped
+                kinds.add(kind)
+        except Exception:
+            con.execute(forget, [export.export_name, export.billing_period])
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS _bucketlens_cur_file")
+    params = [export.export_name, export.billing_period]
+    rows, total, first, last = con.execute(LOAD_SUMMARY.format(stage=stage), params).fetchall()[0]
+    by_type = con.execute(LOAD_BY_TYPE.format(stage=stage), params).fetchall()
+    return CostLoad(
+        export_name=export.export_name,
+        billing_period=export.billing_period,
+        files=len(export.data_keys),
+        line_items=rows,
+        skipped_other_products=skipped,
+        total_cost=Decimal(total),
+        first_day=first,
+        last_day=last,
+        by_line_item_type={t: n for t, n, _ in by_type},
+        cost_by_line_item_type={t: Decimal(c) for t, _, c in by_type},
+        schema_kinds=sorted(kinds),
+    )
+
+
+def cost_export_row(export: CostExport, load: CostLoad, loaded_at: datetime) -> tuple:
+    """One ``raw.cost_exports`` row (column order of :data:`EXPORTS_DDL`) recording what was loaded."""
+    export_time = _to_utc_naive(export.export_time) if export.export_time else None
+    return (
+        export.billing_period,
+        export.export_name,
+        export.execution_id,
+        export.manifest_key,
+        export_time,
+        load.files,
+        load.line_items,
+        load.total_cost,
+        _to_utc_naive(loaded_at),
+    )

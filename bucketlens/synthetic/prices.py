@@ -1,0 +1,37 @@
+"""S3 us-east-1 list prices used to price the synthetic cost export.
+
+Copied from /work/shared/formats/price_book.json (AWS list prices mirrored by guides dated
+2026-03..2026-06, unchanged since 2023), except ``INVENTORY_PER_OBJECT`` (S3 Inventory, $0.0025 per
+million objects listed), which the price book does not carry. Storage uses the first (<= 50 TB) tier:
+the synthetic buckets stay far below it.
+"""
+
+from __future__ import annotations
+
+GIB = 1024**3
+STORAGE_PER_GB_MONTH = {
+    "STANDARD": 0.023,
+    "INTELLIGENT_TIERING": 0.023,
+    "STANDARD_IA": 0.0125,
+    "GLACIER_IR": 0.004,
+    "GLACIER": 0.0036,
+    "DEEP_ARCHIVE": 0.00099,
+}
+TIER1_PER_REQUEST = 0.005 / 1000
+TIER2_PER_REQUEST = 0.0004 / 1000
+TRANSITION_PER_REQUEST = {
+    "STANDARD_IA": 0.01 / 1000,
+    "GLACIER_IR": 0.02 / 1000,
+    "GLACIER": 0.03 / 1000,
+    "DEEP_ARCHIVE": 0.05 / 1000,
+}
+DEEP_ARCHIVE_RESTORE_STANDARD_PER_REQUEST = 0.10 / 1000
+RETRIEVAL_PER_GB = {"STANDARD_IA": 0.01, "GLACIER_IR": 0.03, "DEEP_ARCHIVE_STANDARD": 0.02}
+EGRESS_FREE_GB_PER_MONTH = 100
+EGRESS_PER_GB = 0.09
+INVENTORY_PER_OBJECT = 0.0025 / 1_000_000
+
+
+def rate_text(rate: float) -> str:
+    """CUR's ``line_item_unblended_rate`` is a string with ten decimals."""
+    return f"{rate:.10f}"

@@ -1,0 +1,53 @@
+"""The price book and the service's plan price list.
+
+The price book (list prices with their source date) estimates days the cost export does not cover yet;
+the plan prices turn users into revenue for the margin table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+
+from bucketlens.costing.price_book import PriceBook
+
+PROVIDERS = ("aws_s3_us_east_1", "cloudflare_r2")
+DEFAULT_PLAN_PRICES = "personal=9.99,family=29.99"
+
+
+class PlanPriceError(ValueError):
+    """BUCKETLENS_PLAN_PRICES cannot be read."""
+
+
+def parse_plan_prices(text: str) -> dict[str, Decimal]:
+    """``personal=9.99,family=29.99`` → monthly USD per plan (plan names lower-cased)."""
+    prices: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        plan, sep, amount = part.partition("=")
+        try:
+            value = Decimal(amount.strip())
+        except ArithmeticError:
+            value = Decimal(-1)
+        if not sep or not plan.strip() or value < 0:
+            raise PlanPriceError(
+                f"BUCKETLENS_PLAN_PRICES entry {part!r} must look like 'plan=9.99' (USD per month)"
+            )
+        prices[plan.strip().lower()] = value
+    return prices
+
+
+class Pricing(dg.ConfigurableResource):
+    provider: str = "aws_s3_us_east_1"
+    price_book_path: str = ""  # empty: the copy shipped with bucketlens
+    plan_prices: str = DEFAULT_PLAN_PRICES
+
+    def price_book(self) -> PriceBook:
+        if self.provider not in PROVIDERS:
+            raise ValueError(
+                f"BUCKETLENS_PROVIDER must be one of {', '.join(PROVIDERS)}, not {self.provider!r}"
+            )
+        return PriceBook.load(self.price_book_path or None)
+
+    def monthly_plan_prices(self) -> dict[str, Decimal]:
+        return parse_plan_prices(self.plan_prices)

@@ -1,0 +1,96 @@
+"""The whole generator: users DB, labels, thresholds, determinism and the anomaly switch."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bucketlens.synthetic import generate
+from bucketlens.synthetic.anomalies import PATTERNS
+from tests.synthetic.helpers import fields, labels, log_lines
+
+GB = 10**9
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "users.sqlite"
+    }
+
+
+def test_summary_and_progress(small):
+    summary, lines = small
+    assert len(lines) == 10 and lines[0].startswith("2026-09-24:")
+    assert summary.end == date(2026, 10, 3) and summary.objects_last_day > 60 * 50
+    assert summary.inventory_rows_total > summary.objects_last_day * 8
+    assert summary.access_log_lines > summary.requests > 0
+
+
+def test_users_db(mid):
+    engine = sa.create_engine(f"sqlite:///{mid.users_db_path}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT user_id, plan, quota_bytes, created_at, status FROM users")
+        ).fetchall()
+    engine.dispose()
+    assert len(rows) == 300 and rows[0][0] == "1001"
+    assert {r[1] for r in rows} == {"personal", "family"}
+    assert {r[2] for r in rows if r[1] == "personal"} == {2 * 1024**4}
+    assert sum(r[4] == "active" for r in rows) > 250
+    assert sum(r[3] >= "2026-09-24" for r in rows) > 0, "some users sign up during the period"
+
+
+def test_labels_cover_every_pattern_after_the_first_week(mid):
+    got = labels(mid.out_dir)
+    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"}
+    first_allowed = (mid.start + timedelta(days=7)).isoformat()
+    assert all(lab["date"] >= first_allowed for lab in got if lab["pattern"] != "malformed_log_line")
+    spike = next(lab for lab in got if lab["pattern"] == "cost_spike")
+    assert spike["details"]["cost_usd"] > 1.5 * spike["details"]["trailing_mean_usd"]
+    assert mid.anomalies == len(got)
+
+
+def test_normal_users_stay_below_thresholds(mid):
+    flagged = defaultdict(set)
+    for lab in labels(mid.out_dir):
+        flagged[lab["pattern"]].add((lab["date"], lab["user_id"]))
+    uploads, denied, ips = defaultdict(int), defaultdict(int), defaultdict(set)
+    for _, line in log_lines(mid.out_dir):
+        f = fields(line)
+        if len(f) < 24 or not f[7].startswith("users/"):
+            continue
+        day = date(int(f[2][8:12]), ["Sep", "Oct"].index(f[2][4:7]) + 9, int(f[2][1:3])).isoformat()
+        who = (day, f[7].split("/")[1])
+        if f[6] == "REST.PUT.OBJECT":
+            uploads[who] += int(f[12])
+        if f[9] == "403":
+            denied[who] += 1
+        if f[6] == "REST.GET.OBJECT" and f[9] != "403":
+            ips[who].add(f[3])
+    assert {w for w, b in uploads.items() if b > 100 * GB} == flagged["daily_upload_volume"]
+    assert {w for w, n in denied.items() if n > 10} == flagged["failed_access_storm"]
+    assert {w for w, s in ips.items() if len(s) > 5} == flagged["sharing_abuse"]
+    assert max(n for w, n in denied.items() if w not in flagged["failed_access_storm"]) <= 3
+
+
+def test_same_seed_same_bytes_other_seed_differs(small, tmp_path):
+    summary, _ = small
+    again = generate(tmp_path / "a", summary.start, 10, 60, seed=7, inventory_rows_per_file=2_500)
+    other = generate(tmp_path / "b", summary.start, 10, 60, seed=8, inventory_rows_per_file=2_500)
+    assert _digests(again.out_dir) == _digests(summary.out_dir)
+    assert _digests(other.out_dir) != _digests(summary.out_dir)
+
+
+def test_normal_month_has_no_labels(tmp_path):
+    summary = generate(
+        tmp_path, date(2026, 10, 1), 9, 40, seed=5, anomalies=False, inventory_format="parquet"
+    )
+    assert (tmp_path / "labels.jsonl").read_text() == "" and summary.anomalies == 0
+    assert summary.malformed_log_lines == 0
+    assert list(tmp_path.glob("inventory/photos-prod/daily-all-versions/data/*.parquet"))
