@@ -47,6 +47,11 @@ VARIABLES: tuple[Variable, ...] = (
         "files",
         "`files`: read `cloudwatch/<day>.jsonl` under the source root; `api`: call CloudWatch GetMetricData.",
     ),
+    Variable(
+        "BUCKETLENS_LIST_BUCKET",
+        "(unset: S3 Inventory)",
+        "`s3://bucket/prefix` to list with ListObjectsV2 instead of reading S3 Inventory (R2, MinIO).",
+    ),
     Variable("BUCKETLENS_CLOUDWATCH_BUCKETS", "(all)", "Comma-separated buckets to fetch in `api` mode."),
     Variable(
         "BUCKETLENS_LOG_LATENESS_HOURS",
@@ -100,6 +105,7 @@ class Settings:
     provider: str = "aws_s3_us_east_1"
     price_book: str = ""
     plan_prices: str = "personal=9.99,family=29.99"
+    list_bucket: str = ""
 
     @property
     def warehouse_path(self) -> Path:
@@ -148,6 +154,7 @@ class Settings:
             provider=env.get("BUCKETLENS_PROVIDER") or defaults["BUCKETLENS_PROVIDER"],
             price_book=env.get("BUCKETLENS_PRICE_BOOK", ""),
             plan_prices=env.get("BUCKETLENS_PLAN_PRICES") or defaults["BUCKETLENS_PLAN_PRICES"],
+            list_bucket=env.get("BUCKETLENS_LIST_BUCKET", ""),
         )
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from bucketlens.settings import Settings
 from resources.cloudwatch import CloudWatchSource
+from resources.inventory_source import BucketListing, InventoryReports
 from resources.pricing import Pricing
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
@@ -23,8 +24,13 @@ def _env_or(name: str, resolved: str):
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Resources for one deployment; called when definitions load, never at import time."""
+    source = SourceStore(url=settings.source, cache_dir=str(settings.cache_dir))
+    inventory = (
+        BucketListing(url=settings.list_bucket) if settings.list_bucket else InventoryReports(source=source)
+    )
     return {
-        "source": SourceStore(url=settings.source, cache_dir=str(settings.cache_dir)),
+        "source": source,
+        "inventory": inventory,
         "warehouse": Warehouse(
             database=str(settings.warehouse_path),
             memory_limit=settings.duckdb_memory_limit,

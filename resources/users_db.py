@@ -37,7 +37,10 @@ class UsersDatabase(dg.ConfigurableResource):
             )
         frame = frame[list(REQUIRED_COLUMNS)].copy()
         frame["user_id"] = frame["user_id"].astype(str)
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True).dt.tz_localize(None)
+        # Services store timestamps however their ORM did over the years: parse each value on its own.
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="mixed").dt.tz_localize(
+            None
+        )
         return frame
 
     def describe(self) -> str:

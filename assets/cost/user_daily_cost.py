@@ -12,6 +12,7 @@ from assets.metadata import markdown_table
 from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
 from bucketlens.costing.allocation import allocate_day, reconcile
 from bucketlens.costing.price_book import estimate_line_items
+from bucketlens.formats import cur
 from pipelines.partitions import daily_partitions
 from resources.pricing import Pricing
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
@@ -144,5 +145,6 @@ def user_daily_cost(
     dollars, and whether they are an estimate (no cost export for the day yet)."""
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
+        con.execute(cur.TABLE_DDL)  # stores without a cost export (R2, MinIO): no line items, all estimated
         results = [load_day(con, day, pricing, context.log) for day in window_days(context)]
     return window_result(results)

@@ -12,6 +12,7 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
 from bucketlens.costing.operations import billable_sql, request_tier_sql
+from bucketlens.formats import access_log
 from pipelines.partitions import daily_partitions
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
@@ -129,5 +130,6 @@ def user_daily_requests(context: dg.AssetExecutionContext, warehouse: Warehouse)
     requests, errors, bytes sent (egress) and received (uploads), bytes restored from archive."""
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
+        con.execute(access_log.TABLE_DDL)  # stores without S3 server access logs (R2): no requests
         results = [load_day(con, day) for day in window_days(context)]
     return window_result(results)

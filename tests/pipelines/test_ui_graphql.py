@@ -103,11 +103,11 @@ def test_raw_group_lists_every_asset_with_materialized_partitions_and_checks(web
 def test_cli_runs_show_in_the_ui(webserver):
     port, days = webserver
     runs = _graphql(port, RUNS_QUERY)["runsOrError"]["results"]
-    partitions = sorted(
-        t["value"]
-        for r in runs
-        for t in r["tags"]
-        if t["key"] == "dagster/partition" and r["status"] == "SUCCESS"
+    # Consecutive days run as one backfill run over their range.
+    assert [r["status"] for r in runs] == ["SUCCESS"]
+    tags = {t["key"]: t["value"] for t in runs[0]["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        days[0].isoformat(),
+        days[-1].isoformat(),
     )
-    assert partitions == [d.isoformat() for d in days]
-    assert {r["jobName"] for r in runs} == {"raw_daily"}
+    assert runs[0]["jobName"] == "daily"

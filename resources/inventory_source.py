@@ -1,0 +1,195 @@
+"""Where the day's object listing comes from: S3 Inventory reports, or a ListObjectsV2 scan.
+
+AWS buckets deliver S3 Inventory (verified by manifest checksum and per-file MD5). S3-compatible stores
+without inventory (Cloudflare R2, MinIO) are listed with ListObjectsV2 instead; a listing shows the
+bucket as it is *now*, so it only serves the most recent days. Both stage the same rows — the columns of
+``raw.inventory_objects`` — into ``stage_inventory`` plus quarantined rows into
+``stage_inventory_quarantine_day``, so the ``inventory_objects`` asset does not know which one it has.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import boto3
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+from bucketlens.formats import inventory as fmt
+from bucketlens.formats.errors import SourceFormatError
+from bucketlens.keys import KeyPattern
+from resources.source_store import SourceStore
+from resources.warehouse import drop_tables
+
+STAGE = "stage_inventory"
+QUARANTINE = "stage_inventory_quarantine_day"
+
+
+@dataclass
+class StagedDay:
+    origin: str
+    manifests: list[str] = field(default_factory=list)
+    files: int = 0
+    delete_markers: int = 0
+    noncurrent_versions: int = 0
+
+
+class InventorySource(dg.ConfigurableResource):
+    """Common interface: ``prepare`` everything that can fail before writing, then ``stage`` each day."""
+
+    def prepare(self, days: list[date]) -> dict[date, object]:
+        raise NotImplementedError
+
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+    ) -> StagedDay:
+        raise NotImplementedError
+
+
+def _empty_quarantine(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} (source VARCHAR, partition_date DATE, file VARCHAR, "
+        "line_number BIGINT, raw_text VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)"
+    )
+
+
+class InventoryReports(InventorySource):
+    """S3 Inventory reports under ``inventory/`` of the source root, verified before use."""
+
+    source: SourceStore
+
+    def _verified(
+        self, day: date, listing: dict[str, int]
+    ) -> list[tuple[fmt.InventoryManifest, dict[str, str]]]:
+        source = self.source
+        manifest_keys = fmt.inventory_manifest_keys(sorted(listing), day)
+        if not manifest_keys:
+            raise dg.Failure(
+                description=f"No S3 Inventory manifest for {day} under {source.describe('inventory/')}: expected "
+                f"inventory/<bucket>/<config-id>/{day}THH-MMZ/manifest.json. Is the inventory delivered yet?",
+            )
+        verified = []
+        for key in manifest_keys:
+            checksum_key = fmt.checksum_key(key)
+            if checksum_key not in listing:
+                raise SourceFormatError(
+                    source.describe(checksum_key), "manifest.checksum is missing; refusing to load"
+                )
+            raw = source.read_bytes(key)
+            fmt.verify_manifest_checksum(raw, source.read_bytes(checksum_key), source.describe(key))
+            manifest = fmt.parse_manifest(raw, source.describe(key))
+            local = {}
+            for f in manifest.files:
+                if f.key not in listing:
+                    raise SourceFormatError(
+                        source.describe(f.key), f"listed in {key} but missing from the source"
+                    )
+                local[f.key] = self.source.local_path(f.key, size=f.size)
+                try:
+                    fmt.verify_data_file(local[f.key], f)
+                except SourceFormatError:
+                    self.source.forget(f.key)
+                    raise
+            verified.append((manifest, local))
+        return verified
+
+    def prepare(self, days: list[date]) -> dict[date, object]:
+        """Every manifest of every day verified (checksums, sizes, MD5s) before anything is written."""
+        listing = {o.key: o.size for o in self.source.list("inventory/")}
+        return {day: self._verified(day, listing) for day in days}
+
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+    ) -> StagedDay:
+        manifests = prepared
+        staged = StagedDay(origin=self.source.describe("inventory/"))
+        stages, quarantines = [], []
+        for i, (manifest, local) in enumerate(manifests):
+            drop_tables(con, f"{STAGE}_{i}", f"{STAGE}_{i}_quarantine")
+            load = fmt.stage_inventory(con, manifest, local, day, ownership, stage=f"{STAGE}_{i}")
+            stages.append(f"SELECT * FROM {STAGE}_{i}")
+            quarantines.append(f"SELECT file, line_number, raw_text, reason FROM {load.quarantine_table}")
+            staged.manifests.append(manifest.key)
+            staged.files += len(manifest.files)
+            staged.delete_markers += load.delete_markers
+            staged.noncurrent_versions += load.noncurrent_versions
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS " + " UNION ALL BY NAME ".join(stages))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} AS SELECT 'inventory_objects' AS source, "
+            "?::DATE AS partition_date, file, line_number, raw_text, reason, now()::TIMESTAMP AS loaded_at FROM ("
+            + " UNION ALL ".join(quarantines)
+            + ")",
+            [day],
+        )
+        return staged
+
+
+LISTING_INSERT = """
+INSERT INTO {stage} BY NAME
+SELECT $day::DATE AS snapshot_date, $bucket AS bucket, key, NULL::VARCHAR AS version_id, true AS is_latest,
+       false AS is_delete_marker, size, last_modified, coalesce(storage_class, 'STANDARD') AS storage_class,
+       trim(e_tag, '"') AS e_tag, {owner} AS user_id, NULL::BOOLEAN AS is_multipart_uploaded,
+       NULL::VARCHAR AS intelligent_tiering_access_tier, $origin AS manifest_key
+FROM listing_page
+"""
+
+
+class BucketListing(InventorySource):
+    """A ListObjectsV2 scan of ``s3://bucket/prefix`` on an S3-compatible endpoint (R2, MinIO).
+
+    Keys come back raw (no URL decoding). A listing has no history: it may stand for today or
+    yesterday (``max_age_days``), never for an older day, which it would silently misstate.
+    """
+
+    url: str
+    max_age_days: int = 2
+
+    def _bucket_prefix(self) -> tuple[str, str]:
+        if not self.url.startswith("s3://"):
+            raise ValueError(f"BUCKETLENS_LIST_BUCKET must look like s3://bucket/prefix, not {self.url!r}")
+        bucket, _, prefix = self.url[len("s3://") :].partition("/")
+        return bucket, prefix
+
+    def prepare(self, days: list[date]) -> dict[date, object]:
+        today = datetime.now(UTC).date()
+        too_old = [d for d in days if d < today - timedelta(days=self.max_age_days)]
+        if too_old:
+            raise dg.Failure(
+                description=f"A bucket listing shows {self.url} as it is now; it cannot stand for {too_old[0]} "
+                f"(older than {self.max_age_days} days). Materialize recent days only, or use S3 Inventory reports."
+            )
+        return {day: None for day in days}
+
+    def _pages(self):
+        bucket, prefix = self._bucket_prefix()
+        paginator = boto3.client("s3").get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            contents = page.get("Contents", [])
+            if contents:
+                # One Arrow batch per page of up to 1,000 objects, as boto3 hands them over.
+                yield pa.table(
+                    {
+                        "key": [c["Key"] for c in contents],
+                        "size": pa.array([c["Size"] for c in contents], pa.int64()),
+                        "last_modified": [
+                            c["LastModified"].astimezone(UTC).replace(tzinfo=None) for c in contents
+                        ],
+                        "storage_class": [c.get("StorageClass") for c in contents],
+                        "e_tag": [c.get("ETag") for c in contents],
+                    }
+                )
+
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+    ) -> StagedDay:
+        bucket, _ = self._bucket_prefix()
+        drop_tables(con, STAGE)
+        con.execute(fmt.STAGE_DDL.format(stage=STAGE))
+        _empty_quarantine(con)
+        origin = f"ListObjectsV2 {self.url}"
+        sql = LISTING_INSERT.format(stage=STAGE, owner=ownership.sql_expr("key"))
+        for page in self._pages():
+            con.register("listing_page", page)
+            con.execute(sql, {"day": day, "bucket": bucket, "origin": origin})
+            con.unregister("listing_page")
+        return StagedDay(origin=origin, manifests=[origin])
