@@ -4,8 +4,8 @@ Every asset is partitioned by day but declares ``BackfillPolicy.single_run()``, 
 is one run (DuckDB admits one writer; a run per day would spend more time starting runs than loading
 data). The asset loops over the days of its window, replacing each day in its own transaction, and
 summarises the days in one MaterializeResult: for a single day exactly that day's metadata and checks;
-for a range, the per-day figures (``per_day``, which ``bucketlens run`` prints as progress lines) and
-checks that pass only if they pass on every day, naming the days that did not.
+for a range, the per-day figures (``per_day``, which ``bucketlens run`` prints as progress lines, and a
+table) and checks that pass only if they pass on every day, naming the days that did not.
 """
 
 from collections.abc import Mapping
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
+
+from assets.metadata import markdown_table
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -84,19 +86,12 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
     if len(results) == 1:
         metadata = dict(results[0].metadata)
     else:
-        rows = sum(int(_plain(r.metadata.get("dagster/row_count", 0)) or 0) for r in results)
+        # A range writes the same metadata on every partition it covers, so no numbers that the UI would
+        # plot as if they were one day's: the per-day figures go in a table instead.
+        keys = list(dict.fromkeys(k for figures in per_day.values() for k in figures))
         metadata = {
-            "dagster/row_count": rows,
-            "days": len(results),
-            "first_day": str(results[0].day),
-            "last_day": str(results[-1].day),
-            "last_day_metadata": dg.MetadataValue.md(
-                "\n".join(
-                    f"- **{k}**: {_plain(v)}"
-                    for k, v in results[-1].metadata.items()
-                    if k in per_day[str(results[-1].day)]
-                )
-            ),
+            "days": f"{len(results)} ({results[0].day} .. {results[-1].day})",
+            "per_day_table": markdown_table(["day", *keys], [(d, *(f.get(k, "") for k in keys)) for d, f in per_day.items()]),
         }
     metadata["per_day"] = dg.MetadataValue.json(per_day)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)

@@ -3,6 +3,11 @@
 ``inventory-load`` generates one S3 Inventory partition of N objects and loads it through the real
 ``inventory_objects`` asset in a child process, so the peak RSS reported is that of the load alone
 (``wait4`` rusage of the child), not of the generator or of this parent.
+
+``attribution`` generates one inventory partition and its day's bill (untimed, in this process), then
+times the real ``user_daily_storage`` + ``user_daily_cost`` assets and the naive pandas baseline
+(``bucketlens.benchmarks.naive_pandas``) each in its own child process, checks that both computed the
+same rows exactly, and reports the wall-time and peak-RSS ratios against the issue's targets.
 """
 
 from __future__ import annotations
@@ -96,5 +101,166 @@ def run_inventory_load(objects: int, inventory_format: str, workdir: str | None)
     return 0
 
 
+# Done-when of the issue "Per-user usage and cost attribution".
+ATTRIBUTION_TIME_RATIO_TARGET = 0.15
+ATTRIBUTION_RSS_TARGET_MIB = 1024
+
+
+@dataclass
+class ChildMeasurement:
+    """One side of a benchmark: its own report (the child's last stdout line), wall time, peak RSS."""
+
+    report: dict
+    wall_seconds: float
+    peak_rss_mib: float
+
+
+def measure_child(argv: list[str]) -> ChildMeasurement:
+    """Run ``python argv`` through a small launcher process; wall time and peak RSS are the launcher's
+    ``wait4`` figures for that child.
+
+    Why a launcher: on Linux a process's ``ru_maxrss`` starts at the RSS of the process it was forked
+    from (``exec`` keeps the old address space's high-water mark), so a child spawned from this parent
+    after the multi-GB setup would report this parent's peak, not its own. The launcher is a fresh
+    interpreter of ~15 MiB, so what its child reports is the child's own peak.
+    """
+    launcher = subprocess.run(
+        [sys.executable, "-m", "pipelines.bench", "--measure", *argv], stdout=subprocess.PIPE, text=True
+    )
+    if launcher.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:2])} failed with exit code {launcher.returncode}")
+    m = json.loads(launcher.stdout.strip().splitlines()[-1])
+    return ChildMeasurement(m["report"], round(m["wall_seconds"], 2), round(m["peak_rss_kib"] / 1024, 1))
+
+
+def _launch_and_measure(argv: list[str]) -> int:
+    """The launcher (``python -m pipelines.bench --measure ARGV``): run ``python ARGV``, print one JSON
+    line with its last stdout line (its report), wall seconds and peak RSS (KiB on Linux)."""
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        return code
+    report = json.loads(out.strip().splitlines()[-1])
+    print(json.dumps({"report": report, "wall_seconds": wall, "peak_rss_kib": usage.ru_maxrss}))
+    return 0
+
+
+def _side(m: ChildMeasurement, rows: int) -> dict:
+    seconds = float(m.report["seconds"])
+    return {
+        **{k: v for k, v in m.report.items() if k != "seconds"},
+        "seconds": seconds,
+        "process_seconds": m.wall_seconds,
+        "rows_per_second": round(rows / seconds) if seconds else None,
+        "peak_rss_mib": m.peak_rss_mib,
+    }
+
+
+def measure_attribution(objects: int, inventory_format: str, workdir: Path, echo=print) -> dict:
+    """Set up, time both sides, compare; the ``attribution`` JSON object (``agree`` says if they did)."""
+    from bucketlens.benchmarks.attribution import compare, prepare
+
+    p = prepare(workdir, objects, BENCH_DAY, inventory_format=inventory_format, echo=echo)
+    echo(
+        f"{p.inventory_rows:,} inventory rows of {p.users:,} users, bill ${p.billed_usd} in {p.line_items} "
+        "line items; timing bucketlens (user_daily_storage + user_daily_cost) in a child process ..."
+    )
+    ours = measure_child(
+        ["-m", "bucketlens.benchmarks.attribution", str(p.home), str(p.source), BENCH_DAY.isoformat()]
+    )
+    echo(
+        f"bucketlens: {ours.report['seconds']:.1f}s; timing the naive pandas baseline in a child process ..."
+    )
+    pandas_out = workdir / "pandas_out"
+    theirs = measure_child(
+        ["-m", "bucketlens.benchmarks.naive_pandas", str(p.inventory_parquet), str(p.line_items_parquet),
+         BENCH_DAY.isoformat(), str(pandas_out)]
+    )  # fmt: skip
+    echo(f"pandas: {theirs.report['seconds']:.1f}s; comparing the two results ...")
+    c = compare(p, pandas_out)
+    bucketlens, pandas = _side(ours, p.inventory_rows), _side(theirs, p.inventory_rows)
+    time_ratio = bucketlens["seconds"] / pandas["seconds"]
+    return {
+        "objects": p.objects,
+        "inventory_format": inventory_format,
+        "inventory_rows": p.inventory_rows,
+        "users": p.users,
+        "line_items": p.line_items,
+        "billed_usd": p.billed_usd,
+        "generate_seconds": p.generate_seconds,
+        "load_seconds": p.load_seconds,
+        "bucketlens": bucketlens,
+        "pandas": pandas,
+        "time_ratio": round(time_ratio, 4),
+        "process_time_ratio": round(bucketlens["process_seconds"] / pandas["process_seconds"], 4),
+        "rss_ratio": round(bucketlens["peak_rss_mib"] / pandas["peak_rss_mib"], 4),
+        "targets": {"time_ratio": ATTRIBUTION_TIME_RATIO_TARGET, "peak_rss_mib": ATTRIBUTION_RSS_TARGET_MIB},
+        "time_target_met": time_ratio <= ATTRIBUTION_TIME_RATIO_TARGET,
+        "rss_target_met": bucketlens["peak_rss_mib"] <= ATTRIBUTION_RSS_TARGET_MIB,
+        "agree": c.agree,
+        "comparison": {
+            "storage_rows": c.storage_rows,
+            "cost_rows": c.cost_rows,
+            "users_compared": c.users,
+            "storage_mismatches": c.storage_mismatches,
+            "cost_mismatches": c.cost_mismatches,
+            "user_storage_mismatches": c.user_storage_mismatches,
+            "user_cost_mismatches": c.user_cost_mismatches,
+            "billed_micro": c.billed_micro,
+            "bucketlens_total_micro": c.bucketlens_total_micro,
+            "pandas_total_micro": c.pandas_total_micro,
+            "examples": c.examples,
+        },
+    }
+
+
+def attribution_table(r: dict) -> str:
+    """The human-readable report: one row per side, then the ratios against the targets."""
+    b, p = r["bucketlens"], r["pandas"]
+    verdict = {True: "PASS", False: "MISS"}
+    lines = [
+        f"attribution  {r['inventory_rows']:,} inventory rows, {r['users']:,} users, "
+        f"{r['line_items']} line items (${r['billed_usd']}), day {BENCH_DAY}",
+        f"  DuckDB: memory_limit {b['duckdb_memory_limit']}, threads {b['duckdb_threads']}",
+        "",
+        f"  {'side':<11}{'wall s':>9}{'process s':>11}{'rows/s':>14}{'peak RSS MiB':>14}   steps",
+        f"  {'bucketlens':<11}{b['seconds']:>9.2f}{b['process_seconds']:>11.2f}{b['rows_per_second']:>14,}"
+        f"{b['peak_rss_mib']:>14,.0f}   storage {b['user_daily_storage_seconds']:.2f}s, "
+        f"cost {b['user_daily_cost_seconds']:.2f}s",
+        f"  {'pandas':<11}{p['seconds']:>9.2f}{p['process_seconds']:>11.2f}{p['rows_per_second']:>14,}"
+        f"{p['peak_rss_mib']:>14,.0f}   read {p['read_seconds']:.2f}s, storage "
+        f"{p['user_daily_storage_seconds']:.2f}s, cost {p['user_daily_cost_seconds']:.2f}s, "
+        f"write {p['write_seconds']:.2f}s",
+        "",
+        f"  wall time bucketlens/pandas  {r['time_ratio']:.3f}x  (target <= {r['targets']['time_ratio']}x)  "
+        f"{verdict[r['time_target_met']]}   [whole processes: {r['process_time_ratio']:.3f}x]",
+        f"  peak RSS bucketlens          {b['peak_rss_mib']:,.0f} MiB  (target <= "
+        f"{r['targets']['peak_rss_mib']:,} MiB)  {verdict[r['rss_target_met']]}   "
+        f"[pandas {p['peak_rss_mib']:,.0f} MiB, ratio {r['rss_ratio']:.3f}]",
+        f"  results agree                {'yes' if r['agree'] else 'NO'}  "
+        f"({r['comparison']['storage_rows']:,} storage rows, {r['comparison']['cost_rows']:,} cost rows, "
+        f"{r['comparison']['users_compared']:,} users, exact)",
+    ]
+    lines += [f"    {e}" for e in r["comparison"]["examples"]]
+    return "\n".join(lines)
+
+
+def run_attribution(objects: int, inventory_format: str, workdir: str | None) -> int:
+    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
+        r = measure_attribution(objects, inventory_format, Path(tmp))
+    print("\n" + attribution_table(r))
+    print(json.dumps({"attribution": r}))
+    if not r["agree"]:
+        print("bucketlens bench attribution: the two implementations DISAGREE (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
     _child_load(*sys.argv[2:])
+elif __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--measure":
+    sys.exit(_launch_and_measure(sys.argv[2:]))

@@ -93,10 +93,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(settings, args.host, args.port, with_daemon=not args.no_daemon)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from pipelines.bench import run_inventory_load
+BENCH_DEFAULT_OBJECTS = {"inventory-load": 10_000_000, "attribution": 20_000_000}
+BENCH_DEFAULT_FORMAT = {"inventory-load": "csv", "attribution": "parquet"}
 
-    return run_inventory_load(args.objects, args.inventory_format, args.workdir)
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import run_attribution, run_inventory_load
+
+    objects = args.objects or BENCH_DEFAULT_OBJECTS[args.case]
+    inventory_format = args.inventory_format or BENCH_DEFAULT_FORMAT[args.case]
+    if args.case == "attribution":
+        return run_attribution(objects, inventory_format, args.workdir)
+    return run_inventory_load(objects, inventory_format, args.workdir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,9 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
     ui.set_defaults(func=cmd_ui)
     bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
-    bench.add_argument("case", choices=["inventory-load"])
-    bench.add_argument("--objects", type=int, default=10_000_000)
-    bench.add_argument("--inventory-format", choices=["csv", "parquet"], default="csv")
+    bench.add_argument("case", choices=["inventory-load", "attribution"])
+    bench.add_argument(
+        "--objects",
+        type=int,
+        help="objects in the generated inventory (default: 10 M inventory-load, 20 M attribution)",
+    )
+    bench.add_argument(
+        "--inventory-format",
+        choices=["csv", "parquet"],
+        help="default: csv inventory-load, parquet attribution",
+    )
     bench.add_argument("--workdir", help="where to put the generated data (default: system temp)")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -1,0 +1,325 @@
+"""Abuse flags: the fixed-threshold user patterns of design §7, each with the evidence to act on it.
+
+A flag is only useful if support can see *why* without re-running anything, so every flag carries JSON
+evidence naming the rows it rests on (request ids, object keys and version ids, IPs) and the table they
+live in. Each pattern is one set-based statement over one day; the day is the day the evidence
+happened in its source:
+
+* access-log patterns (rapid upload, daily volume, sharing abuse, failed-access storm) use the request
+  time, so the flag lands on the day the requests were made;
+* inventory patterns (duplicate data, non-photo content, large object) look at the objects that are new
+  in snapshot D, i.e. last modified on D-1 (the report lists the bucket at D 00:00). Each object is new
+  in exactly one snapshot, so these flag an upload once, on the first report that shows it;
+* state patterns (over plan limit, quota > 80 %) hold for as long as the condition does and are flagged
+  every day it holds (the UI shows the current state; alerting de-duplicates).
+
+The '_shared' owner (objects outside users/) is never flagged.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bucketlens.anomaly.rules import Rules
+from bucketlens.anomaly.sources import DEFAULT_SOURCES, SHARED_USER, Sources, identifier
+
+PATTERNS = (
+    "rapid_upload",
+    "daily_upload_volume",
+    "duplicate_data",
+    "non_photo_content",
+    "sharing_abuse",
+    "failed_access_storm",
+    "large_object",
+    "over_plan_limit",
+    "quota_80_percent",
+)
+UPLOAD_OPERATIONS = ["REST.PUT.OBJECT", "REST.PUT.PART"]
+"""Operations that carry uploaded bytes (CompleteMultipartUpload would count a multipart object twice)."""
+
+OUTPUT_DDL = """
+CREATE OR REPLACE TEMP TABLE {out} (
+    usage_date DATE NOT NULL,
+    user_id VARCHAR NOT NULL,
+    pattern VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    value DOUBLE,
+    threshold DOUBLE,
+    evidence_table VARCHAR,
+    evidence VARCHAR
+)"""
+
+# Requests of the day (by request time); the hour before midnight is included for the sliding window.
+_REQUESTS = """
+SELECT user_id, request_time, request_id, operation, key, http_status, remote_ip, user_agent,
+       coalesce(object_size, 0) AS object_size
+FROM {access_log}
+WHERE usage_date BETWEEN $day - INTERVAL 1 DAY AND $day + INTERVAL 1 DAY
+  AND request_time >= $day::TIMESTAMP - INTERVAL {lead}
+  AND request_time < $day::TIMESTAMP + INTERVAL 1 DAY
+  AND user_id <> '{shared}'
+"""
+
+RAPID_UPLOAD_SQL = """
+INSERT INTO {out}
+WITH puts AS (
+    SELECT * FROM ({requests}) WHERE list_contains($operations, operation) AND http_status < 300
+),
+windows AS (
+    SELECT user_id, request_time AS window_end,
+           sum(object_size) OVER (PARTITION BY user_id ORDER BY request_time
+                                  RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) AS bytes
+    FROM puts
+),
+peak AS (
+    SELECT user_id, arg_max(window_end, bytes) AS window_end, max(bytes) AS bytes
+    FROM windows WHERE window_end >= $day::TIMESTAMP
+    GROUP BY user_id HAVING max(bytes) > $threshold
+),
+evidence AS (
+    SELECT p.user_id, p.bytes, p.window_end, count(*) AS objects, min(u.request_time) AS window_start,
+           list(u.request_id ORDER BY u.object_size DESC, u.request_id)[1:20] AS request_ids,
+           list(u.key ORDER BY u.object_size DESC, u.request_id)[1:10] AS keys
+    FROM peak p JOIN puts u
+      ON u.user_id = p.user_id AND u.request_time >= p.window_end - INTERVAL 1 HOUR
+     AND u.request_time <= p.window_end
+    GROUP BY ALL
+)
+SELECT $day, user_id, 'rapid_upload', $severity, bytes, $threshold, '{access_log}',
+       json_object('bytes_in_hour', bytes, 'objects', objects,
+                   'window_start', window_start, 'window_end', window_end,
+                   'top_request_ids', request_ids, 'top_keys', keys)::VARCHAR
+FROM evidence
+"""
+
+DAILY_UPLOAD_SQL = """
+INSERT INTO {out}
+WITH puts AS (
+    SELECT * FROM ({requests})
+    WHERE list_contains($operations, operation) AND http_status < 300 AND request_time >= $day::TIMESTAMP
+)
+SELECT $day, user_id, 'daily_upload_volume', $severity, sum(object_size), $threshold, '{access_log}',
+       json_object('bytes', sum(object_size), 'objects', count(*),
+                   'first_upload', min(request_time), 'last_upload', max(request_time),
+                   'top_request_ids', list(request_id ORDER BY object_size DESC, request_id)[1:20],
+                   'top_keys', list(key ORDER BY object_size DESC, request_id)[1:10])::VARCHAR
+FROM puts GROUP BY user_id HAVING sum(object_size) > $threshold
+"""
+
+SHARING_SQL = """
+INSERT INTO {out}
+WITH ok AS (
+    SELECT * FROM ({requests})
+    WHERE request_time >= $day::TIMESTAMP AND http_status < 400 AND remote_ip IS NOT NULL
+),
+per_ip AS (
+    SELECT user_id, remote_ip, count(*) AS requests, min(request_id) AS sample_request_id
+    FROM ok GROUP BY ALL
+),
+per_user AS (
+    SELECT user_id, count(DISTINCT remote_ip) AS ips, count(DISTINCT user_agent) AS agents, count(*) AS requests
+    FROM ok GROUP BY user_id
+    HAVING count(DISTINCT remote_ip) > $max_ips OR count(DISTINCT user_agent) > $max_agents
+)
+SELECT $day, u.user_id, 'sharing_abuse', $severity, u.ips, $max_ips, '{access_log}',
+       json_object('distinct_ips', u.ips, 'distinct_user_agents', u.agents, 'requests', u.requests,
+                   'max_distinct_user_agents', $max_agents,
+                   'top_ips', list({{'ip': i.remote_ip, 'requests': i.requests}}
+                                   ORDER BY i.requests DESC, i.remote_ip)[1:20],
+                   'sample_request_ids', list(i.sample_request_id ORDER BY i.requests DESC, i.remote_ip)[1:20])::VARCHAR
+FROM per_user u JOIN per_ip i USING (user_id)
+GROUP BY u.user_id, u.ips, u.agents, u.requests
+"""
+
+FAILED_ACCESS_SQL = """
+INSERT INTO {out}
+WITH denied AS (
+    SELECT * FROM ({requests}) WHERE request_time >= $day::TIMESTAMP AND http_status = 403
+),
+per_ip AS (SELECT user_id, remote_ip, count(*) AS requests FROM denied GROUP BY ALL),
+per_user AS (
+    SELECT user_id, count(*) AS denied, min(request_time) AS first_denied, max(request_time) AS last_denied,
+           list(request_id ORDER BY request_time, request_id)[1:50] AS request_ids,
+           list(DISTINCT key)[1:10] AS keys
+    FROM denied GROUP BY user_id HAVING count(*) > $threshold
+)
+SELECT $day, u.user_id, 'failed_access_storm', $severity, u.denied, $threshold, '{access_log}',
+       json_object('denied_requests', u.denied, 'distinct_ips', count(i.remote_ip),
+                   'first_denied', u.first_denied, 'last_denied', u.last_denied,
+                   'top_ips', list({{'ip': i.remote_ip, 'requests': i.requests}}
+                                   ORDER BY i.requests DESC, i.remote_ip)[1:10],
+                   'request_ids', u.request_ids, 'keys', u.keys)::VARCHAR
+FROM per_user u JOIN per_ip i USING (user_id)
+GROUP BY u.user_id, u.denied, u.first_denied, u.last_denied, u.request_ids, u.keys
+"""
+
+# Current versions in snapshot $day whose upload happened on the day before (new in this report).
+_NEW_OBJECTS = """
+SELECT user_id, key, version_id, e_tag, size, last_modified,
+       lower(regexp_extract(key, '\\.([A-Za-z0-9]+)$', 1)) AS extension
+FROM {inventory}
+WHERE snapshot_date = $day AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
+  AND user_id <> '{shared}'
+  AND last_modified >= $day::TIMESTAMP - INTERVAL 1 DAY AND last_modified < $day::TIMESTAMP
+"""
+
+LARGE_OBJECT_SQL = """
+INSERT INTO {out}
+SELECT $day, user_id, 'large_object', $severity, max(size), $threshold, '{inventory}',
+       json_object('snapshot_date', $day, 'objects', count(*), 'bytes', sum(size),
+                   'objects_list', list({{'key': key, 'version_id': version_id, 'size': size}}
+                                        ORDER BY size DESC, key)[1:20])::VARCHAR
+FROM ({new_objects}) WHERE size > $threshold GROUP BY user_id
+"""
+
+NON_PHOTO_SQL = """
+INSERT INTO {out}
+WITH suspicious AS (
+    SELECT * FROM ({new_objects})
+    WHERE size >= $min_object_bytes
+      AND (NOT list_contains($media, extension) OR (list_contains($photo, extension) AND size > $max_photo_bytes))
+)
+SELECT $day, user_id, 'non_photo_content', $severity, sum(size), $min_bytes, '{inventory}',
+       json_object('snapshot_date', $day, 'objects', count(*), 'bytes', sum(size),
+                   'extensions', list(DISTINCT extension ORDER BY extension),
+                   'objects_list', list({{'key': key, 'version_id': version_id, 'size': size}}
+                                        ORDER BY size DESC, key)[1:20])::VARCHAR
+FROM suspicious GROUP BY user_id HAVING count(*) >= $min_objects AND sum(size) >= $min_bytes
+"""
+
+DUPLICATE_SQL = """
+INSERT INTO {out}
+WITH fresh AS (SELECT * FROM ({new_objects})),
+current AS (
+    SELECT user_id, key, version_id, e_tag, size, last_modified
+    FROM {inventory}
+    WHERE snapshot_date = $day AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
+      AND e_tag IS NOT NULL AND size > 0 AND user_id IN (SELECT user_id FROM fresh)
+),
+ranked AS (
+    SELECT *, row_number() OVER w AS copy_no, first_value(key) OVER w AS original_key
+    FROM current WINDOW w AS (PARTITION BY user_id, e_tag, size ORDER BY last_modified, key)
+),
+copies AS (
+    SELECT * FROM ranked
+    WHERE copy_no > 1 AND last_modified >= $day::TIMESTAMP - INTERVAL 1 DAY AND last_modified < $day::TIMESTAMP
+)
+SELECT $day, user_id, 'duplicate_data', $severity, sum(size), $min_wasted, '{inventory}',
+       json_object('snapshot_date', $day, 'copies', count(*), 'wasted_bytes', sum(size),
+                   'copies_list', list({{'key': key, 'version_id': version_id, 'e_tag': e_tag, 'size': size,
+                                         'original_key': original_key}} ORDER BY size DESC, key)[1:20])::VARCHAR
+FROM copies GROUP BY user_id HAVING sum(size) >= $min_wasted AND count(*) >= $min_copies
+"""
+
+OVER_PLAN_SQL = """
+INSERT INTO {out}
+WITH stored AS (
+    SELECT user_id, sum(bytes) AS bytes, sum(bytes_added) AS bytes_added
+    FROM {user_daily_storage} WHERE usage_date = $day AND user_id <> '{shared}' GROUP BY user_id
+),
+plans AS (
+    SELECT user_id, plan, quota_bytes FROM {users}
+    WHERE snapshot_date = (SELECT max(snapshot_date) FROM {users} WHERE snapshot_date <= $day)
+),
+limits AS (SELECT unnest($plans) AS plan, unnest($limits) AS limit_bytes)
+SELECT $day, s.user_id, 'over_plan_limit', $severity, s.bytes, l.limit_bytes, '{user_daily_storage}',
+       json_object('plan', p.plan, 'stored_bytes', s.bytes, 'plan_limit_bytes', l.limit_bytes,
+                   'over_by_bytes', s.bytes - l.limit_bytes, 'quota_bytes', p.quota_bytes,
+                   'bytes_added_since_previous_report', s.bytes_added,
+                   'rows', {{'table': '{user_daily_storage}', 'usage_date': $day, 'user_id': s.user_id}})::VARCHAR
+FROM stored s JOIN plans p USING (user_id) JOIN limits l ON lower(p.plan) = lower(l.plan)
+WHERE s.bytes > l.limit_bytes
+"""
+
+QUOTA_SQL = """
+INSERT INTO {out}
+SELECT $day, user_id, 'quota_80_percent', $severity, quota_use_pct, $percent, '{user_quota_use}',
+       json_object('plan', plan, 'stored_bytes', stored_bytes, 'quota_bytes', quota_bytes,
+                   'quota_use_pct', round(quota_use_pct, 2))::VARCHAR
+FROM {user_quota_use}
+WHERE usage_date = $day AND user_id <> '{shared}' AND quota_use_pct > $percent
+"""
+
+
+def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
+    """Each pattern's SQL with exactly the parameters it binds."""
+    a = rules.abuse
+    requests = _REQUESTS.format(**names, lead="1 HOUR")
+    requests_day = _REQUESTS.format(**names, lead="0 HOUR")
+    new_objects = _NEW_OBJECTS.format(**names)
+    fmt = {**names, "requests": requests_day, "new_objects": new_objects}
+    npc = a.non_photo_content
+    return [
+        (
+            RAPID_UPLOAD_SQL.format(**{**fmt, "requests": requests}),
+            {"operations": UPLOAD_OPERATIONS, "threshold": a.rapid_upload.bytes_per_hour, "severity": a.rapid_upload.severity},
+        ),
+        (
+            DAILY_UPLOAD_SQL.format(**fmt),
+            {
+                "operations": UPLOAD_OPERATIONS,
+                "threshold": a.daily_upload_volume.bytes_per_day,
+                "severity": a.daily_upload_volume.severity,
+            },
+        ),
+        (
+            SHARING_SQL.format(**fmt),
+            {
+                "max_ips": a.sharing_abuse.max_distinct_ips,
+                "max_agents": a.sharing_abuse.max_distinct_user_agents,
+                "severity": a.sharing_abuse.severity,
+            },
+        ),
+        (
+            FAILED_ACCESS_SQL.format(**fmt),
+            {"threshold": a.failed_access_storm.max_denied_requests, "severity": a.failed_access_storm.severity},
+        ),
+        (
+            LARGE_OBJECT_SQL.format(**fmt),
+            {"threshold": a.large_object.object_bytes, "severity": a.large_object.severity},
+        ),
+        (
+            NON_PHOTO_SQL.format(**fmt),
+            {
+                "media": list(npc.media_extensions),
+                "photo": list(npc.photo_extensions),
+                "max_photo_bytes": npc.max_photo_bytes,
+                "min_object_bytes": npc.min_object_bytes,
+                "min_objects": npc.min_objects,
+                "min_bytes": npc.min_bytes,
+                "severity": npc.severity,
+            },
+        ),
+        (
+            DUPLICATE_SQL.format(**fmt),
+            {
+                "min_wasted": a.duplicate_data.min_wasted_bytes,
+                "min_copies": a.duplicate_data.min_copies,
+                "severity": a.duplicate_data.severity,
+            },
+        ),
+        (
+            OVER_PLAN_SQL.format(**fmt),
+            {
+                "plans": list(a.over_plan_limit.plan_limits),
+                "limits": list(a.over_plan_limit.plan_limits.values()),
+                "severity": a.over_plan_limit.severity,
+            },
+        ),
+        (
+            QUOTA_SQL.format(**fmt),
+            {"percent": a.quota_80_percent.percent, "severity": a.quota_80_percent.severity},
+        ),
+    ]
+
+
+def stage_abuse_flags(
+    con, day: date, rules: Rules, out: str = "stage_abuse_flags", sources: Sources = DEFAULT_SOURCES
+) -> dict[str, int]:
+    """Create TEMP table ``out`` with the day's abuse flags; returns the number of flags per pattern."""
+    names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
+    con.execute(OUTPUT_DDL.format(out=names["out"]))
+    for sql, params in _statements(rules, names):
+        con.execute(sql, {"day": day, **params})
+    counts = dict(con.execute(f"SELECT pattern, count(*) FROM {names['out']} GROUP BY pattern").fetchall())
+    return {p: int(counts.get(p, 0)) for p in PATTERNS}

@@ -1,0 +1,80 @@
+"""Screenshots of the Dagster UI for the README, taken with the OS's Chromium driven by Playwright.
+
+Usage (after `scripts/demo.sh`, with `.venv/bin/bucketlens ui` running on port 3000):
+
+    apt-get install -y chromium                       # once; Playwright's own browser download is not used
+    .venv/bin/python -m uv pip install --python .venv/bin/python playwright   # or: uv sync --extra screenshots
+    .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:3000] [--out docs/img]
+
+It dismisses the UI's first-visit dialog, expands every asset group of the lineage graph and saves
+`asset-graph.png`, `runs.png` and `asset-user_daily_cost.png`.
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+GROUPS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
+
+
+def _open(browser, url: str, height: int = 1000):
+    context = browser.new_context(viewport={"width": 1700, "height": height})
+    context.add_init_script("localStorage.setItem('communityNux', '1')")  # the first-visit dialog
+    page = context.new_page()
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_timeout(2500)
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.click()
+    return page
+
+
+def asset_graph(browser, base: str, out: Path) -> None:
+    page = _open(browser, f"{base}/asset-groups", height=1500)  # tall enough for every layer at once
+    for group in GROUPS:  # double-clicking a collapsed group node expands it
+        node = page.get_by_text(group, exact=True)
+        if node.count():
+            node.last.dblclick(timeout=5000)
+            page.wait_for_timeout(700)
+    page.keyboard.press("Escape")
+    page.mouse.move(1000, 700)
+    page.mouse.wheel(0, -330)  # pan so the raw layer at the top is in view
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(out / "asset-graph.png"))
+
+
+def runs(browser, base: str, out: Path) -> None:
+    page = _open(browser, f"{base}/runs")
+    page.screenshot(path=str(out / "runs.png"))
+
+
+def asset_page(browser, base: str, out: Path, asset: str) -> None:
+    page = _open(browser, f"{base}/assets/{asset}")
+    page.screenshot(path=str(out / f"asset-{asset}.png"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:3000")
+    parser.add_argument("--out", default="docs/img")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        raise SystemExit("chromium not found: apt-get install -y chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        asset_graph(browser, args.url, out)
+        runs(browser, args.url, out)
+        asset_page(browser, args.url, out, "user_daily_cost")
+        browser.close()
+    print(f"screenshots written to {out}/")
+
+
+if __name__ == "__main__":
+    main()
