@@ -91,7 +91,9 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
         keys = list(dict.fromkeys(k for figures in per_day.values() for k in figures))
         metadata = {
             "days": f"{len(results)} ({results[0].day} .. {results[-1].day})",
-            "per_day_table": markdown_table(["day", *keys], [(d, *(f.get(k, "") for k in keys)) for d, f in per_day.items()]),
+            "per_day_table": markdown_table(
+                ["day", *keys], [(d, *(f.get(k, "") for k in keys)) for d, f in per_day.items()]
+            ),
         }
     metadata["per_day"] = dg.MetadataValue.json(per_day)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
