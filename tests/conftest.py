@@ -12,6 +12,17 @@ from unittest import mock
 
 import pytest
 
+
+def pytest_collection_modifyitems(config, items):
+    """Benchmark-scale tests (``@pytest.mark.slow``) run only when asked for with ``-m slow``."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="benchmark-scale: opt in with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 TINY_START = date(2026, 10, 1)
 TINY_DAYS = 10
 TINY_USERS = 60
