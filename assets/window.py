@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.metadata import markdown_table
+from pipelines.partitions import daily_partitions
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
@@ -97,3 +98,37 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
         }
     metadata["per_day"] = dg.MetadataValue.json(per_day)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    description: str
+    blocking: bool = False
+
+
+def daily_asset(
+    name: str,
+    group: str,
+    checks: tuple[CheckSpec, ...] = (),
+    deps: tuple[str | dg.AssetDep, ...] = (),
+    kinds: tuple[str, ...] = ("duckdb",),
+    code_version: str = "1",
+):
+    """The decorator every warehouse asset shares: daily UTC partitions, a range backfill as one run,
+    the DuckDB writer pool (one writer at a time), and its checks."""
+    key = dg.AssetKey(name)
+    return dg.asset(
+        key=key,
+        group_name=group,
+        partitions_def=daily_partitions,
+        backfill_policy=SINGLE_RUN,
+        deps=[d if isinstance(d, dg.AssetDep) else dg.AssetKey(d) for d in deps],
+        kinds=set(kinds),
+        pool="duckdb_writer",
+        code_version=code_version,
+        check_specs=[
+            dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=c.blocking)
+            for c in checks
+        ],
+    )

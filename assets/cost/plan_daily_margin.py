@@ -10,8 +10,7 @@ from decimal import Decimal
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
-from pipelines.partitions import daily_partitions
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.pricing import Pricing
 from resources.warehouse import Replacement, Warehouse, replace_partitions
 
@@ -124,20 +123,11 @@ def load_day(con, day) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="cost",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[dg.AssetKey("user_daily_cost"), dg.AssetKey("user_daily_storage"), dg.AssetKey("users")],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "plans_add_up_to_the_bill", asset=ASSET, description="Σ plan cost equals Σ user cost of the day."
-        ),
-    ],
+@daily_asset(
+    "plan_daily_margin",
+    "cost",
+    checks=(CheckSpec("plans_add_up_to_the_bill", "Σ plan cost equals Σ user cost of the day."),),
+    deps=("user_daily_cost", "user_daily_storage", "users"),
 )
 def plan_daily_margin(
     context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing

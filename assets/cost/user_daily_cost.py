@@ -9,11 +9,10 @@ pro rata); before that, the price book estimates the line items and the same spl
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.costing.allocation import allocate_day, reconcile
 from bucketlens.costing.price_book import estimate_line_items
 from bucketlens.formats import cur
-from pipelines.partitions import daily_partitions
 from resources.pricing import Pricing
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
@@ -113,30 +112,18 @@ def load_day(con, day, pricing: Pricing, log) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="cost",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[
-        dg.AssetKey("cost_line_items"),
-        dg.AssetKey("user_daily_storage"),
-        dg.AssetKey("user_daily_requests"),
-    ],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
+@daily_asset(
+    "user_daily_cost",
+    "cost",
+    checks=(
+        CheckSpec(
             "reconciles_to_the_bill",
-            asset=ASSET,
+            "Σ over users (incl. _shared) equals the day's billed (or estimated) S3 cost exactly.",
             blocking=True,
-            description="Σ over users (incl. _shared) equals the day's billed (or estimated) S3 cost exactly.",
         ),
-        dg.AssetCheckSpec(
-            "no_unknown_usage_types", asset=ASSET, description="Every usage type on the bill is understood."
-        ),
-    ],
+        CheckSpec("no_unknown_usage_types", "Every usage type on the bill is understood."),
+    ),
+    deps=("cost_line_items", "user_daily_storage", "user_daily_requests"),
 )
 def user_daily_cost(
     context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing

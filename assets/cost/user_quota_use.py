@@ -3,8 +3,7 @@
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import SINGLE_RUN, DayResult, window_days, window_result
-from pipelines.partitions import daily_partitions
+from assets.window import DayResult, daily_asset, window_days, window_result
 from resources.warehouse import Replacement, Warehouse, replace_partitions
 
 ASSET = dg.AssetKey("user_quota_use")
@@ -58,15 +57,10 @@ def load_day(con, day) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="cost",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[dg.AssetKey("users"), dg.AssetKey("user_daily_storage")],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
+@daily_asset(
+    "user_quota_use",
+    "cost",
+    deps=("users", "user_daily_storage"),
 )
 def user_quota_use(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per registered user and day: plan, quota, bytes stored (every billed version) and the

@@ -5,9 +5,8 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.raw.inventory_objects import QUARANTINE_DDL
 from assets.raw.log_objects import log_objects_for_day
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import access_log as fmt
-from pipelines.partitions import daily_partitions
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
@@ -87,27 +86,15 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb", "s3"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "log_objects_found", asset=ASSET, description="At least one log object covers the day."
-        ),
-        dg.AssetCheckSpec(
-            "request_ids_unique", asset=ASSET, description="Duplicated deliveries were removed."
-        ),
-        dg.AssetCheckSpec(
-            "quarantine_below_0_1_percent",
-            asset=ASSET,
-            description="Malformed lines stay under 0.1 % of lines.",
-        ),
-    ],
+@daily_asset(
+    "access_log_requests",
+    "raw",
+    checks=(
+        CheckSpec("log_objects_found", "At least one log object covers the day."),
+        CheckSpec("request_ids_unique", "Duplicated deliveries were removed."),
+        CheckSpec("quarantine_below_0_1_percent", "Malformed lines stay under 0.1 % of lines."),
+    ),
+    kinds=("duckdb", "s3"),
 )
 def access_log_requests(
     context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, service: ServiceLayout

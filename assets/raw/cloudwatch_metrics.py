@@ -3,9 +3,8 @@
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import cloudwatch as fmt
-from pipelines.partitions import daily_partitions
 from resources.cloudwatch import CloudWatchSource
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
@@ -59,22 +58,14 @@ def load_day(con, day, source: SourceStore, cloudwatch: CloudWatchSource) -> Day
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb", "aws"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "storage_metrics_present", asset=ASSET, description="BucketSizeBytes is reported for the day."
-        ),
-        dg.AssetCheckSpec(
-            "values_non_negative", asset=ASSET, description="No negative sizes, counts or latencies."
-        ),
-    ],
+@daily_asset(
+    "cloudwatch_metrics",
+    "raw",
+    checks=(
+        CheckSpec("storage_metrics_present", "BucketSizeBytes is reported for the day."),
+        CheckSpec("values_non_negative", "No negative sizes, counts or latencies."),
+    ),
+    kinds=("duckdb", "aws"),
 )
 def cloudwatch_metrics(
     context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, cloudwatch: CloudWatchSource

@@ -11,9 +11,8 @@ from decimal import Decimal
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import cur as fmt
-from pipelines.partitions import daily_partitions
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
 
@@ -113,22 +112,14 @@ def day_result(con, day, loads) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb", "s3"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "day_covered_by_export", asset=ASSET, description="The cost export covers this day yet."
-        ),
-        dg.AssetCheckSpec(
-            "only_s3_products", asset=ASSET, description="Every loaded line item is an S3 product."
-        ),
-    ],
+@daily_asset(
+    "cost_line_items",
+    "raw",
+    checks=(
+        CheckSpec("day_covered_by_export", "The cost export covers this day yet."),
+        CheckSpec("only_s3_products", "Every loaded line item is an S3 product."),
+    ),
+    kinds=("duckdb", "s3"),
 )
 def cost_line_items(
     context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse

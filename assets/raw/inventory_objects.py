@@ -8,9 +8,8 @@ scan for stores without inventory — and stages the same rows either way.
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import inventory as fmt
-from pipelines.partitions import daily_partitions
 from resources.inventory_source import QUARANTINE, STAGE, InventorySource
 from resources.service import ServiceLayout
 from resources.warehouse import Replacement, Warehouse, replace_partitions
@@ -78,28 +77,17 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb", "s3"},
-    pool="duckdb_writer",
+@daily_asset(
+    "inventory_objects",
+    "raw",
+    checks=(
+        CheckSpec("manifests_verified", "Manifest checksum, file sizes and MD5s match."),
+        CheckSpec("keys_not_null", "bucket, key and user_id are never NULL."),
+        CheckSpec("unique_versions", "No (bucket, key, version_id) listed twice."),
+        CheckSpec("no_quarantined_rows", "Every inventory row could be typed."),
+    ),
+    kinds=("duckdb", "s3"),
     code_version="2",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "manifests_verified", asset=ASSET, description="Manifest checksum, file sizes and MD5s match."
-        ),
-        dg.AssetCheckSpec(
-            "keys_not_null", asset=ASSET, description="bucket, key and user_id are never NULL."
-        ),
-        dg.AssetCheckSpec(
-            "unique_versions", asset=ASSET, description="No (bucket, key, version_id) listed twice."
-        ),
-        dg.AssetCheckSpec(
-            "no_quarantined_rows", asset=ASSET, description="Every inventory row could be typed."
-        ),
-    ],
 )
 def inventory_objects(
     context: dg.AssetExecutionContext,

@@ -5,8 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
-from pipelines.partitions import daily_partitions
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.service import ServiceLayout
 from resources.users_db import UsersDatabase
 from resources.warehouse import Replacement, Warehouse, replace_partitions
@@ -64,23 +63,15 @@ def load_day(con, day, id_regex: str) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="raw",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    kinds={"duckdb", "sqlite"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec("user_ids_unique", asset=ASSET, description="Each user appears once per snapshot."),
-        dg.AssetCheckSpec("plans_present", asset=ASSET, description="Every user has a plan."),
-        dg.AssetCheckSpec(
-            "user_ids_match_key_pattern",
-            asset=ASSET,
-            description="Ids can appear in object keys (else no usage is found).",
-        ),
-    ],
+@daily_asset(
+    "users",
+    "raw",
+    checks=(
+        CheckSpec("user_ids_unique", "Each user appears once per snapshot."),
+        CheckSpec("plans_present", "Every user has a plan."),
+        CheckSpec("user_ids_match_key_pattern", "Ids can appear in object keys (else no usage is found)."),
+    ),
+    kinds=("duckdb", "sqlite"),
 )
 def users(
     context: dg.AssetExecutionContext, users_db: UsersDatabase, warehouse: Warehouse, service: ServiceLayout

@@ -10,8 +10,7 @@ whole-bucket filter (a prefix filter can never exceed it).
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
-from pipelines.partitions import daily_partitions
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.warehouse import Replacement, Warehouse, replace_partitions
 
 ASSET = dg.AssetKey("service_daily_metrics")
@@ -187,24 +186,11 @@ def load_day(con, day, log) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="usage",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[
-        dg.AssetKey("cloudwatch_metrics"),
-        dg.AssetKey("access_log_requests"),
-        dg.AssetKey("inventory_objects"),
-    ],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "sources_agree_within_1_percent", asset=ASSET, description="CloudWatch, logs and inventory agree."
-        ),
-    ],
+@daily_asset(
+    "service_daily_metrics",
+    "usage",
+    checks=(CheckSpec("sources_agree_within_1_percent", "CloudWatch, logs and inventory agree."),),
+    deps=("cloudwatch_metrics", "access_log_requests", "inventory_objects"),
 )
 def service_daily_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per bucket and day: stored bytes and objects, active users, requests, error rate,

@@ -10,10 +10,9 @@ an upload without a storage-class header.
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.costing.operations import billable_sql, request_tier_sql
 from bucketlens.formats import access_log
-from pipelines.partitions import daily_partitions
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
 ASSET = dg.AssetKey("user_daily_requests")
@@ -107,23 +106,17 @@ def load_day(con, day) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="usage",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[dg.AssetKey("access_log_requests"), dg.AssetKey("inventory_objects")],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
+@daily_asset(
+    "user_daily_requests",
+    "usage",
+    checks=(
+        CheckSpec(
             "requests_match_logs",
-            asset=ASSET,
+            "Per-user request counts add up to the parsed access-log records of the day.",
             blocking=True,
-            description="Per-user request counts add up to the parsed access-log records of the day.",
         ),
-    ],
+    ),
+    deps=("access_log_requests", "inventory_objects"),
 )
 def user_daily_requests(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per user × operation × storage class × status class and day: requests, billable

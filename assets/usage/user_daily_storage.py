@@ -9,8 +9,7 @@ user already stores (same ETag and size under one user: every copy after the old
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import SINGLE_RUN, Check, DayResult, window_days, window_result
-from pipelines.partitions import daily_partitions
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
 ASSET = dg.AssetKey("user_daily_storage")
@@ -108,23 +107,17 @@ def load_day(con, day) -> DayResult:
     )
 
 
-@dg.asset(
-    key=ASSET,
-    group_name="usage",
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[dg.AssetKey("inventory_objects")],
-    kinds={"duckdb"},
-    pool="duckdb_writer",
-    code_version="1",
-    check_specs=[
-        dg.AssetCheckSpec(
+@daily_asset(
+    "user_daily_storage",
+    "usage",
+    checks=(
+        CheckSpec(
             "bytes_match_inventory",
-            asset=ASSET,
+            "Per-user bytes add up to the inventory's billed bytes (no version lost or counted twice).",
             blocking=True,
-            description="Per-user bytes add up to the inventory's billed bytes (no version lost or counted twice).",
         ),
-    ],
+    ),
+    deps=("inventory_objects",),
 )
 def user_daily_storage(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per user × storage class and day: object versions, bytes, byte-hours (the unit S3 bills
