@@ -71,7 +71,12 @@ VARIABLES: tuple[Variable, ...] = (
         "personal=9.99,family=29.99",
         "Monthly USD per plan, for revenue and margin (illustrative defaults: set your own).",
     ),
-    Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "1GB", "DuckDB memory limit; larger work spills to disk."),
+    Variable(
+        "BUCKETLENS_RULES",
+        "(shipped defaults)",
+        "Path of the YAML rules file (abuse, anomaly and service thresholds); `bucketlens/anomaly/default_rules.yaml` by default.",
+    ),
+    Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "700MB", "DuckDB memory limit; larger work spills to disk."),
     Variable(
         "AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."
     ),
@@ -106,6 +111,7 @@ class Settings:
     price_book: str = ""
     plan_prices: str = "personal=9.99,family=29.99"
     list_bucket: str = ""
+    rules_file: str = ""
 
     @property
     def warehouse_path(self) -> Path:
@@ -155,6 +161,7 @@ class Settings:
             price_book=env.get("BUCKETLENS_PRICE_BOOK", ""),
             plan_prices=env.get("BUCKETLENS_PLAN_PRICES") or defaults["BUCKETLENS_PLAN_PRICES"],
             list_bucket=env.get("BUCKETLENS_LIST_BUCKET", ""),
+            rules_file=env.get("BUCKETLENS_RULES", ""),
         )
 
 

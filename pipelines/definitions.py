@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
 from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
@@ -13,7 +14,7 @@ from resources import build_resources
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS],
+        assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS],
         jobs=JOBS,
         resources=build_resources(Settings.from_env()),
     )

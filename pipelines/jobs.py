@@ -7,7 +7,7 @@ from pipelines.partitions import daily_partitions
 RAW_DAILY_JOB = "raw_daily"
 DAILY_JOB = "daily"
 DERIVED_DAILY_JOB = "derived_daily"
-DERIVED_GROUPS = ("usage", "cost")
+DERIVED_GROUPS = ("usage", "cost", "anomaly")
 
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,
@@ -20,14 +20,14 @@ derived_daily_job = dg.define_asset_job(
     DERIVED_DAILY_JOB,
     selection=dg.AssetSelection.groups(*DERIVED_GROUPS),
     partitions_def=daily_partitions,
-    description="Rebuild one day of everything derived from the raw layer (usage, cost).",
+    description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies).",
 )
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.groups("raw", *DERIVED_GROUPS),
     partitions_def=daily_partitions,
-    description="One day end to end: raw sources, per-user usage, cost attribution.",
+    description="One day end to end: raw sources, per-user usage, cost attribution, anomalies and abuse.",
 )
 
 JOBS = [raw_daily_job, derived_daily_job, daily_job]

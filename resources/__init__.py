@@ -10,6 +10,7 @@ from bucketlens.settings import Settings
 from resources.cloudwatch import CloudWatchSource
 from resources.inventory_source import BucketListing, InventoryReports
 from resources.pricing import Pricing
+from resources.rules import RulesFile
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.users_db import UsersDatabase
@@ -48,6 +49,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "pricing": Pricing(
             provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
         ),
+        "rules": RulesFile(path=settings.rules_file),
         "cloudwatch": CloudWatchSource(
             mode=settings.cloudwatch_mode,
             buckets=list(settings.cloudwatch_buckets),

@@ -20,7 +20,7 @@ SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
 class Warehouse(DuckDBResource):
     """DuckDB with the project's session settings: bounded memory, spilling, no progress bar."""
 
-    memory_limit: str = "1GB"
+    memory_limit: str = "700MB"
     temp_directory: str = ""
 
     @contextmanager

@@ -67,7 +67,8 @@ def main() -> None:
         raise SystemExit("chromium not found: apt-get install -y chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         asset_graph(browser, args.url, out)
         runs(browser, args.url, out)

@@ -11,7 +11,7 @@ def test_defaults_follow_bucketlens_home(tmp_path):
     assert s.source == str(tmp_path / "source")
     assert s.users_db == f"sqlite:///{tmp_path / 'source' / 'users.sqlite'}"
     assert s.key_pattern == "users/{user_id}/"
-    assert (s.cloudwatch_mode, s.log_lateness_hours, s.duckdb_memory_limit) == ("files", 12, "1GB")
+    assert (s.cloudwatch_mode, s.log_lateness_hours, s.duckdb_memory_limit) == ("files", 12, "700MB")
 
 
 def test_bucket_source_keeps_users_db_in_home(tmp_path):

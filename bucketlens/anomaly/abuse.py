@@ -252,7 +252,11 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
     return [
         (
             RAPID_UPLOAD_SQL.format(**{**fmt, "requests": requests}),
-            {"operations": UPLOAD_OPERATIONS, "threshold": a.rapid_upload.bytes_per_hour, "severity": a.rapid_upload.severity},
+            {
+                "operations": UPLOAD_OPERATIONS,
+                "threshold": a.rapid_upload.bytes_per_hour,
+                "severity": a.rapid_upload.severity,
+            },
         ),
         (
             DAILY_UPLOAD_SQL.format(**fmt),
@@ -272,7 +276,10 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
         ),
         (
             FAILED_ACCESS_SQL.format(**fmt),
-            {"threshold": a.failed_access_storm.max_denied_requests, "severity": a.failed_access_storm.severity},
+            {
+                "threshold": a.failed_access_storm.max_denied_requests,
+                "severity": a.failed_access_storm.severity,
+            },
         ),
         (
             LARGE_OBJECT_SQL.format(**fmt),

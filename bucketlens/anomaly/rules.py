@@ -182,7 +182,9 @@ def _section(node: Any, path: str, fields: set[str]) -> dict:
         raise _fail(path, "must be a mapping", node)
     unknown = sorted(set(node) - fields)
     if unknown:
-        raise RulesError(f"{path}: unknown field(s) {', '.join(map(str, unknown))} (expected {', '.join(sorted(fields))})")
+        raise RulesError(
+            f"{path}: unknown field(s) {', '.join(map(str, unknown))} (expected {', '.join(sorted(fields))})"
+        )
     missing = sorted(fields - set(node))
     if missing:
         raise RulesError(f"{path}: missing field(s) {', '.join(missing)}")
@@ -253,7 +255,14 @@ def _abuse(node: Any) -> AbuseRules:
     dup = sec("duplicate_data", {"min_wasted_bytes", "min_copies"})
     npc = sec(
         "non_photo_content",
-        {"media_extensions", "photo_extensions", "max_photo_bytes", "min_object_bytes", "min_objects", "min_bytes"},
+        {
+            "media_extensions",
+            "photo_extensions",
+            "max_photo_bytes",
+            "min_object_bytes",
+            "min_objects",
+            "min_bytes",
+        },
     )
     s = sec("sharing_abuse", {"max_distinct_ips", "max_distinct_user_agents"})
     f = sec("failed_access_storm", {"max_denied_requests"})
@@ -268,7 +277,9 @@ def _abuse(node: Any) -> AbuseRules:
     if percent > 100:
         raise _fail(f"{p}.quota_80_percent.percent", "must be a percentage up to 100", q["percent"])
     return AbuseRules(
-        rapid_upload=RapidUpload(_bytes(r["bytes_per_hour"], f"{p}.rapid_upload.bytes_per_hour"), sev("rapid_upload")),
+        rapid_upload=RapidUpload(
+            _bytes(r["bytes_per_hour"], f"{p}.rapid_upload.bytes_per_hour"), sev("rapid_upload")
+        ),
         daily_upload_volume=DailyUploadVolume(
             _bytes(d["bytes_per_day"], f"{p}.daily_upload_volume.bytes_per_day"), sev("daily_upload_volume")
         ),
@@ -288,18 +299,27 @@ def _abuse(node: Any) -> AbuseRules:
         ),
         sharing_abuse=SharingAbuse(
             int(_number(s["max_distinct_ips"], f"{p}.sharing_abuse.max_distinct_ips", integer=True)),
-            int(_number(s["max_distinct_user_agents"], f"{p}.sharing_abuse.max_distinct_user_agents", integer=True)),
+            int(
+                _number(
+                    s["max_distinct_user_agents"], f"{p}.sharing_abuse.max_distinct_user_agents", integer=True
+                )
+            ),
             sev("sharing_abuse"),
         ),
         failed_access_storm=FailedAccessStorm(
             int(
                 _number(
-                    f["max_denied_requests"], f"{p}.failed_access_storm.max_denied_requests", integer=True, allow_zero=True
+                    f["max_denied_requests"],
+                    f"{p}.failed_access_storm.max_denied_requests",
+                    integer=True,
+                    allow_zero=True,
                 )
             ),
             sev("failed_access_storm"),
         ),
-        large_object=LargeObject(_bytes(lo["object_bytes"], f"{p}.large_object.object_bytes"), sev("large_object")),
+        large_object=LargeObject(
+            _bytes(lo["object_bytes"], f"{p}.large_object.object_bytes"), sev("large_object")
+        ),
         over_plan_limit=OverPlanLimit(
             {str(k): _bytes(v, f"{p}.over_plan_limit.plan_limits.{k}") for k, v in limits.items()},
             sev("over_plan_limit"),
@@ -311,13 +331,19 @@ def _abuse(node: Any) -> AbuseRules:
 def _scores(node: Any) -> ScoreRules:
     p = "scores"
     node = _section(
-        node, p, {"window_days", "min_history_days", "weekday_min_points", "threshold", "relative_scale", "metrics"}
+        node,
+        p,
+        {"window_days", "min_history_days", "weekday_min_points", "threshold", "relative_scale", "metrics"},
     )
     metrics = _section(node["metrics"], f"{p}.metrics", set(SCORE_METRICS))
     floors = {}
     for name in SCORE_METRICS:
         m = _section(metrics[name], f"{p}.metrics.{name}", {"floor", "min_scale"})
-        reader = _bytes if name.endswith("bytes") or name == "bytes_added" or name == "bytes_downloaded" else _number
+        reader = (
+            _bytes
+            if name.endswith("bytes") or name == "bytes_added" or name == "bytes_downloaded"
+            else _number
+        )
         floors[name] = MetricFloor(
             float(reader(m["floor"], f"{p}.metrics.{name}.floor")),
             float(reader(m["min_scale"], f"{p}.metrics.{name}.min_scale")),
@@ -348,7 +374,9 @@ def _service(node: Any) -> ServiceRules:
     baseline_days = int(_number(spike["baseline_days"], f"{p}.cost_spike.baseline_days", integer=True))
     min_days = int(_number(spike["min_baseline_days"], f"{p}.cost_spike.min_baseline_days", integer=True))
     if min_days > baseline_days:
-        raise _fail(f"{p}.cost_spike.min_baseline_days", f"must not exceed baseline_days ({baseline_days})", min_days)
+        raise _fail(
+            f"{p}.cost_spike.min_baseline_days", f"must not exceed baseline_days ({baseline_days})", min_days
+        )
     return ServiceRules(
         storage_bytes=_levels(node["storage_bytes"], f"{p}.storage_bytes", _bytes),
         growth_bytes_per_day=_levels(node["growth_bytes_per_day"], f"{p}.growth_bytes_per_day", _bytes),

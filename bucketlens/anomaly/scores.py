@@ -1,0 +1,212 @@
+"""Anomaly scores: how unusual each user's day is against the user's own history.
+
+Fixed thresholds (abuse.py) miss the user who normally adds 50 MB a day and suddenly adds 40 GB, and
+they cannot say "unusual" for a user they have never seen. So each metric of each user-day is scored
+robustly against the user's trailing history: the median is the baseline and 1.4826 × MAD the scale
+(a burst inside the history does not inflate them, as it would a mean and standard deviation). With at
+least ``weekday_min_points`` same-weekday days in the window the baseline is the same-weekday median
+(weekly rhythm); with less than ``min_history_days`` of history (new users) the baseline is the plan
+cohort's median on the same day. The scale never goes below a fraction of the baseline nor below a
+per-metric absolute minimum, and a value must also reach a per-metric floor to be anomalous, so tiny
+users with flat histories do not flap on a few extra megabytes.
+
+Evidence rows for a score are the usage/cost rows of (user, day) in the metric's source table; the
+output names the source, the history size and the baseline's origin so a score can be re-derived.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bucketlens.anomaly.rules import SCORE_METRICS, Rules
+from bucketlens.anomaly.sources import DEFAULT_SOURCES, SHARED_USER, Sources, identifier
+
+PUT_OPERATIONS = ["REST.PUT.OBJECT", "REST.PUT.PART", "REST.POST.UPLOAD", "REST.COPY.OBJECT"]
+METRIC_SOURCES = {
+    "stored_bytes": "user_daily_storage",
+    "growth_bytes": "user_daily_storage",
+    "bytes_added": "user_daily_storage",
+    "put_requests": "user_daily_requests",
+    "get_requests": "user_daily_requests",
+    "bytes_downloaded": "user_daily_requests",
+    "errors_4xx": "user_daily_requests",
+    "cost_usd": "user_daily_cost",
+}
+MAD_TO_SIGMA = 1.4826
+
+SCORES_SQL = """
+CREATE OR REPLACE TEMP TABLE {out} AS
+WITH storage AS (
+    SELECT usage_date, user_id, sum(bytes)::DOUBLE AS stored_bytes, sum(bytes_added)::DOUBLE AS bytes_added
+    FROM {user_daily_storage}
+    WHERE usage_date BETWEEN $day - INTERVAL ($window + 1) DAY AND $day AND user_id <> '{shared}'
+    GROUP BY ALL
+),
+requests AS (
+    SELECT usage_date, user_id,
+           sum(request_count) FILTER (WHERE list_contains($put_ops, operation))::DOUBLE AS put_requests,
+           sum(request_count) FILTER (WHERE operation = 'REST.GET.OBJECT')::DOUBLE AS get_requests,
+           sum(bytes_sent) FILTER (WHERE operation = 'REST.GET.OBJECT' AND http_status_class = '2xx')::DOUBLE
+               AS bytes_downloaded,
+           sum(request_count) FILTER (WHERE http_status_class = '4xx')::DOUBLE AS errors_4xx
+    FROM {user_daily_requests}
+    WHERE usage_date BETWEEN $day - INTERVAL ($window) DAY AND $day AND user_id <> '{shared}'
+    GROUP BY ALL
+),
+cost AS (
+    SELECT usage_date, user_id, sum(amount_usd)::DOUBLE AS cost_usd
+    FROM {user_daily_cost}
+    WHERE usage_date BETWEEN $day - INTERVAL ($window) DAY AND $day AND user_id <> '{shared}'
+    GROUP BY ALL
+),
+scored_users AS (
+    SELECT user_id FROM storage WHERE usage_date = $day
+    UNION SELECT user_id FROM requests WHERE usage_date = $day
+),
+grid AS (
+    SELECT u.user_id, d.usage_date::DATE AS usage_date
+    FROM scored_users u
+    CROSS JOIN range($day - INTERVAL ($window + 1) DAY, $day + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
+),
+wide AS (
+    SELECT g.user_id, g.usage_date, s.user_id IS NOT NULL AS present,
+           coalesce(s.stored_bytes, 0) AS stored_bytes,
+           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.user_id ORDER BY g.usage_date) AS growth_bytes,
+           coalesce(s.bytes_added, 0) AS bytes_added,
+           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
+           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
+           coalesce(c.cost_usd, 0) AS cost_usd
+    FROM grid g
+    LEFT JOIN storage s USING (user_id, usage_date)
+    LEFT JOIN requests r USING (user_id, usage_date)
+    LEFT JOIN cost c USING (user_id, usage_date)
+),
+long AS (
+    UNPIVOT (SELECT * FROM wide WHERE usage_date >= $day - INTERVAL ($window) DAY)
+    ON stored_bytes, growth_bytes, bytes_added, put_requests, get_requests, bytes_downloaded, errors_4xx, cost_usd
+    INTO NAME metric VALUE value
+),
+history AS (
+    SELECT * FROM long WHERE usage_date < $day AND present
+),
+own AS (
+    SELECT user_id, metric, count(*) AS history_days, median(value) AS med,
+           median(value) FILTER (WHERE dayofweek(usage_date) = dayofweek($day)) AS weekday_med,
+           count(*) FILTER (WHERE dayofweek(usage_date) = dayofweek($day)) AS weekday_days
+    FROM history GROUP BY ALL
+),
+own_mad AS (
+    SELECT h.user_id, h.metric, median(abs(h.value - o.med)) AS mad
+    FROM history h JOIN own o USING (user_id, metric) GROUP BY ALL
+),
+today AS (SELECT user_id, metric, value FROM long WHERE usage_date = $day),
+plans AS (
+    SELECT user_id, coalesce(plan, 'unknown') AS plan, created_at FROM {users}
+    WHERE snapshot_date = (SELECT max(snapshot_date) FROM {users} WHERE snapshot_date <= $day)
+),
+cohort_values AS (
+    SELECT coalesce(p.plan, 'unknown') AS plan, t.metric, t.value
+    FROM today t LEFT JOIN plans p USING (user_id)
+),
+cohort AS (SELECT plan, metric, median(value) AS med, count(*) AS users FROM cohort_values GROUP BY ALL),
+cohort_mad AS (
+    SELECT v.plan, v.metric, median(abs(v.value - c.med)) AS mad
+    FROM cohort_values v JOIN cohort c USING (plan, metric) GROUP BY ALL
+),
+limits AS (SELECT unnest($metrics) AS metric, unnest($floors) AS floor, unnest($min_scales) AS min_scale),
+baselines AS (
+    SELECT t.user_id, t.metric, t.value, coalesce(o.history_days, 0) AS history_days,
+           coalesce(p.plan, 'unknown') AS plan,
+           CASE WHEN coalesce(o.history_days, 0) < $min_history AND t.metric = 'stored_bytes'
+                     AND NOT coalesce(p.created_at >= $day - INTERVAL ($window) DAY, false) THEN 'none'
+                WHEN coalesce(o.history_days, 0) < $min_history THEN 'cohort:' || coalesce(p.plan, 'unknown')
+                WHEN o.weekday_days >= $weekday_min THEN 'own_weekday' ELSE 'own' END AS baseline_source,
+           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN c.med
+                WHEN o.weekday_days >= $weekday_min THEN o.weekday_med ELSE o.med END AS baseline,
+           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN cm.mad ELSE om.mad END AS mad,
+           l.floor, l.min_scale
+    FROM today t
+    LEFT JOIN own o USING (user_id, metric) LEFT JOIN own_mad om USING (user_id, metric)
+    LEFT JOIN plans p USING (user_id)
+    LEFT JOIN cohort c ON c.plan = coalesce(p.plan, 'unknown') AND c.metric = t.metric
+    LEFT JOIN cohort_mad cm ON cm.plan = coalesce(p.plan, 'unknown') AND cm.metric = t.metric
+    JOIN limits l ON l.metric = t.metric
+),
+scored AS (
+    SELECT * REPLACE (CASE WHEN baseline_source = 'none' THEN NULL ELSE baseline END AS baseline),
+           greatest({mad_to_sigma} * coalesce(mad, 0), $relative * abs(coalesce(baseline, 0)), min_scale) AS scale
+    FROM baselines
+)
+SELECT $day::DATE AS usage_date, user_id, metric, value, baseline,
+       (value - baseline) / scale AS score,
+       coalesce((value - baseline) / scale >= $threshold AND value >= floor, false) AS is_anomaly,
+       {reason} AS reason,
+       baseline_source, history_days, scale, floor, plan,
+       CASE {source_case} END AS evidence_table
+FROM scored
+"""
+
+
+def _fmt(metric_col: str, expr: str) -> str:
+    """SQL rendering ``expr`` in the metric's unit (bytes, count or dollars)."""
+    return f"""CASE WHEN {metric_col} IN ('stored_bytes', 'growth_bytes', 'bytes_added', 'bytes_downloaded')
+                   THEN format_bytes(abs({expr})::BIGINT)
+                   WHEN {metric_col} = 'cost_usd' THEN format('${{:.2f}}', {expr})
+                   ELSE format('{{:,.0f}}', {expr}) END"""
+
+
+REASON_SQL = """
+CASE metric WHEN 'stored_bytes' THEN 'stores ' WHEN 'growth_bytes' THEN (CASE WHEN value < 0 THEN 'shrank by ' ELSE 'grew by ' END)
+     WHEN 'bytes_added' THEN 'uploaded ' WHEN 'put_requests' THEN 'made ' WHEN 'get_requests' THEN 'made '
+     WHEN 'bytes_downloaded' THEN 'downloaded ' WHEN 'errors_4xx' THEN 'got ' ELSE 'cost ' END
+|| {value}
+|| CASE metric WHEN 'put_requests' THEN ' uploads (PUT)' WHEN 'get_requests' THEN ' downloads (GET)'
+     WHEN 'errors_4xx' THEN ' 4xx errors' ELSE '' END
+|| CASE WHEN baseline IS NULL THEN ' (no history to compare with yet)'
+        WHEN baseline <= 0 THEN ', usually none'
+        ELSE ', ' || CASE WHEN value / baseline >= 10 THEN format('{{:.0f}}', value / baseline)
+                          ELSE format('{{:.1f}}', value / baseline) END
+             || '× the usual ' || {baseline} END
+|| CASE WHEN metric = 'stored_bytes' OR baseline IS NULL THEN '' ELSE '/day' END
+|| CASE WHEN starts_with(baseline_source, 'cohort') THEN ' of the ' || plan || ' plan''s users (short history)'
+        WHEN baseline_source = 'own_weekday' THEN ' on this weekday' ELSE '' END
+"""
+
+
+def scores_sql(sources: Sources, out: str) -> str:
+    names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
+    reason = REASON_SQL.format(value=_fmt("metric", "value"), baseline=_fmt("metric", "baseline"))
+    source_case = " ".join(f"WHEN metric = '{m}' THEN '{names[t]}'" for m, t in METRIC_SOURCES.items())
+    return SCORES_SQL.format(**names, reason=reason, source_case=source_case, mad_to_sigma=MAD_TO_SIGMA)
+
+
+def stage_user_anomaly_scores(
+    con, day: date, rules: Rules, out: str = "stage_user_anomaly_scores", sources: Sources = DEFAULT_SOURCES
+) -> dict:
+    """Create TEMP table ``out``: one row per user active on ``day`` and metric (value, baseline, score,
+    is_anomaly, reason, baseline_source, history_days, scale, floor, plan, evidence_table)."""
+    s = rules.scores
+    con.execute(
+        scores_sql(sources, out),
+        {
+            "day": day,
+            "window": s.window_days,
+            "min_history": s.min_history_days,
+            "weekday_min": s.weekday_min_points,
+            "threshold": s.threshold,
+            "relative": s.relative_scale,
+            "put_ops": PUT_OPERATIONS,
+            "metrics": list(SCORE_METRICS),
+            "floors": [s.metrics[m].floor for m in SCORE_METRICS],
+            "min_scales": [s.metrics[m].min_scale for m in SCORE_METRICS],
+        },
+    )
+    rows, users, anomalies = con.execute(
+        f"SELECT count(*), count(DISTINCT user_id), count(*) FILTER (WHERE is_anomaly) FROM {identifier(out)}"
+    ).fetchall()[0]
+    by_metric = dict(
+        con.execute(
+            f"SELECT metric, count(*) FROM {identifier(out)} WHERE is_anomaly GROUP BY metric"
+        ).fetchall()
+    )
+    return {"rows": int(rows), "users": int(users), "anomalies": int(anomalies), "by_metric": by_metric}
