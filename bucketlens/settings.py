@@ -76,6 +76,22 @@ VARIABLES: tuple[Variable, ...] = (
         "(shipped defaults)",
         "Path of the YAML rules file (abuse, anomaly and service thresholds); `bucketlens/anomaly/default_rules.yaml` by default.",
     ),
+    Variable(
+        "BUCKETLENS_OUTBOX_DB",
+        "sqlite:///$BUCKETLENS_HOME/outbox.sqlite",
+        "SQLAlchemy URL of the alert outbox, alert notification log and silences (SQLite or PostgreSQL; never DuckDB).",
+    ),
+    Variable(
+        "SLACK_BOT_TOKEN",
+        "(unset: preview file)",
+        "Slack bot token (`xoxb-…`). Unset: alerts are written as the exact Slack payloads to `$BUCKETLENS_HOME/slack-preview.jsonl`.",
+    ),
+    Variable("SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL (tests point it at a local fake)."),
+    Variable(
+        "BUCKETLENS_UI_URL",
+        "http://127.0.0.1:3000",
+        "Base URL of the Dagster UI, for the links in Slack messages and reports.",
+    ),
     Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "700MB", "DuckDB memory limit; larger work spills to disk."),
     Variable(
         "AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."
@@ -112,6 +128,10 @@ class Settings:
     plan_prices: str = "personal=9.99,family=29.99"
     list_bucket: str = ""
     rules_file: str = ""
+    outbox_db: str = ""
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    ui_url: str = "http://127.0.0.1:3000"
 
     @property
     def warehouse_path(self) -> Path:
@@ -120,6 +140,14 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def slack_preview_path(self) -> Path:
+        return self.home / "slack-preview.jsonl"
 
     @property
     def cache_dir(self) -> Path:
@@ -162,6 +190,10 @@ class Settings:
             plan_prices=env.get("BUCKETLENS_PLAN_PRICES") or defaults["BUCKETLENS_PLAN_PRICES"],
             list_bucket=env.get("BUCKETLENS_LIST_BUCKET", ""),
             rules_file=env.get("BUCKETLENS_RULES", ""),
+            outbox_db=env.get("BUCKETLENS_OUTBOX_DB") or f"sqlite:///{home / 'outbox.sqlite'}",
+            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            slack_api_url=env.get("SLACK_API_URL") or defaults["SLACK_API_URL"],
+            ui_url=(env.get("BUCKETLENS_UI_URL") or defaults["BUCKETLENS_UI_URL"]).rstrip("/"),
         )
 
 

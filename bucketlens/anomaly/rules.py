@@ -9,7 +9,7 @@ them must fail loudly at load time (naming the rule and field), never silently d
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,9 @@ class Rules:
     scores: ScoreRules
     service: ServiceRules
     source: str = "default"
+    # The alerting sections (``alerts``: alert rules, ``routing``: channels, grouping, intervals) as
+    # written; ``bucketlens.alerts`` validates them, so the detectors do not depend on alerting.
+    alerting: dict = field(default_factory=dict)
 
 
 # --- field readers: each takes the dotted path for its error message -------------------------------
@@ -408,8 +411,16 @@ def _fraction(value: Any, path: str) -> float:
 
 def parse_rules(document: Any, source: str = "<memory>") -> Rules:
     """Validate a parsed YAML document (a mapping with abuse, scores and service sections)."""
+    optional = {"alerts", "routing"}
+    if isinstance(document, dict):
+        alerting = {k: document[k] for k in optional if k in document}
+        document = {k: v for k, v in document.items() if k not in optional}
+    else:
+        alerting = {}
     node = _section(document, "rules", {"abuse", "scores", "service"})
-    return Rules(_abuse(node["abuse"]), _scores(node["scores"]), _service(node["service"]), source)
+    return Rules(
+        _abuse(node["abuse"]), _scores(node["scores"]), _service(node["service"]), source, alerting
+    )
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
