@@ -86,7 +86,9 @@ VARIABLES: tuple[Variable, ...] = (
         "(unset: preview file)",
         "Slack bot token (`xoxb-…`). Unset: alerts are written as the exact Slack payloads to `$BUCKETLENS_HOME/slack-preview.jsonl`.",
     ),
-    Variable("SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL (tests point it at a local fake)."),
+    Variable(
+        "SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL (tests point it at a local fake)."
+    ),
     Variable(
         "BUCKETLENS_UI_URL",
         "http://127.0.0.1:3000",

@@ -50,6 +50,7 @@ def load_day(con, day, rules) -> DayResult:
         "user_daily_storage",
         "user_daily_requests",
         "user_quota_use",
+        "user_daily_cost",
         "access_log_requests",
         "inventory_objects",
     ),
@@ -59,7 +60,7 @@ def abuse_flags(
 ) -> dg.MaterializeResult:
     """One row per user, pattern and day where the pattern's threshold is crossed: rapid upload, daily
     upload volume, duplicate data, non-photo content, sharing abuse, failed-access storm, large object,
-    over plan limit, quota above 80 %."""
+    over plan limit, quota above 80 %, more than 5 TB stored, cost above $2 this month."""
     loaded = rules.load()
     with warehouse.connect() as con:
         results = [load_day(con, day, loaded) for day in window_days(context)]

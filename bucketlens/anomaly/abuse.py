@@ -33,6 +33,8 @@ PATTERNS = (
     "large_object",
     "over_plan_limit",
     "quota_80_percent",
+    "large_account",
+    "monthly_cost",
 )
 UPLOAD_OPERATIONS = ["REST.PUT.OBJECT", "REST.PUT.PART"]
 """Operations that carry uploaded bytes (CompleteMultipartUpload would count a multipart object twice)."""
@@ -240,6 +242,35 @@ FROM {user_quota_use}
 WHERE usage_date = $day AND user_id <> '{shared}' AND quota_use_pct > $percent
 """
 
+LARGE_ACCOUNT_SQL = """
+INSERT INTO {out}
+WITH stored AS (
+    SELECT user_id, sum(bytes) AS bytes
+    FROM {user_daily_storage} WHERE usage_date = $day AND user_id <> '{shared}' GROUP BY user_id
+)
+SELECT $day, user_id, 'large_account', $severity, bytes, $threshold, '{user_daily_storage}',
+       json_object('stored_bytes', bytes,
+                   'rows', {{'table': '{user_daily_storage}', 'usage_date': $day, 'user_id': user_id}})::VARCHAR
+FROM stored WHERE bytes > $threshold
+"""
+
+# Month to date, so the flag appears on the day the user's cost crosses the line and stays while it is.
+MONTHLY_COST_SQL = """
+INSERT INTO {out}
+WITH month AS (
+    SELECT user_id, sum(amount_usd) AS cost, bool_or(is_estimate) AS estimated, count(DISTINCT usage_date) AS days
+    FROM {user_daily_cost}
+    WHERE usage_date BETWEEN date_trunc('month', $day)::DATE AND $day AND user_id <> '{shared}'
+    GROUP BY user_id
+)
+SELECT $day, user_id, 'monthly_cost', $severity, cost::DOUBLE, $threshold, '{user_daily_cost}',
+       json_object('month', strftime($day, '%Y-%m'), 'cost_usd_month_to_date', cost::VARCHAR,
+                   'days', days, 'includes_estimate', estimated,
+                   'rows', {{'table': '{user_daily_cost}', 'user_id': user_id,
+                             'from': date_trunc('month', $day)::DATE, 'to': $day}})::VARCHAR
+FROM month WHERE cost > $threshold
+"""
+
 
 def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
     """Each pattern's SQL with exactly the parameters it binds."""
@@ -316,6 +347,14 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
         (
             QUOTA_SQL.format(**fmt),
             {"percent": a.quota_80_percent.percent, "severity": a.quota_80_percent.severity},
+        ),
+        (
+            LARGE_ACCOUNT_SQL.format(**fmt),
+            {"threshold": a.large_account.stored_bytes, "severity": a.large_account.severity},
+        ),
+        (
+            MONTHLY_COST_SQL.format(**fmt),
+            {"threshold": a.monthly_cost.usd_per_month, "severity": a.monthly_cost.severity},
         ),
     ]
 

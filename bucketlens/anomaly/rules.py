@@ -98,6 +98,18 @@ class Quota80:
 
 
 @dataclass(frozen=True)
+class LargeAccount:
+    stored_bytes: int
+    severity: str
+
+
+@dataclass(frozen=True)
+class MonthlyCost:
+    usd_per_month: float
+    severity: str
+
+
+@dataclass(frozen=True)
 class AbuseRules:
     rapid_upload: RapidUpload
     daily_upload_volume: DailyUploadVolume
@@ -108,6 +120,8 @@ class AbuseRules:
     large_object: LargeObject
     over_plan_limit: OverPlanLimit
     quota_80_percent: Quota80
+    large_account: LargeAccount
+    monthly_cost: MonthlyCost
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,8 @@ def _abuse(node: Any) -> AbuseRules:
     lo = sec("large_object", {"object_bytes"})
     o = sec("over_plan_limit", {"plan_limits"})
     q = sec("quota_80_percent", {"percent"})
+    la = sec("large_account", {"stored_bytes"})
+    mc = sec("monthly_cost", {"usd_per_month"})
     limits = o["plan_limits"]
     if not isinstance(limits, dict) or not limits:
         raise _fail(f"{p}.over_plan_limit.plan_limits", "must map plan names to sizes", limits)
@@ -328,6 +344,12 @@ def _abuse(node: Any) -> AbuseRules:
             sev("over_plan_limit"),
         ),
         quota_80_percent=Quota80(percent, sev("quota_80_percent")),
+        large_account=LargeAccount(
+            _bytes(la["stored_bytes"], f"{p}.large_account.stored_bytes"), sev("large_account")
+        ),
+        monthly_cost=MonthlyCost(
+            _number(mc["usd_per_month"], f"{p}.monthly_cost.usd_per_month"), sev("monthly_cost")
+        ),
     )
 
 
@@ -418,9 +440,7 @@ def parse_rules(document: Any, source: str = "<memory>") -> Rules:
     else:
         alerting = {}
     node = _section(document, "rules", {"abuse", "scores", "service"})
-    return Rules(
-        _abuse(node["abuse"]), _scores(node["scores"]), _service(node["service"]), source, alerting
-    )
+    return Rules(_abuse(node["abuse"]), _scores(node["scores"]), _service(node["service"]), source, alerting)
 
 
 def load_rules(path: str | Path | None = None) -> Rules:

@@ -33,7 +33,7 @@ CREATE TABLE usage.user_daily_requests (usage_date DATE, user_id VARCHAR, operat
     http_status_class VARCHAR, request_count BIGINT, bytes_sent BIGINT);
 CREATE TABLE usage.service_daily_metrics (usage_date DATE, bucket VARCHAR, total_bytes BIGINT, request_count BIGINT,
     error_rate DOUBLE, availability DOUBLE, avg_latency_ms DOUBLE, peak_hour_requests BIGINT, requests_source VARCHAR);
-CREATE TABLE cost.user_daily_cost (usage_date DATE, user_id VARCHAR, category VARCHAR, amount_usd DECIMAL(18, 6));
+CREATE TABLE cost.user_daily_cost (usage_date DATE, user_id VARCHAR, category VARCHAR, amount_usd DECIMAL(18, 6), is_estimate BOOLEAN DEFAULT false);
 CREATE TABLE cost.user_quota_use (usage_date DATE, user_id VARCHAR, plan VARCHAR, quota_bytes BIGINT,
     stored_bytes BIGINT, quota_use_pct DOUBLE);
 """
@@ -203,7 +203,7 @@ def test_service_cost_spike_and_health(con, rules):
             "INSERT INTO raw.cost_line_items VALUES (?, 'Usage', 'DataTransfer-Out-Bytes', ?, ?)",
             [datetime.combine(day, datetime.min.time()), usd / 0.09, usd],
         )
-        con.execute("INSERT INTO cost.user_daily_cost VALUES (?, 'u', 'transfer', ?)", [day, usd])
+        con.execute("INSERT INTO cost.user_daily_cost VALUES (?, 'u', 'transfer', ?, false)", [day, usd])
     con.execute(
         "INSERT INTO usage.service_daily_metrics VALUES (?, 'b', ?, 2000000, 0.1, 0.93, 2500, 1500000, 'cloudwatch'),"
         " (?, 'b', ?, 10, 0, 1, 10, 1, 'cloudwatch')",
