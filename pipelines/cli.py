@@ -97,8 +97,30 @@ BENCH_DEFAULT_OBJECTS = {"inventory-load": 10_000_000, "attribution": 20_000_000
 BENCH_DEFAULT_FORMAT = {"inventory-load": "csv", "attribution": "parquet"}
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from exc
+
+
+def cmd_bench_anomaly(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from pipelines.quality import default_cases, run_quality_bench
+
+    cases = default_cases(args.seeds, args.users, args.days, args.injections)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bucketlens-quality-"))
+    print(f"Detector quality on {len(cases)} generated case(s) under {workdir}")
+    return run_quality_bench(cases, workdir, Path(args.json) if args.json else None)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import run_attribution, run_inventory_load
+
+    if args.case == "anomaly":
+        return cmd_bench_anomaly(args)
 
     objects = args.objects or BENCH_DEFAULT_OBJECTS[args.case]
     inventory_format = args.inventory_format or BENCH_DEFAULT_FORMAT[args.case]
@@ -146,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
     ui.set_defaults(func=cmd_ui)
     bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
-    bench.add_argument("case", choices=["inventory-load", "attribution"])
+    bench.add_argument("case", choices=["inventory-load", "attribution", "anomaly"])
     bench.add_argument(
         "--objects",
         type=int,
@@ -158,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: csv inventory-load, parquet attribution",
     )
     bench.add_argument("--workdir", help="where to put the generated data (default: system temp)")
+    quality = bench.add_argument_group("anomaly (detector precision/recall)")
+    quality.add_argument("--seeds", type=_int_list, default=[7, 11], help="generator seeds (default 7,11)")
+    quality.add_argument("--users", type=_int_list, default=[300, 1000], help="populations (default 300,1000)")
+    quality.add_argument("--days", type=int, default=28, help="days per case with anomalies (default 28)")
+    quality.add_argument("--injections", type=int, default=4, help="anomalies injected per pattern (default 4)")
+    quality.add_argument("--json", help="also write the figures as JSON to this path")
     bench.set_defaults(func=cmd_bench)
     return parser
 

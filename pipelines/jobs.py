@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from pipelines.partitions import daily_partitions
 
 RAW_DAILY_JOB = "raw_daily"
 DAILY_JOB = "daily"
@@ -12,21 +11,18 @@ DERIVED_GROUPS = ("usage", "cost", "anomaly")
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,
     selection=dg.AssetSelection.groups("raw"),
-    partitions_def=daily_partitions,
     description="Load one day of every raw source (inventory, access logs, CloudWatch, cost, users).",
 )
 
 derived_daily_job = dg.define_asset_job(
     DERIVED_DAILY_JOB,
     selection=dg.AssetSelection.groups(*DERIVED_GROUPS),
-    partitions_def=daily_partitions,
     description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies).",
 )
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.groups("raw", *DERIVED_GROUPS),
-    partitions_def=daily_partitions,
     description="One day end to end: raw sources, per-user usage, cost attribution, anomalies and abuse.",
 )
 

@@ -78,8 +78,13 @@ def generate(
     progress: Callable[[str], None] | None = None,
     anomalies: bool = True,
     inventory_rows_per_file: int = ROWS_PER_FILE,
+    injections_per_pattern: int | None = None,
 ) -> GenerateSummary:
-    """Generate ``days`` days from ``start`` for ``users`` users under ``out_dir`` (the source root)."""
+    """Generate ``days`` days from ``start`` for ``users`` users under ``out_dir`` (the source root).
+
+    ``injections_per_pattern`` overrides how many anomalies of each pattern are injected (default: a few,
+    growing with users × days); the quality evaluation raises it so precision and recall rest on more
+    than one case per pattern."""
     if days < 1 or users < 1:
         raise ValueError("days and users must be positive")
     out_dir = Path(out_dir)
@@ -98,7 +103,7 @@ def generate(
         days,
         seed,
     )
-    injections = anomaly_mod.plan(pop, rows, start, days, seed) if anomalies else []
+    injections = anomaly_mod.plan(pop, rows, start, days, seed, injections_per_pattern) if anomalies else []
     rows = anomaly_mod.upload_rows(injections, pop, rows, seed)
 
     con = duckdb.connect()

@@ -39,6 +39,8 @@ UPLOAD_PATTERNS = [
 ]
 REQUEST_PATTERNS = ["sharing_abuse", "failed_access_storm", "cost_spike"]
 PATTERNS = UPLOAD_PATTERNS + REQUEST_PATTERNS
+SERVICE_LEVEL = ("cost_spike",)
+SERVICE_SPACING_DAYS = 8
 NON_PHOTO = [
     ("backup_{n}", "zip"),
     ("Movie.2023.1080p.{n}", "mkv"),
@@ -64,7 +66,9 @@ def injections_per_pattern(users: int, days: int) -> int:
     return int(max(1, min(4, round(users * days / 25_000))))
 
 
-def plan(pop: Population, rows: VersionRows, start: date, days: int, seed: int) -> list[Injection]:
+def plan(
+    pop: Population, rows: VersionRows, start: date, days: int, seed: int, per_pattern: int | None = None
+) -> list[Injection]:
     """Pick distinct, established, active users and days (>= day 8) for every pattern. Patterns seen
     in storage or cost need the next day's report/export, so they avoid the last day."""
     rng = rng_for(seed, "anomaly-plan")
@@ -75,7 +79,7 @@ def plan(pop: Population, rows: VersionRows, start: date, days: int, seed: int) 
     )
     order = rng.permutation(established)
     taken: set[int] = set()
-    k = injections_per_pattern(pop.size, days)
+    k = per_pattern if per_pattern is not None else injections_per_pattern(pop.size, days)
     out: list[Injection] = []
     for pattern in PATTERNS:
         last = days - 1 if pattern in REQUEST_PATTERNS[:2] else days - 2
@@ -87,6 +91,10 @@ def plan(pop: Population, rows: VersionRows, start: date, days: int, seed: int) 
             pool = [u for u in pool if pop.plan[u] == "personal"]
         if pattern in ("duplicate_data", "sharing_abuse", "cost_spike"):
             pool = sorted(pool, key=lambda u: -bytes_per_user[u])[: max(k, len(pool) // 3)]
+        if pattern in SERVICE_LEVEL:
+            # Service-wide spikes on neighbouring days would raise each other's baseline and merge into
+            # one episode: keep them a baseline week apart.
+            eligible = eligible[:: SERVICE_SPACING_DAYS]
         chosen_days = rng.choice(len(eligible), size=min(k, len(eligible)), replace=False)
         for user, d in zip(pool, sorted(chosen_days), strict=False):  # pool is already shuffled
             taken.add(int(user))
