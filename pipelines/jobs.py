@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-
 RAW_DAILY_JOB = "raw_daily"
 DAILY_JOB = "daily"
 DERIVED_DAILY_JOB = "derived_daily"

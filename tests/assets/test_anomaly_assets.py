@@ -3,7 +3,7 @@ its source shows it, each flag leads to its evidence rows in the warehouse, and 
 """
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dagster as dg
 import pytest
