@@ -182,9 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workdir", help="where to put the generated data (default: system temp)")
     quality = bench.add_argument_group("anomaly (detector precision/recall)")
     quality.add_argument("--seeds", type=_int_list, default=[7, 11], help="generator seeds (default 7,11)")
-    quality.add_argument("--users", type=_int_list, default=[300, 1000], help="populations (default 300,1000)")
+    quality.add_argument(
+        "--users", type=_int_list, default=[300, 1000], help="populations (default 300,1000)"
+    )
     quality.add_argument("--days", type=int, default=28, help="days per case with anomalies (default 28)")
-    quality.add_argument("--injections", type=int, default=4, help="anomalies injected per pattern (default 4)")
+    quality.add_argument(
+        "--injections", type=int, default=4, help="anomalies injected per pattern (default 4)"
+    )
     quality.add_argument("--json", help="also write the figures as JSON to this path")
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -8,7 +8,9 @@ from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
 from bucketlens.settings import Settings
 from pipelines.jobs import JOBS
+from pipelines.schedules import SCHEDULES
 from resources import build_resources
+from sensors import SENSORS
 
 
 @dg.definitions
@@ -16,5 +18,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS],
         jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
         resources=build_resources(Settings.from_env()),
     )

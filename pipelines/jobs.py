@@ -1,11 +1,13 @@
-"""Jobs: what one scheduled or CLI run materializes for one day."""
+"""Jobs: what one scheduled, sensor-launched or CLI run materializes."""
 
 import dagster as dg
 
 RAW_DAILY_JOB = "raw_daily"
 DAILY_JOB = "daily"
 DERIVED_DAILY_JOB = "derived_daily"
-DERIVED_GROUPS = ("usage", "cost", "anomaly")
+HOURLY_SERVICE_JOB = "service_hourly"
+COST_RESTATEMENT_JOB = "cost_restatement"
+DERIVED_GROUPS = ("usage", "cost", "anomaly", "alerts", "reports")
 
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,
@@ -16,13 +18,31 @@ raw_daily_job = dg.define_asset_job(
 derived_daily_job = dg.define_asset_job(
     DERIVED_DAILY_JOB,
     selection=dg.AssetSelection.groups(*DERIVED_GROUPS),
-    description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies).",
+    description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies, alerts, reports).",
 )
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.groups("raw", *DERIVED_GROUPS),
-    description="One day end to end: raw sources, per-user usage, cost attribution, anomalies and abuse.",
+    description="One day end to end: raw sources, per-user usage, cost attribution, anomalies, alerts, reports.",
 )
 
-JOBS = [raw_daily_job, derived_daily_job, daily_job]
+# Today's CloudWatch request and error metrics every hour, so request-rate and error-rate alerts are not
+# a day late; the daily run later rebuilds the day from the complete access logs.
+service_hourly_job = dg.define_asset_job(
+    HOURLY_SERVICE_JOB,
+    selection=dg.AssetSelection.assets(
+        "cloudwatch_metrics", "service_daily_metrics", "service_anomalies", "alert_events"
+    ),
+    description="Today so far from CloudWatch: service metrics, service anomalies and their alerts.",
+)
+
+# A new or restated cost export replaces a billing period: its line items and everything computed from
+# them (the estimate → actual swap) are rebuilt for the days already materialized.
+cost_restatement_job = dg.define_asset_job(
+    COST_RESTATEMENT_JOB,
+    selection=dg.AssetSelection.assets("cost_line_items").downstream(),
+    description="Rebuild a billing period's cost line items and everything downstream after a new or restated export.",
+)
+
+JOBS = [raw_daily_job, derived_daily_job, daily_job, service_hourly_job, cost_restatement_job]

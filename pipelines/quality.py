@@ -84,7 +84,13 @@ def build_warehouse(
 
     source, home = root / "source", root / "home"
     generate(
-        source, START, days, users, seed=seed, anomalies=anomalies, injections_per_pattern=injections_per_pattern
+        source,
+        START,
+        days,
+        users,
+        seed=seed,
+        anomalies=anomalies,
+        injections_per_pattern=injections_per_pattern,
     )
     day_list = [START + timedelta(days=i) for i in range(days)]
     with _environment(home, source):
@@ -168,7 +174,8 @@ def run_quality_bench(
     echo(summary_table(rows))
     if json_path:
         payload = [
-            {**case.__dict__, "name": case.name, "seconds": round(sec, 1), **ev.as_dict()} for case, ev, sec in rows
+            {**case.__dict__, "name": case.name, "seconds": round(sec, 1), **ev.as_dict()}
+            for case, ev, sec in rows
         ]
         Path(json_path).write_text(json.dumps(payload, indent=2, default=str))
         echo(f"JSON: {json_path}")
