@@ -65,16 +65,22 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.definitions import defs
     from pipelines.instance import persistent_instance
-    from pipelines.runner import days_between, run_days
+    from pipelines.runner import chunks, days_between, run_days
 
     settings = _apply_overrides(args)
     days = days_between(args.start, args.end or args.start)
     instance = persistent_instance(settings)
-    print(f"Materializing {len(days)} day(s) from {settings.source} into {settings.warehouse_path}")
-    outcomes = run_days(defs(), instance, days)
+    chunk = args.chunk_days or len(days)
+    runs = len(chunks(days, chunk))
+    print(
+        f"Materializing {len(days)} day(s) from {settings.source} into {settings.warehouse_path} "
+        f"as {runs} run(s) of up to {chunk} day(s) (a range is one run, as a UI backfill is)"
+    )
+    outcomes = run_days(defs(), instance, days, chunk_days=chunk)
     failed = [o for o in outcomes if not o.success]
     print(
-        f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded; runs are in the Dagster UI (bucketlens ui)."
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded in {runs} run(s); "
+        "runs are in the Dagster UI (bucketlens ui)."
     )
     return 1 if failed else 0
 
@@ -151,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_date, help="last day (default: --start)")
     run.add_argument("--home", help="default $BUCKETLENS_HOME")
     run.add_argument("--users-db", help="SQLAlchemy URL (default $BUCKETLENS_USERS_DB)")
+    run.add_argument(
+        "--chunk-days",
+        type=int,
+        default=0,
+        help="split the range into runs of this many days, for progress as each finishes (default: one run)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate a realistic month and run every day of it")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 BIN = Path(sys.executable).parent / "bucketlens"
@@ -39,18 +40,25 @@ def test_generate_then_run_prints_a_line_per_day_and_loads_the_warehouse(tmp_pat
     assert "Generated 9 days (2026-09-20 .. 2026-09-28) for 40 users" in gen.stdout
     assert (out / "labels.jsonl").exists() and (out / "users.sqlite").exists()
 
-    run = bucketlens("run", "--source", str(out), "--start", "2026-09-27", "--end", "2026-09-28", home=home)
+    run = bucketlens("run", "--source", str(out), "--start", "2026-09-20", "--end", "2026-09-28", home=home)
     assert run.returncode == 0, run.stdout + run.stderr
-    progress = [line for line in run.stdout.splitlines() if re.match(r"\[\s*\d+/2\] 2026-09-2[78] ok", line)]
-    assert len(progress) == 2, run.stdout
-    assert "2 of 2 day(s) succeeded" in run.stdout
+    progress = [line for line in run.stdout.splitlines() if re.match(r"\[\s*\d+/9\] 2026-09-2\d ok", line)]
+    assert len(progress) == 9, run.stdout
+    assert "9 of 9 day(s) succeeded in 1 run(s)" in run.stdout
+    # the 9-day backfill is a single Dagster run (single-run backfill policy), as a UI backfill is
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    assert instance.get_runs_count() == 1
+    (record,) = instance.get_run_records()
+    assert record.dagster_run.tags["dagster/asset_partition_range_end"] == "2026-09-28"
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     per_day = con.execute(
         "SELECT snapshot_date::VARCHAR, count(*) FROM raw.inventory_objects GROUP BY 1 ORDER BY 1"
     ).fetchall()
     con.close()
-    assert [d for d, _ in per_day] == ["2026-09-27", "2026-09-28"] and all(n > 0 for _, n in per_day)
+    assert [d for d, _ in per_day] == [f"2026-09-{d}" for d in range(20, 29)] and all(
+        n > 0 for _, n in per_day
+    )
     assert (home / "dagster" / "dagster.yaml").exists()  # the UI will read the same instance
 
 
