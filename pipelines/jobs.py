@@ -31,9 +31,8 @@ daily_job = dg.define_asset_job(
 # a day late; the daily run later rebuilds the day from the complete access logs.
 service_hourly_job = dg.define_asset_job(
     HOURLY_SERVICE_JOB,
-    selection=dg.AssetSelection.assets(
-        "cloudwatch_metrics", "service_daily_metrics", "service_anomalies", "alert_events"
-    ),
+    selection=dg.AssetSelection.assets("cloudwatch_metrics", "service_daily_metrics", "service_anomalies")
+    | dg.AssetSelection.groups("alerts"),
     description="Today so far from CloudWatch: service metrics, service anomalies and their alerts.",
 )
 

@@ -30,6 +30,14 @@ def test_definitions_load_without_deprecations(monkeypatch, tmp_path):
         assert node.pools == {"duckdb_writer"}, name
         assert graph.get_check_keys_for_assets({dg.AssetKey(name)}), f"{name} has no asset checks"
     assert d.resolve_job_def("raw_daily").partitions_def is not None
+    # every job, schedule and sensor resolves (what `dagster definitions validate` and the UI do)
+    repo = d.get_repository_def()
+    jobs = {j.name for j in repo.get_all_jobs()}
+    assert {"daily", "raw_daily", "derived_daily", "service_hourly", "cost_restatement"} <= jobs
+    assert all(repo.get_job(j).partitions_def is not None for j in jobs if not j.startswith("__"))
+    assert {s.name for s in repo.schedule_defs} == {"daily_schedule", "service_hourly_schedule"}
+    for node in graph.asset_nodes:
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), node.key  # a UI backfill is one run
 
 
 def test_resources_follow_the_environment(monkeypatch, tmp_path):

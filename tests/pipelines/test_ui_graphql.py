@@ -111,3 +111,29 @@ def test_cli_runs_show_in_the_ui(webserver):
         days[-1].isoformat(),
     )
     assert runs[0]["jobName"] == "daily"
+
+
+AUTOMATION_QUERY = """
+{ repositoriesOrError { ... on RepositoryConnection { nodes {
+    schedules { name cronSchedule scheduleState { status } }
+    sensors { name sensorState { status } }
+} } } }"""
+
+
+@pytest.mark.ui
+def test_schedules_and_sensors_are_listed_and_running_by_default(webserver):
+    port, _ = webserver
+    (repo,) = _graphql(port, AUTOMATION_QUERY)["repositoriesOrError"]["nodes"]
+    schedules = {s["name"]: s for s in repo["schedules"]}
+    assert schedules["daily_schedule"]["cronSchedule"] == "0 13 * * *"
+    assert {s["scheduleState"]["status"] for s in schedules.values()} == {"RUNNING"}
+    sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
+    assert {"inventory_arrival_sensor", "cost_export_sensor"} <= set(sensors)
+    assert set(sensors.values()) == {"RUNNING"}, sensors
+
+
+@pytest.mark.ui
+def test_the_asset_graph_has_every_layer_as_a_group(webserver):
+    port, _ = webserver
+    groups = {n["groupName"] for n in _graphql(port, ASSETS_QUERY)["assetNodes"]}
+    assert {"raw", "usage", "cost", "anomaly"} <= groups
