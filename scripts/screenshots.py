@@ -7,7 +7,8 @@ Usage (after `scripts/demo.sh`, with `.venv/bin/bucketlens ui` running on port 3
     .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:3000] [--out docs/img]
 
 It dismisses the UI's first-visit dialog, expands every asset group of the lineage graph and saves
-`asset-graph.png`, `runs.png` and `asset-user_daily_cost.png`.
+`asset-graph.png`, `runs.png`, `asset-user_daily_cost.png`, `asset-abuse_flags.png` and `daily-report.png`
+(the newest daily report under `--reports`).
 """
 
 import argparse
@@ -55,10 +56,24 @@ def asset_page(browser, base: str, out: Path, asset: str) -> None:
     page.screenshot(path=str(out / f"asset-{asset}.png"))
 
 
+def daily_report(browser, reports: Path, out: Path) -> None:
+    """The newest daily report, opened from disk as a user would (it is a self-contained HTML file)."""
+    newest = max(reports.glob("daily_report/*.html"), default=None)
+    if newest is None:
+        print(f"no daily report under {reports}: run the demo first")
+        return
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(newest.resolve().as_uri(), wait_until="load")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "daily-report.png"), full_page=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:3000")
     parser.add_argument("--out", default="docs/img")
+    parser.add_argument("--reports", default=".bucketlens/reports", help="$BUCKETLENS_HOME/reports")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +88,8 @@ def main() -> None:
         asset_graph(browser, args.url, out)
         runs(browser, args.url, out)
         asset_page(browser, args.url, out, "user_daily_cost")
+        asset_page(browser, args.url, out, "abuse_flags")
+        daily_report(browser, Path(args.reports), out)
         browser.close()
     print(f"screenshots written to {out}/")
 
