@@ -135,7 +135,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_inventory_load(objects, inventory_format, args.workdir)
 
 
+def _with_settings(handler):
+    """A handler taking (args, settings), with the flag overrides applied first."""
+    return lambda args: handler(args, _apply_overrides(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.cli_alerts import add_parsers as add_alert_parsers
+
     parser = argparse.ArgumentParser(prog="bucketlens", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -179,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--home", help="default $BUCKETLENS_HOME")
     ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
     ui.set_defaults(func=cmd_ui)
+    add_alert_parsers(sub, _with_settings)
     bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
     bench.add_argument("case", choices=["inventory-load", "attribution", "anomaly"])
     bench.add_argument(

@@ -79,7 +79,9 @@ def _warehouse_figures(settings: Settings, last: date) -> dict:
     return figures
 
 
-def _summary(settings: Settings, outcomes: list[DayOutcome], source: Path, seconds: float) -> str:
+def _summary(
+    settings: Settings, outcomes: list[DayOutcome], source: Path, seconds: float, extra: list[str]
+) -> str:
     last = max(o.day for o in outcomes)
     f = _warehouse_figures(settings, last)
     objects, stored, owners = f["inventory"]
@@ -108,12 +110,63 @@ def _summary(settings: Settings, outcomes: list[DayOutcome], source: Path, secon
         ),
         f"  checks not passing: {', '.join(checks) if checks else 'none'}",
         f"  labelled anomalies in the data: {n_labels} ({labels})",
+        *extra,
         "Where to look:",
-        f"  warehouse  {settings.warehouse_path}  (duckdb; schemas raw, usage, cost)",
+        f"  warehouse  {settings.warehouse_path}  (duckdb; schemas raw, usage, cost, anomaly, alerts)",
         f"  source     {source}  (AWS's own layout: inventory/, access-logs/, cloudwatch/, cur/)",
         "  Dagster UI: .venv/bin/bucketlens ui   then open http://127.0.0.1:3000 (runs, lineage, checks)",
     ]
     return "\n".join(lines)
+
+
+def _deliver_alerts(settings: Settings) -> list[str]:
+    """What the delivery sensor would do after the runs: drain the outbox (to Slack or the preview)."""
+    from resources import build_resources
+    from sensors.alert_delivery import deliver_tick
+
+    r = build_resources(settings)
+    sent, report = 0, None
+    for _ in range(20):  # the outbox drains in batches; stop when a tick sends nothing more
+        report = deliver_tick(r["outbox"], r["slack"], r["rules"])
+        sent += report.delivery.sent
+        if not report.delivery.sent:
+            break
+    target = "Slack" if settings.slack_bot_token else str(settings.slack_preview_path)
+    lines = [
+        f"  Slack            {sent} message(s) delivered to {target}; outbox: {report.line().split('outbox: ')[1]}"
+    ]
+    if not settings.slack_bot_token:
+        lines.append(f"                   readable preview: {settings.slack_preview_path.with_suffix('.md')}")
+    return lines
+
+
+def _alert_figures(settings: Settings, days: list[date]) -> list[str]:
+    """Alerts per day and rule, read back from alerts.alert_events: quiet days show as such."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT usage_date, severity, count(*) FROM alerts.alert_events "
+            "WHERE state = 'firing' AND first_seen = usage_date GROUP BY ALL"
+        ).fetchall()
+        flags = con.execute(
+            "SELECT pattern, count(*) FROM anomaly.abuse_flags GROUP BY ALL ORDER BY 2 DESC"
+        ).fetchall()
+    finally:
+        con.close()
+    new_by_day: dict[date, int] = {}
+    by_severity: dict[str, int] = {}
+    for day, severity, n in rows:
+        new_by_day[day] = new_by_day.get(day, 0) + n
+        by_severity[severity] = by_severity.get(severity, 0) + n
+    quiet = [d for d in days if not new_by_day.get(d)]
+    return [
+        "  alerts           "
+        + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("critical", "warning", "info"))
+        + f" newly firing over {len(days)} days; {len(quiet)} day(s) raised none",
+        "  abuse flags      " + ", ".join(f"{p} {n}" for p, n in flags),
+    ]
 
 
 def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) -> int:
@@ -127,7 +180,11 @@ def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) ->
     from pipelines.definitions import defs
 
     instance = persistent_instance(settings)
-    print(f"Running {days} days ({start} .. {end}): sources, per-user usage and cost; a Dagster run per week")
+    print(
+        f"Running {days} days ({start} .. {end}): sources, per-user usage and cost, anomalies, alerts, "
+        "reports; a Dagster run per week"
+    )
     outcomes = run_days(defs(), instance, days_between(start, end))
-    print(_summary(settings, outcomes, source, time.perf_counter() - started))
+    extra = _alert_figures(settings, days_between(start, end)) + _deliver_alerts(settings)
+    print(_summary(settings, outcomes, source, time.perf_counter() - started, extra))
     return 0 if all(o.success for o in outcomes) else 1

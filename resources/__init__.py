@@ -7,11 +7,15 @@ import os
 import dagster as dg
 
 from bucketlens.settings import Settings
+from resources.alert_settings import AlertSettings
 from resources.cloudwatch import CloudWatchSource
 from resources.inventory_source import BucketListing, InventoryReports
+from resources.outbox import AlertOutbox
 from resources.pricing import Pricing
+from resources.reports import ReportSettings
 from resources.rules import RulesFile
 from resources.service import ServiceLayout
+from resources.slack import SlackResource
 from resources.source_store import SourceStore
 from resources.users_db import UsersDatabase
 from resources.warehouse import Warehouse
@@ -50,6 +54,15 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
         ),
         "rules": RulesFile(path=settings.rules_file),
+        "outbox": AlertOutbox(url=_env_or("BUCKETLENS_OUTBOX_DB", settings.outbox_db)),
+        "slack": SlackResource(
+            bot_token=_env_or("SLACK_BOT_TOKEN", ""),
+            api_url=_env_or("SLACK_API_URL", settings.slack_api_url),
+            preview_path=str(settings.slack_preview_path),
+            ui_url=settings.ui_url,
+        ),
+        "alert_settings": AlertSettings(ui_url=settings.ui_url),
+        "reports": ReportSettings(reports_dir=str(settings.reports_dir), ui_url=settings.ui_url),
         "cloudwatch": CloudWatchSource(
             mode=settings.cloudwatch_mode,
             buckets=list(settings.cloudwatch_buckets),

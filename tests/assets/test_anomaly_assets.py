@@ -1,5 +1,6 @@
-"""The anomaly layer as Dagster assets on generated data: every injected anomaly is flagged on the day
-its source shows it, each flag leads to its evidence rows in the warehouse, and a rerun replaces a day.
+"""The anomaly and alert layers as Dagster assets on generated data: every injected anomaly is flagged on
+the day its source shows it and alerts, quiet days stay quiet, each flag leads to its evidence rows in the
+warehouse, the preview shows the alerts as Slack would, and a rerun replaces a day without re-notifying.
 """
 
 import json
@@ -8,6 +9,7 @@ from datetime import timedelta
 import dagster as dg
 import pytest
 
+from assets.alerts import ALERT_ASSETS
 from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
 from assets.raw import RAW_ASSETS
@@ -19,7 +21,8 @@ from resources import build_resources
 from tests.assets.raw_helpers import query
 from tests.conftest import bucketlens_env
 
-ALL = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS]
+ALL = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS, *ALERT_ASSETS]
+RULE_OF_PATTERN = {"cost_spike": "cost_spike"}  # every other pattern's alert rule has the pattern's name
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +147,39 @@ def test_a_rerun_of_one_day_replaces_it(month, tiny_source):
         [day],
     )
     assert after == before and query(home, "SELECT count(*) FROM anomaly.abuse_flags")[0][0] == total
+
+
+def test_every_injected_anomaly_alerts_and_quiet_days_stay_quiet(month, tiny_source):
+    home, days, _ = month
+    labels = [lab for lab in load_labels(tiny_source.root / "labels.jsonl", days)]
+    firing = query(
+        home,
+        "SELECT rule, subject, usage_date, severity FROM alerts.alert_events WHERE state = 'firing'",
+    )
+    for lab in labels:
+        rule = RULE_OF_PATTERN.get(lab["pattern"], lab["pattern"])
+        subject = "S3 bill" if lab["pattern"] == "cost_spike" else f"user {lab['user_id']}"
+        assert any(r == rule and s == subject and d == lab["visible"] for r, s, d, _ in firing), lab
+    first_label = min(lab["visible"] for lab in labels)
+    loud_before = [f for f in firing if f[2] < first_label and f[3] != "info"]
+    assert loud_before == []  # warning/critical alerts only where something was injected
+
+
+def test_the_preview_shows_each_alert_as_slack_would(month, tiny_source):
+    from sensors.alert_delivery import deliver_tick
+
+    home, days, _ = month
+    with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
+        r = build_resources(Settings.from_env())
+        report = deliver_tick(r["outbox"], r["slack"], r["rules"])
+        again = deliver_tick(r["outbox"], r["slack"], r["rules"])
+    assert report.delivery.sent > 0 and report.delivery.dead == 0
+    assert again.delivery.sent == 0  # nothing is sent twice
+    payloads = [json.loads(line) for line in (home / "slack-preview.jsonl").read_text().splitlines()]
+    assert len([p for p in payloads if p["method"] == "chat.postMessage"]) == report.delivery.sent
+    texts = " ".join(p["args"].get("text", "") for p in payloads)
+    labels = [lab for lab in load_labels(tiny_source.root / "labels.jsonl", days) if lab["user_id"]]
+    for lab in labels:
+        if lab["pattern"] != "cost_spike" and lab["visible"] >= days[-1] - timedelta(days=13):
+            assert f"user {lab['user_id']}" in texts, lab
+    assert "<!channel>" not in texts and "<!here>" not in texts

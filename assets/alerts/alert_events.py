@@ -1,0 +1,115 @@
+"""alerts.alert_events: each alert rule's evaluation on a day, as alert state (firing, resolved, ...).
+
+The asset writes the day's alert rows (replacing the partition, so reruns never duplicate), then plans
+the notifications they call for and puts them in the outbox; the delivery sensor sends them. A rerun
+plans the same notification identities, which the outbox refuses, so a rerun never notifies twice.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from assets.metadata import markdown_table
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from bucketlens.alerts.notify_log import NotifyLog
+from bucketlens.alerts.policy import plan_notifications
+from bucketlens.alerts.rules import load_alerting
+from bucketlens.alerts.silences import list_silences
+from bucketlens.alerts.state import TABLE, evaluate_day, read_alerts
+from resources.alert_settings import AlertSettings
+from resources.outbox import AlertOutbox
+from resources.rules import RulesFile
+from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions
+
+STAGE = "stage_alert_events"
+FIRING_PREVIEW = 20
+
+
+def load_day(con, day, alerting) -> DayResult:
+    drop_tables(con, STAGE)
+    counts = evaluate_day(con, day, alerting, STAGE)
+    (rows,) = replace_partitions(con, [Replacement(TABLE, STAGE, "usage_date = ?", [day])])
+    new, duplicates = con.execute(
+        f"SELECT count(*) FILTER (WHERE state = 'firing' AND first_seen = usage_date), "
+        f"count(*) - count(DISTINCT alert_key) FROM {TABLE} WHERE usage_date = ?",
+        [day],
+    ).fetchall()[0]
+    firing = con.execute(
+        f"""SELECT severity, rule, subject, reason, first_seen FROM {TABLE}
+            WHERE usage_date = ? AND state = 'firing'
+            ORDER BY list_position(['critical', 'warning', 'info'], severity), rule, subject LIMIT ?""",
+        [day, FIRING_PREVIEW],
+    ).fetchall()
+    metadata: dict[str, object] = {
+        "dagster/row_count": rows,
+        "firing": dg.MetadataValue.int(counts["firing"]),
+        "new": dg.MetadataValue.int(int(new)),
+        "resolved": dg.MetadataValue.int(counts["resolved"]),
+        "pending": dg.MetadataValue.int(counts["pending"]),
+        "nodata": dg.MetadataValue.int(counts["nodata"]),
+    }
+    if firing:
+        metadata["firing_alerts"] = markdown_table(["severity", "rule", "subject", "reason", "since"], firing)
+    check = Check(
+        passed=int(duplicates) == 0,
+        metadata={"duplicate_keys": int(duplicates)},
+        description=None if int(duplicates) == 0 else "an alert key appears twice on one day",
+    )
+    return DayResult(day, metadata, {"one_row_per_alert": check})
+
+
+@daily_asset(
+    "alert_events",
+    "alerts",
+    checks=(CheckSpec("one_row_per_alert", "Each alert (rule + labels) has one row per day."),),
+    deps=(
+        "user_anomaly_scores",
+        "abuse_flags",
+        "service_anomalies",
+        "user_quota_use",
+        "service_daily_metrics",
+        "users",
+    ),
+)
+def alert_events(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    rules: RulesFile,
+    outbox: AlertOutbox,
+    alert_settings: AlertSettings,
+) -> dg.MaterializeResult:
+    """One row per alert (rule + labels) and day it is pending, firing, resolved or without data, with
+    value, threshold, reason, evidence and the SQL listing its source rows; then its notifications."""
+    alerting = load_alerting(rules.load())
+    days = window_days(context)
+    with warehouse.connect() as con:
+        results = [load_day(con, day, alerting) for day in days]
+        alerts = read_alerts(con, days)
+    now = datetime.now(UTC)
+    log = NotifyLog(outbox.url)
+    try:
+        silences = list_silences(outbox.url, now=now)
+        plan = plan_notifications(
+            alerts, now, alerting, log.snapshot(now), silences, alert_settings.link_base()
+        )
+        box = outbox.open()
+        try:
+            enqueued = sum(1 for n in plan.notifications if box.enqueue(n))
+        finally:
+            box.dispose()
+        log.apply(plan, now)
+    finally:
+        log.dispose()
+    counts = plan.counts
+    # Notifications are planned once for the whole window: the figures go on its last day.
+    results[-1].metadata.update(
+        {
+            "notifications_enqueued": dg.MetadataValue.int(enqueued),
+            "notifications_planned": dg.MetadataValue.int(len(plan.notifications)),
+            "held_back": dg.MetadataValue.int(counts.get("held_back", 0) + counts.get("suppressed", 0)),
+            "silenced": dg.MetadataValue.int(counts.get("silenced", 0)),
+            "inhibited": dg.MetadataValue.int(counts.get("inhibited", 0)),
+            "digested": dg.MetadataValue.int(counts.get("digested", 0)),
+        }
+    )
+    return window_result(results)

@@ -1,0 +1,40 @@
+"""reports.daily_report: one self-contained HTML page per day, ``reports/daily_report/<day>.html``."""
+
+import dagster as dg
+
+from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.window import daily_asset, window_days, window_result
+from bucketlens.reports.daily import NAME, build_daily_report
+from resources.reports import ReportSettings
+from resources.warehouse import Warehouse
+
+
+@daily_asset(
+    NAME,
+    "reports",
+    checks=(REPORT_WRITTEN,),
+    deps=(
+        "service_daily_metrics",
+        "user_daily_storage",
+        "user_daily_cost",
+        "user_quota_use",
+        "users",
+        "abuse_flags",
+        "service_anomalies",
+        "alert_events",
+    ),
+    kinds=("duckdb", "html"),
+)
+def daily_report(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, reports: ReportSettings
+) -> dg.MaterializeResult:
+    """The day at a glance: storage, objects, active users, requests, error rate and availability with
+    their day-over-day change, a 30-day storage and cost chart, the top 10 users by storage, growth and
+    cost, and the day's alerts and abuse flags."""
+    results = []
+    with warehouse.connect() as con:
+        for day in window_days(context):
+            link = reports.asset_link(NAME, day.isoformat())
+            result, _ = publish(build_daily_report(con, day, link), reports, link)
+            results.append(result)
+    return window_result(results)

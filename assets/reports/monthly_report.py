@@ -1,0 +1,33 @@
+"""reports.monthly_report: the calendar month containing the partition's day, to date."""
+
+import dagster as dg
+
+from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.window import daily_asset, window_days, window_result
+from bucketlens.reports.monthly import NAME, build_monthly_report
+from resources.reports import ReportSettings
+from resources.rules import RulesFile
+from resources.warehouse import Warehouse
+
+
+@daily_asset(
+    NAME,
+    "reports",
+    checks=(REPORT_WRITTEN,),
+    deps=("user_daily_cost", "plan_daily_margin", "user_quota_use", "abuse_flags", "users"),
+    kinds=("duckdb", "html"),
+)
+def monthly_report(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, reports: ReportSettings, rules: RulesFile
+) -> dg.MaterializeResult:
+    """Month-to-date cost, daily average, cost per user and by category; a 6-month trend; the change
+    against the same days of last month, flagged above ``service.month_over_month_cost.ratio`` of the
+    rules file; plan margins; users above 80 % and 100 % of quota; abuse flags by pattern."""
+    ratio = rules.load().service.month_over_month_cost.ratio
+    results = []
+    with warehouse.connect() as con:
+        for day in window_days(context):
+            link = reports.asset_link(NAME, day.isoformat())
+            result, _ = publish(build_monthly_report(con, day, ratio, link), reports, link)
+            results.append(result)
+    return window_result(results)

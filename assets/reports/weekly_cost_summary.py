@@ -1,0 +1,69 @@
+"""reports.weekly_cost_summary: the cost of the 7 days ending on the partition's day, with its chart and
+the Slack post that goes with it (``weekly_post``; posted on Sundays, when the 7 days are an ISO week)."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.window import daily_asset, window_days, window_result
+from bucketlens.alerts.notification import Notification
+from bucketlens.alerts.rules import load_alerting
+from bucketlens.reports.weekly import CHART, NAME, build_weekly_report, is_post_day, weekly_post
+from resources.outbox import AlertOutbox
+from resources.reports import ReportSettings
+from resources.rules import RulesFile
+from resources.warehouse import Warehouse
+
+
+@daily_asset(
+    NAME,
+    "reports",
+    checks=(REPORT_WRITTEN,),
+    deps=("user_daily_cost", "users"),
+    kinds=("duckdb", "html"),
+)
+def weekly_cost_summary(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    reports: ReportSettings,
+    outbox: AlertOutbox,
+    rules: RulesFile,
+) -> dg.MaterializeResult:
+    """One page per day D about D-6..D: cost and its change against the 7 days before, a stacked bar
+    per day by category (also written as a PNG for Slack), cost per user and the top 10 cost users.
+    The metadata carries the last day's Slack post (``slack_post``) and the posts of the window's Sundays,
+    the days a post is due (``slack_posts_due``); those within ``max_alert_age`` go to the outbox (a
+    backfill of old weeks posts nothing), once each: the post's identity is its week."""
+    results, due = [], []
+    with warehouse.connect() as con:
+        for day in window_days(context):
+            link = reports.asset_link(NAME, day.isoformat())
+            report, week = build_weekly_report(con, day, link)
+            result, charts = publish(report, reports, link)
+            post = weekly_post(week, str(charts[CHART]), link)
+            result.metadata["chart_path"] = dg.MetadataValue.path(str(charts[CHART]))
+            if is_post_day(day):
+                due.append(json.loads(post.to_json()))
+            results.append(result)
+    queued = _enqueue_recent(due, outbox, rules)
+    results[-1].metadata["slack_posts_queued"] = dg.MetadataValue.int(queued)
+    summary = window_result(results)
+    summary.metadata["slack_post"] = dg.MetadataValue.json(json.loads(post.to_json()))
+    summary.metadata["slack_posts_due"] = dg.MetadataValue.json(due)
+    return summary
+
+
+def _enqueue_recent(due: list[dict], outbox: AlertOutbox, rules: RulesFile) -> int:
+    max_age = timedelta(seconds=load_alerting(rules.load()).routing.max_alert_age)
+    oldest = (datetime.now(UTC) - max_age).date().isoformat()
+    posts = [Notification.from_json(json.dumps(p)) for p in due]
+    recent = [p for p in posts if p.identity.rsplit(":", 1)[-1] >= oldest]
+    if not recent:
+        return 0
+    box = outbox.open()
+    try:
+        return sum(1 for p in recent if box.enqueue(p))
+    finally:
+        box.dispose()

@@ -1,0 +1,2 @@
+"""The reports layer's pure core: SQL for each report's figures, charts, self-contained HTML pages and
+per-user statements. Assets (``assets/reports``) only open the warehouse, call these and write files."""

@@ -1,0 +1,207 @@
+"""The weekly cost summary: the 7 days ending D against the 7 days before, and the Slack post for it.
+
+It is materialized for every day (as "the 7 days ending D"); on a Sunday those 7 days are the ISO week,
+which is when the schedule posts it to Slack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import duckdb
+
+from bucketlens.alerts.notification import Notification
+from bucketlens.reports import charts, fmt
+from bucketlens.reports import html as h
+from bucketlens.reports.cost_sql import (
+    CATEGORIES,
+    by_category,
+    category_days,
+    estimated_days,
+    registered_users,
+    top_users,
+    total,
+)
+from bucketlens.reports.report import Report
+
+NAME = "weekly_cost_summary"
+CHART = "cost_by_category"
+CHANNEL = "#storage-info"
+
+
+@dataclass(frozen=True)
+class WeekCost:
+    """The figures of one weekly summary (and of its Slack post)."""
+
+    day: date  # the last day of the 7
+    cost: Decimal
+    previous_cost: Decimal | None  # None unless all 7 days before have cost rows (no partial comparison)
+    categories: dict[str, Decimal]
+    users: int
+    estimated_days: int
+    top: list[dict]
+
+    @property
+    def start(self) -> date:
+        return self.day - timedelta(days=6)
+
+    @property
+    def label(self) -> str:
+        """ "ISO week 2026-W47" when the 7 days are an ISO week (D is a Sunday), else the date range."""
+        iso = self.day.isocalendar()
+        if iso.weekday == 7:
+            return f"ISO week {iso.year}-W{iso.week:02d}"
+        return f"7 days {self.start.isoformat()} – {self.day.isoformat()}"
+
+    @property
+    def change(self) -> float | None:
+        return fmt.change(self.cost, self.previous_cost)
+
+    @property
+    def cost_per_user(self) -> Decimal | None:
+        return (self.cost / self.users).quantize(Decimal("0.000001")) if self.users else None
+
+
+def week_cost(con: duckdb.DuckDBPyConnection, day: date) -> tuple[WeekCost, dict[date, dict[str, Decimal]]]:
+    start, prev_end = day - timedelta(days=6), day - timedelta(days=7)
+    prev_start = day - timedelta(days=13)
+    days = category_days(con, start, day)
+    previous = category_days(con, prev_start, prev_end)
+    week = WeekCost(
+        day=day,
+        cost=total(days),
+        previous_cost=total(previous) if len(previous) == 7 else None,
+        categories=by_category(days),
+        users=registered_users(con, day),
+        estimated_days=estimated_days(con, start, day),
+        top=top_users(con, start, day, prev_start, prev_end),
+    )
+    return week, days
+
+
+def build_weekly_report(
+    con: duckdb.DuckDBPyConnection, day: date, ui_link: str = ""
+) -> tuple[Report, WeekCost]:
+    week, days = week_cost(con, day)
+    dates = [week.start + timedelta(days=i) for i in range(7)]
+    labels = [f"{d:%a %m-%d}" for d in dates]
+    stacks = {c: [float(days.get(d, {}).get(c, 0)) for d in dates] for c in CATEGORIES}
+    png = charts.stacked_bars(f"S3 cost per day by category — {week.label}", labels, stacks, "usd")
+    figures: dict[str, float | int] = {
+        "week_cost_usd": float(week.cost),
+        "cost_per_user_usd": float(week.cost_per_user or 0),
+        "users": week.users,
+        "estimated_days": week.estimated_days,
+        **{f"{c}_usd": float(v) for c, v in week.categories.items()},
+    }
+    if week.previous_cost is not None:
+        figures["previous_week_cost_usd"] = float(week.previous_cost)
+    if week.change is not None:
+        figures["week_over_week_change"] = round(week.change, 6)
+    tiles = [
+        h.Tile(
+            "Cost, 7 days",
+            fmt.usd(week.cost),
+            f"{fmt.change_text(week.cost, week.previous_cost)} vs 7 days before",
+        ),
+        h.Tile("Previous 7 days", fmt.usd(week.previous_cost)),
+        h.Tile("Cost per user", fmt.usd(week.cost_per_user, 4), f"{fmt.count(week.users)} registered users"),
+        h.Tile(
+            "Estimated days",
+            str(week.estimated_days),
+            "priced from the price book" if week.estimated_days else "all billed",
+        ),
+    ]
+    breakdown = h.table(
+        ["category", "cost", "share"],
+        [
+            (c, fmt.usd(v, 4), fmt.percent(float(v / week.cost) if week.cost else None, 1))
+            for c, v in week.categories.items()
+        ]
+        + [(h.Cell("total", "flag"), fmt.usd(week.cost, 4), "")],
+        numeric=(1, 2),
+    )
+    per_day = h.table(
+        ["day", *CATEGORIES, "total"],
+        [
+            (
+                f"{d:%a %Y-%m-%d}",
+                *(fmt.usd(days.get(d, {}).get(c), 4) for c in CATEGORIES),
+                fmt.usd(sum(days.get(d, {}).values(), Decimal(0)), 4),
+            )
+            for d in dates
+        ],
+        numeric=tuple(range(1, len(CATEGORIES) + 2)),
+    )
+    top = h.table(
+        ["user", "plan", "cost", "7 days before", "change", "largest part"],
+        [
+            (
+                r["user_id"],
+                r["plan"] or "—",
+                fmt.usd(r["usd"], 4),
+                fmt.usd(r["prev_usd"], 4),
+                fmt.change_text(r["usd"], r["prev_usd"]),
+                r["main_category"],
+            )
+            for r in week.top
+        ],
+        numeric=(2, 3, 4),
+    )
+    body = [
+        h.tiles(tiles),
+        h.section("Cost by category", h.chart(png, "cost per day by category"), breakdown),
+        h.section("Per day", per_day),
+        h.section("Top 10 users by cost", top, h.note("_shared (cost no user caused) is not listed")),
+    ]
+    title = f"bucketlens weekly cost summary — {week.label}"
+    preview = f"**{title}**\n\n" + summary_text(week)
+    report = Report(
+        NAME,
+        day,
+        h.page(title, f"{week.start:%d %b} – {day:%d %b %Y} (UTC)", body, ui_link, figures),
+        figures,
+        preview,
+        {CHART: png},
+    )
+    return report, week
+
+
+def summary_text(week: WeekCost) -> str:
+    """The words of the summary, shared by the page preview and the Slack post."""
+    change = fmt.change_text(week.cost, week.previous_cost)
+    previous = f" ({fmt.usd(week.previous_cost)} the 7 days before)" if week.previous_cost is not None else ""
+    parts = " · ".join(f"{c} {fmt.usd(v)}" for c, v in week.categories.items() if v)
+    top = ", ".join(f"{r['user_id']} {fmt.usd(r['usd'])}" for r in week.top[:3]) or "none"
+    lines = [
+        f"S3 cost {week.label}: {fmt.usd(week.cost)}, {change}{previous}.",
+        f"By category: {parts or 'no cost'}.",
+        f"Cost per user: {fmt.usd(week.cost_per_user, 4)} over {fmt.count(week.users)} users.",
+        f"Top users: {top}.",
+    ]
+    if week.estimated_days:
+        lines.append(f"{week.estimated_days} of the 7 days are price-book estimates (no bill yet).")
+    return "\n".join(lines)
+
+
+def is_post_day(day: date) -> bool:
+    """Sundays: the 7 days ending then are an ISO week, the week the post is about."""
+    return day.isoweekday() == 7
+
+
+def weekly_post(week: WeekCost, chart_path: str, link: str = "") -> Notification:
+    """The Slack post of a weekly summary: one per week-ending day (the identity), so a rerun of the
+    partition cannot post twice; the chart goes with it as a file."""
+    text = summary_text(week) + (f"\nReport: {link}" if link else "")
+    return Notification(
+        identity=f"{NAME}:{week.day.isoformat()}",
+        kind="report",
+        channel=CHANNEL,
+        severity="info",
+        title=f"Weekly S3 cost summary — {week.label}",
+        group_key="",
+        text=text,
+        attachment_path=chart_path,
+    )

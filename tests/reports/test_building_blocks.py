@@ -1,0 +1,100 @@
+"""The reports' pure parts on hand-made data: charts, escaping, the alert source, month over month."""
+
+import io
+from datetime import date
+
+import duckdb
+from PIL import Image
+
+from bucketlens.reports import charts
+from bucketlens.reports import html as h
+from bucketlens.reports.alerts_today import todays_alerts
+from bucketlens.reports.monthly import month_over_month, trend_months
+
+
+def test_a_chart_is_the_same_png_for_the_same_data():
+    labels = ["10-01", "10-02", "10-03"]
+    first = charts.line_chart("stored", labels, {"bytes": [1.0e12, None, 1.2e12]}, "bytes")
+    assert first == charts.line_chart("stored", labels, {"bytes": [1.0e12, None, 1.2e12]}, "bytes")
+    assert first != charts.line_chart("stored", labels, {"bytes": [1.0e12, 1.1e12, 1.2e12]}, "bytes")
+    image = Image.open(io.BytesIO(first))
+    assert (image.format, image.size) == ("PNG", (1200, 320))
+    assert "Software" not in image.info  # no version stamp that would change the bytes
+
+
+def test_stacked_bars_take_credits_below_zero():
+    png = charts.stacked_bars("cost", ["a", "b"], {"storage": [2.0, 3.0], "adjustment": [-1.0, 0.0]})
+    assert Image.open(io.BytesIO(png)).size == (1200, 320)
+
+
+def test_user_text_is_escaped_and_only_the_ui_link_leaves_the_page():
+    doc = h.page(
+        "t",
+        "s",
+        [h.table(["user"], [['<img src="http://evil/x">']])],
+        ui_link="http://127.0.0.1:3000/a?b=1&c=2",
+    )
+    assert "<img src=" not in doc and "&lt;img src=&quot;http://evil/x&quot;&gt;" in doc
+    assert h.external_urls(doc, allowed=["http://127.0.0.1:3000/a?b=1&c=2"]) == []
+    assert h.external_urls('<img src="https://cdn.example/x.png">') == ["https://cdn.example/x.png"]
+
+
+def _anomaly_tables(con):
+    con.execute("CREATE SCHEMA anomaly")
+    con.execute(
+        "CREATE TABLE anomaly.abuse_flags AS SELECT DATE '2026-10-05' AS usage_date, '42' AS user_id, "
+        "'rapid_upload' AS pattern, 'critical' AS severity, 150.0 AS value, 100.0 AS threshold"
+    )
+    con.execute(
+        "CREATE TABLE anomaly.service_anomalies AS SELECT DATE '2026-10-05' AS usage_date, 'b' AS bucket, "
+        "'latency' AS metric, 'warning' AS severity, 2500.0 AS value, 2000.0 AS threshold, 'slow' AS reason"
+    )
+
+
+def test_alerts_come_from_alert_events_once_that_table_exists():
+    con = duckdb.connect()
+    _anomaly_tables(con)
+    day = date(2026, 10, 5)
+    fallback = todays_alerts(con, day)
+    assert fallback.source == "anomaly.service_anomalies + anomaly.abuse_flags"
+    assert [(r["rule"], r["subject"]) for r in fallback.rows] == [
+        ("rapid_upload", "user 42"),
+        ("latency", "bucket b"),
+    ]
+    con.execute("CREATE SCHEMA alerts")
+    con.execute(
+        "CREATE TABLE alerts.alert_events AS SELECT 'k1' AS alert_key, 'user_rapid_upload' AS rule, "
+        "'critical' AS severity, 'user 42' AS subject, 'firing' AS state, 150.0 AS value, 100.0 AS threshold, "
+        "DATE '2026-10-05' AS usage_date, 'uploaded 150 GB in an hour' AS reason"
+    )
+    events = todays_alerts(con, day)
+    assert events.source == "alerts.alert_events" and events.count("critical") == 1
+    assert events.rows[0]["reason"] == "uploaded 150 GB in an hour"
+
+
+def _daily_cost(con, rows):
+    con.execute("CREATE SCHEMA IF NOT EXISTS cost")
+    con.execute("CREATE OR REPLACE TABLE cost.user_daily_cost (usage_date DATE, amount_usd DECIMAL(18, 6))")
+    con.executemany("INSERT INTO cost.user_daily_cost VALUES (?, ?)", rows)
+
+
+def test_month_over_month_compares_the_same_days_and_flags_above_the_ratio():
+    con = duckdb.connect()
+    september = [(date(2026, 9, d), "10.000000") for d in range(1, 31)]
+    october = [(date(2026, 10, d), "12.500000") for d in range(1, 6)]  # +25 %
+    _daily_cost(con, september + october)
+    mom = month_over_month(con, date(2026, 10, 5), 0.2)
+    assert (mom["days"], mom["previous_days"]) == (5, 5)
+    assert round(mom["change"], 6) == 0.25 and mom["flagged"] is True
+    assert month_over_month(con, date(2026, 10, 5), 0.3)["flagged"] is False
+    _daily_cost(con, september[-3:] + october)  # last month has fewer days of cost: no comparison
+    assert month_over_month(con, date(2026, 10, 5), 0.2) | {"previous_days": 0} == month_over_month(
+        con, date(2026, 10, 5), 0.2
+    ) | {"previous_days": 0}
+    assert month_over_month(con, date(2026, 10, 5), 0.2)["change"] is None
+
+
+def test_the_trend_is_six_calendar_months_across_a_year_end():
+    assert trend_months(date(2027, 2, 14)) == [
+        date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)
+    ]  # fmt: skip
