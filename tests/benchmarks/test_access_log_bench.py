@@ -1,0 +1,35 @@
+"""The access-log benchmark at a tiny size: generated logs hold what they claim, and bucketlens, the
+naive pandas baseline and the floor agree on them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bucketlens.benchmarks.access_log import run_bucketlens, run_floor, run_pandas
+from bucketlens.benchmarks.access_log_data import DUPLICATE_EVERY, generate_access_logs
+from bucketlens.benchmarks.suite import parse_size
+
+DAY = date(2026, 10, 1)
+
+
+def test_parse_size():
+    assert (parse_size("1M"), parse_size("500k"), parse_size("2000"), parse_size("1.5M")) == (
+        1_000_000, 500_000, 2000, 1_500_000)  # fmt: skip
+
+
+def test_generated_logs_parse_the_same_in_bucketlens_and_pandas(tmp_path):
+    records = 6_000
+    logs = generate_access_logs(tmp_path / "src", DAY, records, lines_per_object=2_500)
+    repeats = len(range(7, records, DUPLICATE_EVERY))  # none of them is also a broken line here
+    assert (len(logs.files), logs.lines, logs.malformed) == (3, records + repeats, 2)
+    ours = run_bucketlens(tmp_path / "src", DAY, tmp_path, "500MB")
+    theirs = run_pandas(tmp_path / "src", DAY)
+    floor = run_floor(tmp_path / "src")
+    assert floor["lines"] == ours["lines"] == theirs["lines"] == logs.lines
+    assert ours["quarantined"] == logs.malformed
+    # a repeat of a record of a neighbouring day is not one of the day's duplicates (~2 % of 30)
+    assert repeats - 3 <= ours["duplicates"] <= repeats
+    assert ours["result"] == theirs["result"]
+    # ~2 % of records are of the neighbouring days; the rest are the day's, each once
+    assert ours["result"]["rows"] == logs.lines - logs.malformed - ours["outside_day"] - ours["duplicates"]
+    assert 0.01 * records < ours["outside_day"] < 0.03 * records

@@ -1,0 +1,149 @@
+"""The Athena engine runs the catalog's SQL transpiled to Athena's dialect, submitted through
+dagster-aws's client with the right database, output location and parameters (moto's Athena)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import boto3
+import pytest
+import sqlglot
+from moto import mock_aws
+from moto.athena.models import QueryResults, athena_backends
+
+from bucketlens.engines.athena import AthenaEngine, AthenaQueryFailed, parameter_count, transpile
+from bucketlens.engines.sql_catalog import catalog
+from resources.engine import QueryEngine
+
+DAY = date(2026, 10, 1)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+def test_catalog_holds_the_assets_queries():
+    queries = catalog()
+    assert sorted(queries) == ["access_log_day_summary", "user_daily_requests", "user_daily_storage"]
+    assert "FROM raw.inventory_objects" in queries["user_daily_storage"]
+    assert "FROM raw.access_log_requests" in queries["user_daily_requests"]
+    assert not any(q.lstrip().upper().startswith("CREATE") for q in queries.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "present", "absent"),
+    [
+        (
+            "user_daily_storage",
+            3,  # snapshot_date, bytes_added's day, usage_date
+            ["CAST(SUM(size) AS DECIMAL(38, 0)) * 24 AS byte_hours", "GROUP BY user_id, storage_class",
+             "WHERE snapshot_date = ?", "INTERVAL '1' DAY", "FILTER(WHERE"],
+            ["GROUP BY ALL", "INT128", "HUGEINT", "$day", ":day"],
+        ),
+        (
+            "user_daily_requests",
+            3,  # usage_date filter, snapshot_date filter, usage_date column (constants are not grouped)
+            ["ARBITRARY(storage_class) AS storage_class", "GROUP BY bucket, key",
+             "REGEXP_LIKE(UPPER(TRIM(r.operation)), '^(?:REST\\.DELETE\\..*)$')", "GROUP BY r.user_id, r.operation"],
+            ["GROUP BY ALL", "REGEXP_FULL_MATCH", "IGNORE NULLS", "GROUP BY CAST(?", "$day"],
+        ),
+        (
+            "access_log_day_summary",
+            1,
+            ["SELECT user_id, operation, COUNT(*) AS requests, COUNT(DISTINCT remote_ip) AS client_ips, "
+             "CAST(COALESCE(SUM(bytes_sent), 0) AS BIGINT) AS bytes_sent FROM raw.access_log_requests "
+             "WHERE usage_date = ? GROUP BY user_id, operation"],
+            ["GROUP BY ALL", "::"],
+        ),
+    ],
+)  # fmt: skip
+def test_every_catalog_query_transpiles_to_athena(name, params, present, absent):
+    athena_sql = transpile(catalog()[name])
+    for text in present:
+        assert text in athena_sql, text
+    for text in absent:
+        assert text not in athena_sql, text
+    assert parameter_count(athena_sql) == params
+    sqlglot.parse_one(athena_sql, read="athena")  # Athena's own dialect reads it back
+
+
+def _canned(rows: list[list[str]], columns: list[str]) -> None:
+    backend = athena_backends["123456789012"]["us-east-1"]
+    backend.query_results_queue.append(
+        QueryResults(
+            rows=[{"Data": [{"VarCharValue": c} for c in columns]}]
+            + [{"Data": [{"VarCharValue": v} for v in row]} for row in rows],
+            column_info=[{"Name": c, "Type": "varchar"} for c in columns],
+        )
+    )
+
+
+def test_engine_submits_the_transpiled_sql_and_parses_the_results(aws):
+    boto3.client("s3").create_bucket(Bucket="athena-results")
+    engine = QueryEngine(engine="athena", athena_database="bucketlens_raw",
+                         athena_output_location="s3://athena-results/q/", polling_interval=0).athena_engine()  # fmt: skip
+    _canned([["1001", "REST.GET.OBJECT", "12", "3", "4096"]],
+            ["user_id", "operation", "requests", "client_ips", "bytes_sent"])  # fmt: skip
+    rows = engine.run(catalog()["access_log_day_summary"], DAY)
+    assert rows == [
+        {
+            "user_id": "1001",
+            "operation": "REST.GET.OBJECT",
+            "requests": "12",
+            "client_ips": "3",
+            "bytes_sent": "4096",
+        }
+    ]
+    (execution_id,) = engine.client.list_query_executions()["QueryExecutionIds"]
+    execution = engine.client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    assert execution["Query"] == transpile(catalog()["access_log_day_summary"])
+    assert execution["QueryExecutionContext"]["Database"] == "bucketlens_raw"
+    assert execution["ResultConfiguration"]["OutputLocation"] == f"s3://athena-results/q/{execution_id}.csv"
+    assert execution["WorkGroup"] == "primary"
+    assert execution["ExecutionParameters"] == ["DATE '2026-10-01'"]
+
+
+class _Stuck:
+    """An Athena client whose query never leaves RUNNING, then FAILS: the polling's two exits."""
+
+    def __init__(self, states):
+        self.states, self.polls = list(states), 0
+
+    def start_query_execution(self, **_):
+        return {"QueryExecutionId": "q-1"}
+
+    def get_query_execution(self, QueryExecutionId):
+        self.polls += 1
+        state = self.states.pop(0) if self.states else "RUNNING"
+        return {"QueryExecution": {"Status": {"State": state, "StateChangeReason": "table not found"}}}
+
+
+def test_polling_waits_then_reports_failure_and_timeout():
+    client = _Stuck(["QUEUED", "RUNNING", "FAILED"])
+    engine = AthenaEngine(client, "raw", "s3://r/", polling_interval=0, max_polls=10)
+    with pytest.raises(AthenaQueryFailed, match="table not found"):
+        engine.run("SELECT 1", DAY)
+    assert client.polls == 3
+    timeout = AthenaEngine(_Stuck([]), "raw", "s3://r/", polling_interval=0, max_polls=4)
+    with pytest.raises(AthenaQueryFailed, match="after 4 polls"):
+        timeout.run("SELECT 1", DAY)
+
+
+def test_engine_is_chosen_by_configuration():
+    assert QueryEngine.from_env({}).engine == "duckdb"
+    chosen = QueryEngine.from_env({"BUCKETLENS_ENGINE": "athena", "BUCKETLENS_ATHENA_OUTPUT": "s3://b/p/"})
+    assert (chosen.engine, chosen.athena_database, chosen.athena_output_location) == (
+        "athena",
+        "raw",
+        "s3://b/p/",
+    )
+    with pytest.raises(ValueError, match="must be one of duckdb, athena"):
+        QueryEngine.from_env({"BUCKETLENS_ENGINE": "spark"})
+    with pytest.raises(ValueError, match="not 'athena'"):
+        QueryEngine().athena_engine()
