@@ -169,6 +169,19 @@ def _alert_figures(settings: Settings, days: list[date]) -> list[str]:
     ]
 
 
+def _report_lines(settings: Settings, last: date) -> list[str]:
+    """Where the newest report of each kind is (they are self-contained HTML files)."""
+    lines = []
+    for name in ("daily_report", "weekly_cost_summary", "monthly_report"):
+        path = settings.reports_dir / name / f"{last}.html"
+        if path.exists():
+            lines.append(f"  {name:<16} {path}")
+    statements = sorted((settings.reports_dir / "user_statements").glob("*.csv"))
+    if statements:
+        lines.append(f"  user_statements  {statements[-1]} (and .json)")
+    return ["Reports (open in a browser):", *lines] if lines else []
+
+
 def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) -> int:
     started = time.perf_counter()
     start = end - timedelta(days=days - 1)
@@ -187,4 +200,5 @@ def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) ->
     outcomes = run_days(defs(), instance, days_between(start, end))
     extra = _alert_figures(settings, days_between(start, end)) + _deliver_alerts(settings)
     print(_summary(settings, outcomes, source, time.perf_counter() - started, extra))
+    print("\n".join(_report_lines(settings, end)))
     return 0 if all(o.success for o in outcomes) else 1
