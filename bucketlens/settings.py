@@ -94,6 +94,20 @@ VARIABLES: tuple[Variable, ...] = (
         "http://127.0.0.1:3000",
         "Base URL of the Dagster UI, for the links in Slack messages and reports.",
     ),
+    Variable(
+        "BUCKETLENS_ENGINE",
+        "duckdb",
+        "`duckdb` (the warehouse) or `athena`: the engine for the set-based SQL at scale (docs/performance.md).",
+    ),
+    Variable(
+        "BUCKETLENS_ATHENA_DATABASE",
+        "raw",
+        "Glue database holding the contract's raw tables (Athena engine).",
+    ),
+    Variable(
+        "BUCKETLENS_ATHENA_OUTPUT", "(required for athena)", "`s3://bucket/prefix/` for Athena query results."
+    ),
+    Variable("BUCKETLENS_ATHENA_WORKGROUP", "primary", "Athena workgroup."),
     Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "700MB", "DuckDB memory limit; larger work spills to disk."),
     Variable(
         "AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."

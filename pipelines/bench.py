@@ -160,8 +160,11 @@ def _side(m: ChildMeasurement, rows: int) -> dict:
     }
 
 
-def measure_attribution(objects: int, inventory_format: str, workdir: Path, echo=print) -> dict:
-    """Set up, time both sides, compare; the ``attribution`` JSON object (``agree`` says if they did)."""
+def measure_attribution(
+    objects: int, inventory_format: str, workdir: Path, echo=print, pandas: bool = True
+) -> dict:
+    """Set up, time both sides, compare; the ``attribution`` JSON object (``agree`` says if they did;
+    None when ``pandas`` is False and only bucketlens ran)."""
     from bucketlens.benchmarks.attribution import compare, prepare
 
     p = prepare(workdir, objects, BENCH_DAY, inventory_format=inventory_format, echo=echo)
@@ -172,6 +175,20 @@ def measure_attribution(objects: int, inventory_format: str, workdir: Path, echo
     ours = measure_child(
         ["-m", "bucketlens.benchmarks.attribution", str(p.home), str(p.source), BENCH_DAY.isoformat()]
     )
+    base = {
+        "objects": p.objects,
+        "inventory_format": inventory_format,
+        "inventory_rows": p.inventory_rows,
+        "inventory_parquet": str(p.inventory_parquet),
+        "users": p.users,
+        "line_items": p.line_items,
+        "billed_usd": p.billed_usd,
+        "generate_seconds": p.generate_seconds,
+        "load_seconds": p.load_seconds,
+        "bucketlens": _side(ours, p.inventory_rows),
+    }
+    if not pandas:
+        return {**base, "pandas": None, "agree": None}
     echo(
         f"bucketlens: {ours.report['seconds']:.1f}s; timing the naive pandas baseline in a child process ..."
     )
@@ -185,15 +202,7 @@ def measure_attribution(objects: int, inventory_format: str, workdir: Path, echo
     bucketlens, pandas = _side(ours, p.inventory_rows), _side(theirs, p.inventory_rows)
     time_ratio = bucketlens["seconds"] / pandas["seconds"]
     return {
-        "objects": p.objects,
-        "inventory_format": inventory_format,
-        "inventory_rows": p.inventory_rows,
-        "users": p.users,
-        "line_items": p.line_items,
-        "billed_usd": p.billed_usd,
-        "generate_seconds": p.generate_seconds,
-        "load_seconds": p.load_seconds,
-        "bucketlens": bucketlens,
+        **base,
         "pandas": pandas,
         "time_ratio": round(time_ratio, 4),
         "process_time_ratio": round(bucketlens["process_seconds"] / pandas["process_seconds"], 4),
@@ -260,7 +269,59 @@ def run_attribution(objects: int, inventory_format: str, workdir: str | None) ->
     return 0
 
 
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
+def run_access_log(lines: int, workdir: str | None, json_path: str | None = None) -> int:
+    """``bucketlens bench access-log --lines N``: parse throughput against pandas and the floor."""
+    return run_suite([], [lines], workdir, json_path)
+
+
+def run_suite(
+    sizes: list[int], log_sizes: list[int], workdir: str | None, json_path: str | None = None
+) -> int:
+    """``bucketlens bench [suite]``: every inventory size and log size, one table and one JSON."""
+    from bucketlens.benchmarks.suite import machine_load, measure_access_log, measure_inventory, suite_table
+
+    results: dict = {"load_before": machine_load(), "inventory": [], "access_log": []}
+    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
+        for objects in sizes:
+            where = Path(tmp) / f"inventory-{objects}"
+            results["inventory"].append(measure_inventory(objects, where, measure_attribution, measure_child))
+        for lines in log_sizes:
+            results["access_log"].append(measure_access_log(lines, Path(tmp), BENCH_DAY, measure_child))
+    results["load_after"] = machine_load()
+    print("\n" + suite_table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    print(json.dumps({"suite": results}, default=str))
+    disagree = [r for r in results["inventory"] + results["access_log"] if r["agree"] is False]
+    return 1 if disagree else 0
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipelines.bench suite|access-log ...`` (what ``bucketlens bench`` delegates to)."""
+    import argparse
+
+    from bucketlens.benchmarks.suite import parse_size
+
+    parser = argparse.ArgumentParser(prog="bucketlens bench")
+    parser.add_argument("case", choices=["suite", "access-log"])
+    parser.add_argument("--sizes", default="1M,10M", help="inventory sizes, e.g. 1M,10M,50M")
+    parser.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
+    parser.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in records")
+    parser.add_argument("--lines", default="2M", help="access-log records (access-log case)")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--workdir", help="where to put the generated data (default: system temp)")
+    args = parser.parse_args(argv)
+    if args.case == "access-log":
+        return run_access_log(parse_size(args.lines), args.workdir, args.json)
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    sizes += [100_000_000] if args.include_100m else []
+    logs = [parse_size(s) for s in args.log_sizes.split(",") if s.strip()]
+    return run_suite(sizes, logs, args.workdir, args.json)
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in ("suite", "access-log"):
+    sys.exit(main(sys.argv[1:]))
+elif __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
     _child_load(*sys.argv[2:])
 elif __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--measure":
     sys.exit(_launch_and_measure(sys.argv[2:]))

@@ -127,6 +127,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.case == "anomaly":
         return cmd_bench_anomaly(args)
+    if args.case in ("suite", "access-log"):
+        from pipelines.bench import main as bench_main
+
+        argv = [args.case, "--sizes", args.sizes, "--log-sizes", args.log_sizes, "--lines", args.lines]
+        argv += ["--include-100m"] if args.include_100m else []
+        argv += ["--json", args.json] if args.json else []
+        argv += ["--workdir", args.workdir] if args.workdir else []
+        return bench_main(argv)
 
     objects = args.objects or BENCH_DEFAULT_OBJECTS[args.case]
     inventory_format = args.inventory_format or BENCH_DEFAULT_FORMAT[args.case]
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
     add_alert_parsers(sub, _with_settings)
     bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
-    bench.add_argument("case", choices=["inventory-load", "attribution", "anomaly"])
+    bench.add_argument("case", choices=["suite", "access-log", "inventory-load", "attribution", "anomaly"])
     bench.add_argument(
         "--objects",
         type=int,
@@ -210,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--injections", type=int, default=4, help="anomalies injected per pattern (default 4)"
     )
     quality.add_argument("--json", help="also write the figures as JSON to this path")
+    suite = bench.add_argument_group(
+        "suite / access-log (scale: bucketlens vs pandas vs the Parquet scan floor)"
+    )
+    suite.add_argument("--sizes", default="1M,10M", help="inventory sizes (default 1M,10M; e.g. 1M,10M,50M)")
+    suite.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
+    suite.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in lines (default 1M,10M)")
+    suite.add_argument("--lines", default="2M", help="access-log lines for the access-log case (default 2M)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -9,6 +9,7 @@ import dagster as dg
 from bucketlens.settings import Settings
 from resources.alert_settings import AlertSettings
 from resources.cloudwatch import CloudWatchSource
+from resources.engine import QueryEngine
 from resources.inventory_source import BucketListing, InventoryReports
 from resources.outbox import AlertOutbox
 from resources.pricing import Pricing
@@ -54,6 +55,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
         ),
         "rules": RulesFile(path=settings.rules_file),
+        "engine": QueryEngine.from_env(dict(os.environ)),
         "outbox": AlertOutbox(url=_env_or("BUCKETLENS_OUTBOX_DB", settings.outbox_db)),
         "slack": SlackResource(
             bot_token=_env_or("SLACK_BOT_TOKEN", ""),

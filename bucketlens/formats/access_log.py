@@ -111,29 +111,78 @@ def _identifier(name: str) -> str:
     return name
 
 
+# The fast source: one row per physical line, in file order (so a row's insertion position numbers
+# it), read by DuckDB's parallel CSV scanner with no delimiter, quote or escape that could split or
+# join lines. Anything it cannot read exactly (invalid UTF-8, a control character used as its
+# delimiter, an over-long line) makes it fail, and the load falls back to _READ_TEXT_SOURCE.
+_LINE_DELIMITER = "\x01"
+_READ_LINES_SOURCE = (
+    "(SELECT file_index::INTEGER + 1 AS file_idx, NULL::BIGINT AS line_number, line AS raw_line, "
+    "FALSE AS lossy FROM read_csv($paths, auto_detect = false, columns = {'line': 'VARCHAR'}, "
+    "delim = chr(1), quote = '', escape = '', header = false, new_line = '\\n', strict_mode = true))"
+)
+# The exact source: each file read whole and split on newlines, numbered as it is split; lossy
+# files come from a table filled by _read_lossy.
 _READ_TEXT_SOURCE = (
+    "(SELECT file_idx, generate_subscripts(s, 1) AS line_number, unnest(s) AS raw_line, lossy "
+    "FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS s FROM {texts}))"
+)
+_TEXTS = (
     "(SELECT list_position($paths, filename) AS file_idx, content, FALSE AS lossy FROM read_text($paths))"
 )
+_EXTRA_COLUMNS = ("file_idx INTEGER", "reason VARCHAR", "raw_text VARCHAR")
 
 
-def _parse(con, paths: list[str], names: list[str], parsed: str) -> None:
-    """Create TEMP ``parsed`` from the files: one ``read_text`` streamed straight into the parser.
+def _parse(con, paths: list[str], names: list[str], parsed: str, user_id: str) -> list[int]:
+    """Fill ``parsed`` with one row per line of the files, blank lines included; return each file's
+    first rowid (the fast source leaves ``source_line`` NULL: line = rowid - start + 1).
 
-    A file that is not valid UTF-8 makes ``read_text`` fail; then each file is read here, the
-    broken ones decoded with replacement characters, and their damaged lines are quarantined,
-    not guessed at (a loop over files, never over lines).
+    The numbering is checked, not assumed: every file's rows must be contiguous. If DuckDB's CSV
+    scanner cannot read the files exactly, they are read whole instead; a file that is not valid
+    UTF-8 is decoded here with replacement characters and its damaged lines are quarantined, not
+    guessed at (a loop over files, never over lines).
     """
+    params = {"regex": ACCESS_LOG_REGEX, "paths": paths, "names": names}
     try:
-        con.execute(
-            _PARSE_SQL.format(parsed=parsed, source=_READ_TEXT_SOURCE),
-            {"regex": ACCESS_LOG_REGEX, "paths": paths},
-        )
-        return
+        con.execute(_PARSE_SQL.format(stage=parsed, source=_READ_LINES_SOURCE, user_id=user_id), params)
+        starts = _file_starts(con, parsed, len(paths))
+        if starts is not None:
+            return starts
+    except duckdb.Error:
+        pass
+    con.execute(f"DELETE FROM {parsed}")
+    try:
+        source = _READ_TEXT_SOURCE.format(texts=_TEXTS)
+        con.execute(_PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
+        return [0] * len(paths)
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise SourceFormatError(f"{len(names)} log objects", str(exc)) from exc
-    sources = f"{parsed}__sources"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {sources} (file_idx INTEGER, content VARCHAR, lossy BOOLEAN)")
+    texts = _read_lossy(con, paths, parsed)
+    source = _READ_TEXT_SOURCE.format(texts=texts)
+    params.pop("paths")
+    con.execute(_PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
+    con.execute(f"DROP TABLE {texts}")
+    return [0] * len(paths)
+
+
+def _file_starts(con, parsed: str, files: int) -> list[int] | None:
+    """Each file's first rowid, or None if some file's rows are not one contiguous run."""
+    spans = con.execute(
+        f"SELECT file_idx, min(rowid), max(rowid), count(*) FROM {parsed} GROUP BY file_idx"
+    ).fetchall()
+    if any(last - first + 1 != count for _, first, last, count in spans):
+        return None
+    starts = [0] * files
+    for idx, first, _, _ in spans:
+        starts[idx - 1] = first
+    return starts
+
+
+def _read_lossy(con, paths: list[str], stage: str) -> str:
+    """A TEMP table of (file_idx, content, lossy): every file decoded, invalid UTF-8 replaced."""
+    texts = f"{stage}__texts"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {texts} (file_idx INTEGER, content VARCHAR, lossy BOOLEAN)")
     for idx, path in enumerate(paths, start=1):
         with open(path, "rb") as handle:
             data = handle.read()
@@ -141,9 +190,8 @@ def _parse(con, paths: list[str], names: list[str], parsed: str) -> None:
             text, lossy = data.decode("utf-8"), False
         except UnicodeDecodeError:
             text, lossy = data.decode("utf-8", errors="replace"), True
-        con.execute(f"INSERT INTO {sources} VALUES (?, ?, ?)", [idx, text, lossy])
-    con.execute(_PARSE_SQL.format(parsed=parsed, source=sources), {"regex": ACCESS_LOG_REGEX})
-    con.execute(f"DROP TABLE {sources}")
+        con.execute(f"INSERT INTO {texts} VALUES (?, ?, ?)", [idx, text, lossy])
+    return texts
 
 
 def stage_access_logs(
@@ -162,7 +210,6 @@ def stage_access_logs(
     the partition from these tables in one transaction.
     """
     stage, quarantine = _identifier(stage), _identifier(quarantine)
-    parsed = f"{stage}__parsed"
     names = [name for name, _ in files]
     paths = [os.fspath(path) for _, path in files]
     for name, path in zip(names, paths, strict=True):
@@ -178,67 +225,80 @@ def stage_access_logs(
         return AccessLogLoad(0, 0, 0, 0, 0, 0, 0, 0)
 
     bytes_read = sum(os.path.getsize(path) for path in paths)
-    # Row order means nothing here (dedupe and quarantine order explicitly); not preserving it
-    # lets DuckDB write the temp tables in parallel, about 1.5x faster. Restored afterwards.
+    parsed = f"{stage}__parsed"
+    extra = ", ".join(_EXTRA_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} ({_COLUMN_DEFS}, {extra})")
+    # Lines are numbered by insertion order, which DuckDB keeps (in parallel) only with this set.
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET preserve_insertion_order = true")
     try:
-        return _stage(con, paths, names, parsed, stage, quarantine, day, key_pattern, bytes_read)
+        starts = _parse(con, paths, names, parsed, key_pattern.sql_expr("key"))
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
+    try:
+        return _keep_the_days_records(con, parsed, stage, quarantine, day, starts, bytes_read)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {parsed}")
 
 
-def _stage(con, paths, names, parsed, stage, quarantine, day, key_pattern, bytes_read) -> AccessLogLoad:
-    _parse(con, paths, names, parsed)
+_LINE = "coalesce(source_line, rowid - $starts[file_idx] + 1)"
 
-    column_list = ", ".join(name for name, _ in COLUMNS)
-    con.execute(
-        f"""
-        INSERT INTO {stage} ({column_list})
-        SELECT request_time, bucket, remote_ip, requester, request_id, operation, key, http_status,
-               error_code, bytes_sent, object_size, total_time_ms, user_agent,
-               {key_pattern.sql_expr("key")} AS user_id,
-               bucket_owner, request_uri, turn_around_time_ms, referrer, version_id, host_id,
-               signature_version, cipher_suite, auth_type, host_header, tls_version,
-               access_point_arn, acl_required,
-               $names[file_idx] AS source_file, line_number AS source_line, $day AS usage_date
-        FROM {parsed}
-        WHERE reason IS NULL AND CAST(request_time AS DATE) = $day
-        -- delivery is best effort and may repeat a record: keep the first seen (file, line order);
-        -- a record without a request ID is never treated as a repeat
-        QUALIFY row_number() OVER (
-            PARTITION BY request_id, operation, key,
-                         CASE WHEN request_id IS NULL THEN file_idx END,
-                         CASE WHEN request_id IS NULL THEN line_number END
-            ORDER BY file_idx, line_number
-        ) = 1
-        """,
-        {"names": names, "day": day},
-    )
-    con.execute(
-        f"""
-        INSERT INTO {quarantine}
-        SELECT $names[file_idx], line_number, raw_text, reason
-        FROM {parsed}
-        WHERE reason IS NOT NULL
-        ORDER BY file_idx, line_number
-        """,
-        {"names": names},
-    )
+
+def _keep_the_days_records(con, parsed, stage, quarantine, day, starts, bytes_read) -> AccessLogLoad:
+    """Quarantine the bad lines; stage every record of ``day``, each (request ID, operation, key) once."""
     lines, parsed_count, quarantined, in_day = con.execute(
         f"""
-        SELECT count(*),
+        SELECT count(*) FILTER (WHERE reason IS DISTINCT FROM 'blank'),
                count(*) FILTER (WHERE reason IS NULL),
-               count(*) FILTER (WHERE reason IS NOT NULL),
-               count(*) FILTER (WHERE reason IS NULL AND CAST(request_time AS DATE) = $day)
+               count(*) FILTER (WHERE reason <> 'blank'),
+               count(*) FILTER (WHERE reason IS NULL AND usage_date = $day)
         FROM {parsed}
         """,
         {"day": day},
     ).fetchall()[0]
+    con.execute(
+        f"""
+        INSERT INTO {quarantine}
+        SELECT source_file, {_LINE} AS line_number, raw_text, reason FROM {parsed}
+        WHERE reason <> 'blank' ORDER BY file_idx, line_number
+        """,
+        {"starts": starts},
+    )
+    # Delivery is best effort and may repeat a record: keep the first seen (file, line order). Repeats
+    # are rare, so records are grouped on the key alone and only the repeated keys are ranked; a
+    # record without a request ID is never treated as a repeat.
+    repeats = f"{stage}__repeats"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {repeats} AS
+        WITH day AS (
+            SELECT rowid AS row_id, file_idx, source_line, request_id, operation, key FROM {parsed}
+            WHERE reason IS NULL AND usage_date = $day AND request_id IS NOT NULL
+        )
+        SELECT d.row_id FROM day d
+        JOIN (SELECT request_id, operation, key FROM day GROUP BY ALL HAVING count(*) > 1) r
+          ON d.request_id = r.request_id AND d.operation IS NOT DISTINCT FROM r.operation
+             AND d.key IS NOT DISTINCT FROM r.key
+        QUALIFY row_number() OVER (PARTITION BY d.request_id, d.operation, d.key
+                                   ORDER BY d.file_idx, coalesce(d.source_line, d.row_id)) > 1
+        """,
+        {"day": day},
+    )
+    column_list = ", ".join(name for name, _ in COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO {stage} ({column_list})
+        SELECT * EXCLUDE (file_idx, reason, raw_text)
+               REPLACE ({_LINE} AS source_line)
+        FROM {parsed}
+        WHERE reason IS NULL AND usage_date = $day AND rowid NOT IN (SELECT row_id FROM {repeats})
+        """,
+        {"day": day, "starts": starts},
+    )
+    con.execute(f"DROP TABLE {repeats}")
     rows = con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
-    con.execute(f"DROP TABLE {parsed}")
     return AccessLogLoad(
-        files=len(paths),
+        files=len(starts),
         lines=int(lines),
         parsed=int(parsed_count),
         quarantined=int(quarantined),

@@ -1,8 +1,11 @@
--- Parse S3 server access-log lines into typed columns (one row per non-blank line).
+-- Parse S3 server access-log lines into the stage table: one row per line, blank lines included
+-- (flagged), so that in file order a row's position is its line number.
 --
--- Placeholders formatted by access_log.py (names it controls, never data): {parsed}, {source}
--- ({source} yields (file_idx, content, lossy); lossy = the file was not valid UTF-8 and was
--- decoded with U+FFFD replacement characters). Bound parameters: $regex (the authoritative grammar).
+-- Placeholders formatted by access_log.py (names and expressions it controls, never data): {stage},
+-- {source}, {user_id}. {source} yields (file_idx, line_number, raw_line, lossy); line_number is NULL
+-- when the caller numbers lines afterwards from insertion order; lossy = the file was not valid UTF-8
+-- and was decoded with U+FFFD replacement characters. Bound parameters: $regex (the authoritative
+-- grammar), $names (display name of each file).
 --
 -- Two paths, same grammar. The fast path splits on '"' and ' ' (vectorised string functions,
 -- several times faster than a regex with captures) and only accepts a line when its shape is
@@ -10,22 +13,17 @@
 -- between fields. Every other line goes through the single regexp_extract of $regex, which either
 -- parses it or rejects it. A line the fast path accepts parses identically with the regex
 -- (tests/formats/test_access_log.py checks that).
-CREATE OR REPLACE TEMP TABLE {parsed} AS
-WITH lines AS (
-    SELECT file_idx,
-           generate_subscripts(s, 1) AS line_number,
-           unnest(s) AS raw_line,
-           lossy
-    FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS s FROM {source})
-),
-nonblank AS (
+INSERT INTO {stage}
+WITH nonblank AS (
     SELECT file_idx, line_number,
            CASE WHEN suffix(raw_line, chr(13)) THEN raw_line[:-2] ELSE raw_line END AS line,
+           -- blank (or whitespace-only) lines are numbered but not parsed; the first character
+           -- decides for almost every line, where a search or trim() would touch every byte
+           CASE WHEN raw_line IS NULL OR raw_line = '' THEN TRUE
+                WHEN left(raw_line, 1) NOT IN (' ', chr(9), chr(13)) THEN FALSE
+                ELSE NOT regexp_matches(raw_line, '[^ \t\r]') END AS blank,
            lossy AND contains(raw_line, chr(65533)) AS bad_utf8
-    FROM lines
-    -- blank (or whitespace-only) lines are skipped; a search stops at the first visible character,
-    -- where trim() would copy every line
-    WHERE regexp_matches(raw_line, '[^ \t\r]')
+    FROM {source}
 ),
 quoted AS (
     SELECT *,
@@ -41,9 +39,10 @@ shaped AS (
     FROM quoted
 ),
 fields AS (
-    SELECT file_idx, line_number, line, bad_utf8,
+    SELECT file_idx, line_number, line, blank, bad_utf8,
            coalesce(nq IN (5, 7)
-               AND len(h) = 17 AND h[17] = '' AND h[10] = '-' AND NOT list_contains(h[1:16], '')
+               -- h[17] is the empty token before the first quote: no empty token before it
+               AND len(h) = 17 AND list_position(h, '') = 17 AND h[10] = '-'
                AND starts_with(h[3], '[') AND suffix(h[4], ']') AND NOT contains(h[3] || h[4][:-2], ']')
                AND q[nq - 2] = ' '
                AND (q[nq] = '' OR starts_with(q[nq], ' ')), FALSE) AS fast,
@@ -59,7 +58,7 @@ fields AS (
                    version_id := t[2], host_id := t[3], signature_version := t[4],
                    cipher_suite := t[5], auth_type := t[6], host_header := t[7],
                    tls_version := t[8], access_point_arn := t[9], acl_required := t[10])
-               ELSE regexp_extract(line, $regex, [
+               WHEN NOT blank THEN regexp_extract(line, $regex, [
                    'bucket_owner', 'bucket', 'time_text', 'remote_ip', 'requester', 'request_id',
                    'operation', 'key_raw', 'request_uri', 'http_status', 'error_code', 'bytes_sent',
                    'object_size', 'total_time_ms', 'turn_around_time_ms', 'referrer', 'user_agent',
@@ -69,7 +68,7 @@ fields AS (
     FROM (SELECT *, string_split(q[nq], ' ') AS t FROM shaped)
 ),
 unpacked AS (
-    SELECT file_idx, line_number, line, bad_utf8, fast OR p.bucket_owner <> '' AS matched,
+    SELECT file_idx, line_number, line, blank, bad_utf8, fast OR p.bucket_owner <> '' AS matched,
            p.bucket_owner, p.bucket, p.time_text, p.remote_ip, p.requester, p.request_id,
            p.operation, p.key_raw, p.http_status, p.error_code, p.bytes_sent, p.object_size,
            p.total_time_ms, p.turn_around_time_ms, p.version_id, p.host_id, p.signature_version,
@@ -82,7 +81,7 @@ unpacked AS (
     FROM fields
 ),
 typed AS (
-    SELECT file_idx, line_number, line, bad_utf8, matched,
+    SELECT file_idx, line_number, line, blank, bad_utf8, matched,
            timezone('UTC', try_strptime(time_text, '%d/%b/%Y:%H:%M:%S %z')) AS request_time,
            nullif(bucket, '-') AS bucket,
            nullif(remote_ip, '-') AS remote_ip,
@@ -121,16 +120,21 @@ decoded AS (
            -- REST.* keys are URL-encoded twice; BATCH.DELETE.OBJECT, lifecycle and other non-REST
            -- records once, form-style ('+' is a space). Decoding a REST key only twice and a
            -- form-encoded key only once keeps a literal '%' (e.g. '100%.jpg') intact.
+           -- Most keys have nothing to decode; the checks are cheaper than a decode.
            CASE
                WHEN key_raw IS NULL THEN NULL
-               WHEN starts_with(operation, 'REST.') THEN try(url_decode(try(url_decode(key_raw))))
-               ELSE try(url_decode(replace(key_raw, '+', ' ')))
+               WHEN starts_with(operation, 'REST.') THEN
+                   CASE WHEN contains(key_raw, '%') THEN try(url_decode(try(url_decode(key_raw)))) ELSE key_raw END
+               WHEN contains(key_raw, '%') THEN try(url_decode(replace(key_raw, '+', ' ')))
+               WHEN contains(key_raw, '+') THEN replace(key_raw, '+', ' ')
+               ELSE key_raw
            END AS key
     FROM typed
 ),
 reasoned AS (
     SELECT *,
        CASE
+           WHEN blank THEN 'blank'
            WHEN bad_utf8 THEN 'invalid UTF-8 text'
            WHEN NOT matched THEN 'line does not match the S3 server access-log format'
            WHEN request_time IS NULL THEN 'unparsable timestamp'
@@ -144,7 +148,13 @@ reasoned AS (
        END AS reason
     FROM decoded
 )
-SELECT * EXCLUDE (line, bad_utf8, matched, http_status_text, bytes_sent_text, object_size_text,
-                  total_time_text, turn_around_text),
-       CASE WHEN reason IS NOT NULL THEN left(line, 2000) END AS raw_text
+-- the stage's columns in order (access_log.COLUMNS), then file_idx, reason, raw_text
+SELECT request_time, bucket, remote_ip, requester, request_id, operation, key, http_status, error_code,
+       bytes_sent, object_size, total_time_ms, user_agent, {user_id} AS user_id,
+       bucket_owner, request_uri, turn_around_time_ms, referrer, version_id, host_id, signature_version,
+       cipher_suite, auth_type, host_header, tls_version, access_point_arn, acl_required,
+       $names[file_idx] AS source_file, line_number AS source_line,
+       CAST(request_time AS DATE) AS usage_date,
+       file_idx, reason,
+       CASE WHEN reason IS NOT NULL AND NOT blank THEN left(line, 2000) END AS raw_text
 FROM reasoned;

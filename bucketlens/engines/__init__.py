@@ -1,0 +1,1 @@
+"""Where the set-based SQL runs: DuckDB on one machine (default) or Athena over the Glue catalog."""

@@ -1,0 +1,55 @@
+"""Which engine runs the set-based SQL: the DuckDB warehouse (default) or Athena over the Glue catalog.
+
+Chosen by configuration, never by an ``if`` in an asset: ``BUCKETLENS_ENGINE=duckdb|athena``; for
+Athena also ``BUCKETLENS_ATHENA_DATABASE`` (Glue database holding the contract's tables, default
+``raw``), ``BUCKETLENS_ATHENA_OUTPUT`` (``s3://bucket/prefix/`` for results) and
+``BUCKETLENS_ATHENA_WORKGROUP``. Credentials and region come from boto3's usual chain, through
+dagster-aws's ``AthenaClientResource``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_aws.athena import AthenaClientResource
+
+from bucketlens.engines.athena import AthenaEngine
+
+ENGINES = ("duckdb", "athena")
+
+
+class QueryEngine(dg.ConfigurableResource):
+    """The configured engine; ``athena_engine()`` builds the Athena side when ``engine == 'athena'``."""
+
+    engine: str = "duckdb"
+    athena_database: str = "raw"
+    athena_output_location: str = ""
+    athena_workgroup: str = "primary"
+    polling_interval: int = 1
+
+    def athena_engine(self) -> AthenaEngine:
+        if self.engine != "athena":
+            raise ValueError(f"BUCKETLENS_ENGINE is {self.engine!r}, not 'athena'")
+        if not self.athena_output_location.startswith("s3://"):
+            raise ValueError("BUCKETLENS_ATHENA_OUTPUT must be an s3:// location for query results")
+        athena = AthenaClientResource(workgroup=self.athena_workgroup, polling_interval=self.polling_interval)
+        client = athena.get_client()
+        return AthenaEngine(
+            client=client.client,
+            database=self.athena_database,
+            output_location=self.athena_output_location,
+            workgroup=client.workgroup,
+            polling_interval=client.polling_interval,
+            max_polls=client.max_polls,
+        )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> QueryEngine:
+        engine = env.get("BUCKETLENS_ENGINE", "duckdb").strip().lower() or "duckdb"
+        if engine not in ENGINES:
+            raise ValueError(f"BUCKETLENS_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+        return cls(
+            engine=engine,
+            athena_database=env.get("BUCKETLENS_ATHENA_DATABASE", "raw"),
+            athena_output_location=env.get("BUCKETLENS_ATHENA_OUTPUT", ""),
+            athena_workgroup=env.get("BUCKETLENS_ATHENA_WORKGROUP", "primary"),
+        )
