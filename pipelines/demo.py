@@ -155,16 +155,17 @@ def _alert_figures(settings: Settings, days: list[date]) -> list[str]:
         ).fetchall()
     finally:
         con.close()
-    new_by_day: dict[date, int] = {}
+    loud_by_day: dict[date, int] = {}  # warning and critical: what would page or worry someone
     by_severity: dict[str, int] = {}
     for day, severity, n in rows:
-        new_by_day[day] = new_by_day.get(day, 0) + n
+        if severity != "info":
+            loud_by_day[day] = loud_by_day.get(day, 0) + n
         by_severity[severity] = by_severity.get(severity, 0) + n
-    quiet = [d for d in days if not new_by_day.get(d)]
+    quiet = [d for d in days if not loud_by_day.get(d)]
     return [
         "  alerts           "
         + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in ("critical", "warning", "info"))
-        + f" newly firing over {len(days)} days; {len(quiet)} day(s) raised none",
+        + f" newly firing over {len(days)} days; {len(quiet)} day(s) raised no warning or critical",
         "  abuse flags      " + ", ".join(f"{p} {n}" for p, n in flags),
     ]
 

@@ -94,7 +94,7 @@ def plan(
         if pattern in SERVICE_LEVEL:
             # Service-wide spikes on neighbouring days would raise each other's baseline and merge into
             # one episode: keep them a baseline week apart.
-            eligible = eligible[:: SERVICE_SPACING_DAYS]
+            eligible = eligible[::SERVICE_SPACING_DAYS]
         chosen_days = rng.choice(len(eligible), size=min(k, len(eligible)), replace=False)
         for user, d in zip(pool, sorted(chosen_days), strict=False):  # pool is already shuffled
             taken.add(int(user))
