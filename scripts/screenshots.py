@@ -6,8 +6,8 @@ Usage (after `scripts/demo.sh`, with `.venv/bin/bucketlens ui` running on port 3
     .venv/bin/python -m uv pip install --python .venv/bin/python playwright   # or: uv sync --extra screenshots
     .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:3000] [--out docs/img]
 
-It dismisses the UI's first-visit dialog, expands every asset group of the lineage graph and saves
-`asset-graph.png`, `runs.png`, `asset-user_daily_cost.png`, `asset-abuse_flags.png` and `daily-report.png`
+It dismisses the UI's first-visit dialog and saves the layers (`asset-graph.png`), the anomaly layer
+(`asset-group-anomaly.png`), `runs.png`, `asset-user_daily_cost.png`, `asset-abuse_flags.png`, `automation.png` and `daily-report.png`
 (the newest daily report under `--reports`).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-GROUPS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
+LOCATION = "pipelines.definitions:defs"  # the code location workspace.yaml defines
 
 
 def _open(browser, url: str, height: int = 1000):
@@ -33,17 +33,11 @@ def _open(browser, url: str, height: int = 1000):
 
 
 def asset_graph(browser, base: str, out: Path) -> None:
-    page = _open(browser, f"{base}/asset-groups", height=1500)  # tall enough for every layer at once
-    for group in GROUPS:  # double-clicking a collapsed group node expands it
-        node = page.get_by_text(group, exact=True)
-        if node.count():
-            node.last.dblclick(timeout=5000)
-            page.wait_for_timeout(700)
-    page.keyboard.press("Escape")
-    page.mouse.move(1000, 700)
-    page.mouse.wheel(0, -330)  # pan so the raw layer at the top is in view
-    page.wait_for_timeout(1500)
+    """The layers (groups collapsed: raw → usage → cost → anomaly → alerts → reports), and one layer opened."""
+    page = _open(browser, f"{base}/asset-groups")
     page.screenshot(path=str(out / "asset-graph.png"))
+    page = _open(browser, f"{base}/locations/{LOCATION}/asset-groups/anomaly/lineage", height=1100)
+    page.screenshot(path=str(out / "asset-group-anomaly.png"))
 
 
 def runs(browser, base: str, out: Path) -> None:
@@ -54,6 +48,12 @@ def runs(browser, base: str, out: Path) -> None:
 def asset_page(browser, base: str, out: Path, asset: str) -> None:
     page = _open(browser, f"{base}/assets/{asset}")
     page.screenshot(path=str(out / f"asset-{asset}.png"))
+
+
+def automation(browser, base: str, out: Path) -> None:
+    """Schedules and sensors, on by default."""
+    page = _open(browser, f"{base}/automation")
+    page.screenshot(path=str(out / "automation.png"))
 
 
 def daily_report(browser, reports: Path, out: Path) -> None:
@@ -89,6 +89,7 @@ def main() -> None:
         runs(browser, args.url, out)
         asset_page(browser, args.url, out, "user_daily_cost")
         asset_page(browser, args.url, out, "abuse_flags")
+        automation(browser, args.url, out)
         daily_report(browser, Path(args.reports), out)
         browser.close()
     print(f"screenshots written to {out}/")

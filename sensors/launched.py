@@ -22,9 +22,13 @@ def inventory_days(source: SourceStore) -> dict[date, list[str]]:
     return days
 
 
+FIRST_ASSET = dg.AssetKey("inventory_objects")
+
+
 def already_launched(instance: dg.DagsterInstance, job_name: str, day: date) -> bool:
-    """A run of ``job_name`` for the day's partition exists (queued, running or finished)."""
+    """A run of ``job_name`` for the day's partition exists (queued, running or finished), or the day was
+    loaded by a range run (a backfill, ``bucketlens run`` or the demo), which tags a range, not a day."""
     runs = instance.get_run_records(
         filters=dg.RunsFilter(job_name=job_name, tags={"dagster/partition": day.isoformat()}), limit=1
     )
-    return bool(runs)
+    return bool(runs) or day.isoformat() in instance.get_materialized_partitions(FIRST_ASSET)
