@@ -28,12 +28,15 @@ daily_job = dg.define_asset_job(
 )
 
 # Today's CloudWatch request and error metrics every hour, so request-rate and error-rate alerts are not
-# a day late; the daily run later rebuilds the day from the complete access logs.
+# a day late, and today's access-log objects parsed as they arrive; the daily run later rebuilds the day
+# from the complete access logs without re-reading what the hourly runs parsed.
 service_hourly_job = dg.define_asset_job(
     HOURLY_SERVICE_JOB,
-    selection=dg.AssetSelection.assets("cloudwatch_metrics", "service_daily_metrics", "service_anomalies")
+    selection=dg.AssetSelection.assets(
+        "access_log_objects", "cloudwatch_metrics", "service_daily_metrics", "service_anomalies"
+    )
     | dg.AssetSelection.groups("alerts"),
-    description="Today so far from CloudWatch: service metrics, service anomalies and their alerts.",
+    description="Today so far: new access-log objects parsed, CloudWatch service metrics, service anomalies and their alerts.",
 )
 
 # A new or restated cost export replaces a billing period: its line items and everything computed from

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.raw.inventory_objects import QUARANTINE_DDL
+from assets.raw.log_ledger import ensure_ledger, stage_new_objects
 from assets.raw.log_objects import log_objects_for_day
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import access_log as fmt
@@ -16,18 +17,27 @@ LOG_PREFIX = "access-logs/"
 
 
 def load_day(con, day, listing: dict[str, int], source: SourceStore, service: ServiceLayout) -> DayResult:
-    """Parse the log objects that can hold the day's requests; replace the day and its quarantine."""
+    """Parse the day's log objects not parsed before, then rebuild the day and its quarantine from
+    the per-object records in SQL (the same rows as parsing every object again)."""
     keys, own = log_objects_for_day(sorted(listing), day, service.log_lateness_hours)
-    files = [(key, source.local_path(key, size=listing[key])) for key in keys]
-    drop_tables(con, "stage_access_log_requests", "stage_access_log_quarantine")
-    load = fmt.stage_access_logs(con, files, day, service.ownership())
+    parse = stage_new_objects(con, keys, listing, source, service)
+    drop_tables(con, "stage_access_log_requests", "stage_access_log_quarantine_own")
+    rows_of_day, in_day = fmt.stage_first_seen(
+        con, "raw.access_log_records", "stage_access_log_requests", day, keys
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE stage_access_log_quarantine_own AS
            SELECT 'access_log_requests' AS source, ?::DATE AS partition_date, file, line_number,
                   raw_text, reason, now()::TIMESTAMP AS loaded_at
-           FROM stage_access_log_quarantine WHERE list_contains(?, file)""",
+           FROM raw.access_log_object_quarantine WHERE list_contains(?, file)
+           ORDER BY file, line_number""",
         [day, own],
     )
+    lines, records = con.execute(
+        "SELECT coalesce(sum(lines), 0), coalesce(sum(records), 0) FROM raw.access_log_objects "
+        "WHERE list_contains(?, key)",
+        [keys],
+    ).fetchall()[0]
     rows, quarantined = replace_partitions(
         con,
         [
@@ -54,15 +64,18 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
     samples = con.execute(
         "SELECT file, line_number, reason FROM stage_access_log_quarantine_own ORDER BY file, line_number LIMIT 5"
     ).fetchall()
-    own_lines = max(load.lines, 1)
+    own_lines = max(int(lines), 1)
     metadata = {
         "dagster/row_count": rows,
         "rows": rows,
         "log_objects_read": len(keys),
         "log_objects_delivered_that_day": len(own),
-        "lines_read": load.lines,
-        "duplicates_removed": load.duplicates,
-        "records_of_other_days": load.outside_day,
+        "log_objects_parsed_now": parse.files,
+        "log_objects_reused": len(keys) - parse.files,
+        "lines_read": int(lines),
+        "lines_parsed_now": parse.lines,
+        "duplicates_removed": in_day - rows_of_day,
+        "records_of_other_days": int(records) - in_day,
         "quarantined_lines": quarantined,
         "by_operation": markdown_table(
             ["operation", "requests", "errors", "bytes sent"],
@@ -89,6 +102,7 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
 @daily_asset(
     "access_log_requests",
     "raw",
+    deps=("access_log_objects",),
     checks=(
         CheckSpec("log_objects_found", "At least one log object covers the day."),
         CheckSpec("request_ids_unique", "Duplicated deliveries were removed."),
@@ -107,5 +121,6 @@ def access_log_requests(
     with warehouse.connect() as con:
         con.execute(fmt.TABLE_DDL)
         con.execute(QUARANTINE_DDL)
+        ensure_ledger(con)
         results = [load_day(con, day, listing, source, service) for day in days]
     return window_result(results)

@@ -87,7 +87,7 @@ ACCESS_LOG_REGEX = (
     + "(?: .*)?$"
 )
 
-_PARSE_SQL = resources.files(__package__).joinpath("access_log.sql").read_text(encoding="utf-8")
+PARSE_SQL = resources.files(__package__).joinpath("access_log.sql").read_text(encoding="utf-8")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -144,7 +144,7 @@ def _parse(con, paths: list[str], names: list[str], parsed: str, user_id: str) -
     """
     params = {"regex": ACCESS_LOG_REGEX, "paths": paths, "names": names}
     try:
-        con.execute(_PARSE_SQL.format(stage=parsed, source=_READ_LINES_SOURCE, user_id=user_id), params)
+        con.execute(PARSE_SQL.format(stage=parsed, source=_READ_LINES_SOURCE, user_id=user_id), params)
         starts = _file_starts(con, parsed, len(paths))
         if starts is not None:
             return starts
@@ -153,7 +153,7 @@ def _parse(con, paths: list[str], names: list[str], parsed: str, user_id: str) -
     con.execute(f"DELETE FROM {parsed}")
     try:
         source = _READ_TEXT_SOURCE.format(texts=_TEXTS)
-        con.execute(_PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
+        con.execute(PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
         return [0] * len(paths)
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
@@ -161,7 +161,7 @@ def _parse(con, paths: list[str], names: list[str], parsed: str, user_id: str) -
     texts = _read_lossy(con, paths, parsed)
     source = _READ_TEXT_SOURCE.format(texts=texts)
     params.pop("paths")
-    con.execute(_PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
+    con.execute(PARSE_SQL.format(stage=parsed, source=source, user_id=user_id), params)
     con.execute(f"DROP TABLE {texts}")
     return [0] * len(paths)
 
@@ -209,14 +209,35 @@ def stage_access_logs(
     (file, line_number, raw_text, reason) for every line that does not parse. The caller replaces
     the partition from these tables in one transaction.
     """
-    stage, quarantine = _identifier(stage), _identifier(quarantine)
+    stage = _identifier(stage)
+    records = f"{stage}__records"
+    load = stage_access_log_records(con, files, key_pattern, records, quarantine)
+    try:
+        rows, in_day = stage_first_seen(con, records, stage, day, [name for name, _ in files])
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {records}")
+    load.rows, load.duplicates, load.outside_day = rows, in_day - rows, load.parsed - in_day
+    return load
+
+
+def stage_access_log_records(
+    con, files: list[tuple[str, str]], key_pattern: KeyPattern, records: str, quarantine: str
+) -> AccessLogLoad:
+    """Parse ``files`` into TEMP tables ``records`` (every parsed record of any day, the columns of
+    ``raw.access_log_requests``, nothing dropped as a repeat) and ``quarantine``.
+
+    Why records of every day and no dedupe: this is what one log object *contains*, independent of
+    the partition that reads it, so it can be kept per object and reused by every day that needs it
+    (``stage_first_seen`` picks a day's rows from it). ``rows`` of the result = records staged.
+    """
+    records, quarantine = _identifier(records), _identifier(quarantine)
     names = [name for name, _ in files]
     paths = [os.fspath(path) for _, path in files]
     for name, path in zip(names, paths, strict=True):
         if not os.path.isfile(path):
             raise SourceFormatError(name, f"log object not found at {path}")
 
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({_COLUMN_DEFS})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {records} ({_COLUMN_DEFS})")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quarantine} "
         "(file VARCHAR, line_number BIGINT, raw_text VARCHAR, reason VARCHAR)"
@@ -225,7 +246,7 @@ def stage_access_logs(
         return AccessLogLoad(0, 0, 0, 0, 0, 0, 0, 0)
 
     bytes_read = sum(os.path.getsize(path) for path in paths)
-    parsed = f"{stage}__parsed"
+    parsed = f"{records}__parsed"
     extra = ", ".join(_EXTRA_COLUMNS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {parsed} ({_COLUMN_DEFS}, {extra})")
     # Lines are numbered by insertion order, which DuckDB keeps (in parallel) only with this set.
@@ -236,7 +257,7 @@ def stage_access_logs(
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
     try:
-        return _keep_the_days_records(con, parsed, stage, quarantine, day, starts, bytes_read)
+        return _split_records(con, parsed, records, quarantine, starts, bytes_read)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {parsed}")
 
@@ -244,17 +265,15 @@ def stage_access_logs(
 _LINE = "coalesce(source_line, rowid - $starts[file_idx] + 1)"
 
 
-def _keep_the_days_records(con, parsed, stage, quarantine, day, starts, bytes_read) -> AccessLogLoad:
-    """Quarantine the bad lines; stage every record of ``day``, each (request ID, operation, key) once."""
-    lines, parsed_count, quarantined, in_day = con.execute(
+def _split_records(con, parsed, records, quarantine, starts, bytes_read) -> AccessLogLoad:
+    """Quarantine the bad lines; number and keep every parsed record."""
+    lines, parsed_count, quarantined = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE reason IS DISTINCT FROM 'blank'),
                count(*) FILTER (WHERE reason IS NULL),
-               count(*) FILTER (WHERE reason <> 'blank'),
-               count(*) FILTER (WHERE reason IS NULL AND usage_date = $day)
+               count(*) FILTER (WHERE reason <> 'blank')
         FROM {parsed}
-        """,
-        {"day": day},
+        """
     ).fetchall()[0]
     con.execute(
         f"""
@@ -264,46 +283,72 @@ def _keep_the_days_records(con, parsed, stage, quarantine, day, starts, bytes_re
         """,
         {"starts": starts},
     )
-    # Delivery is best effort and may repeat a record: keep the first seen (file, line order). Repeats
-    # are rare, so records are grouped on the key alone and only the repeated keys are ranked; a
-    # record without a request ID is never treated as a repeat.
-    repeats = f"{stage}__repeats"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {repeats} AS
-        WITH day AS (
-            SELECT rowid AS row_id, file_idx, source_line, request_id, operation, key FROM {parsed}
-            WHERE reason IS NULL AND usage_date = $day AND request_id IS NOT NULL
-        )
-        SELECT d.row_id FROM day d
-        JOIN (SELECT request_id, operation, key FROM day GROUP BY ALL HAVING count(*) > 1) r
-          ON d.request_id = r.request_id AND d.operation IS NOT DISTINCT FROM r.operation
-             AND d.key IS NOT DISTINCT FROM r.key
-        QUALIFY row_number() OVER (PARTITION BY d.request_id, d.operation, d.key
-                                   ORDER BY d.file_idx, coalesce(d.source_line, d.row_id)) > 1
+        INSERT INTO {records}
+        SELECT * EXCLUDE (file_idx, reason, raw_text) REPLACE ({_LINE} AS source_line)
+        FROM {parsed} WHERE reason IS NULL
         """,
-        {"day": day},
+        {"starts": starts},
     )
-    column_list = ", ".join(name for name, _ in COLUMNS)
-    con.execute(
-        f"""
-        INSERT INTO {stage} ({column_list})
-        SELECT * EXCLUDE (file_idx, reason, raw_text)
-               REPLACE ({_LINE} AS source_line)
-        FROM {parsed}
-        WHERE reason IS NULL AND usage_date = $day AND rowid NOT IN (SELECT row_id FROM {repeats})
-        """,
-        {"day": day, "starts": starts},
-    )
-    con.execute(f"DROP TABLE {repeats}")
-    rows = con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
     return AccessLogLoad(
         files=len(starts),
         lines=int(lines),
         parsed=int(parsed_count),
         quarantined=int(quarantined),
-        duplicates=int(in_day - rows),
-        outside_day=int(parsed_count - in_day),
-        rows=int(rows),
+        duplicates=0,
+        outside_day=0,
+        rows=int(parsed_count),
         bytes_read=bytes_read,
     )
+
+
+def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: list[str]) -> tuple[int, int]:
+    """Fill TEMP table ``stage`` with the records of ``day`` in ``files`` (display names, in reading
+    order), each (request ID, operation, key) once; return (rows staged, records of the day).
+
+    Delivery is best effort and may repeat a record: the first seen (file order, then line) is kept.
+    Repeats are rare, so records are grouped on the key alone and only the repeated keys are ranked;
+    a record without a request ID is never treated as a repeat. ``records`` may be any table with
+    the warehouse columns (a TEMP stage or the per-object ledger ``raw.access_log_records``).
+    """
+    stage = _identifier(stage)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", records):
+        raise ValueError(f"not a plain table name: {records!r}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({_COLUMN_DEFS})")
+    params = {"day": day, "files": files}
+    source = (
+        f"(SELECT *, list_position($files, source_file) AS file_order FROM {records} "
+        "WHERE usage_date = $day AND list_contains($files, source_file))"
+    )
+    repeats = f"{stage}__repeats"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {repeats} AS
+        WITH day AS (
+            SELECT file_order, source_line, request_id, operation, key FROM {source}
+            WHERE request_id IS NOT NULL
+        )
+        SELECT d.file_order, d.source_line FROM day d
+        JOIN (SELECT request_id, operation, key FROM day GROUP BY ALL HAVING count(*) > 1) r
+          ON d.request_id = r.request_id AND d.operation IS NOT DISTINCT FROM r.operation
+             AND d.key IS NOT DISTINCT FROM r.key
+        QUALIFY row_number() OVER (PARTITION BY d.request_id, d.operation, d.key
+                                   ORDER BY d.file_order, d.source_line) > 1
+        """,
+        params,
+    )
+    column_list = ", ".join(name for name, _ in COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO {stage} ({column_list})
+        SELECT s.* EXCLUDE (file_order) FROM {source} s
+        ANTI JOIN {repeats} r ON s.file_order = r.file_order AND s.source_line = r.source_line
+        """,
+        params,
+    )
+    con.execute(f"DROP TABLE {repeats}")
+    rows, in_day = con.execute(
+        f"SELECT (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {source})", params
+    ).fetchall()[0]
+    return int(rows), int(in_day)

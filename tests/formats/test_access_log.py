@@ -7,7 +7,6 @@ import re
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from bucketlens.formats.access_log import (
@@ -44,14 +43,6 @@ def line(
         f"{OWNER} b [{when}] {ip} arn:aws:iam::123456789012:user/app {request_id} {op} {key} "
         f'{uri} {status} - 100 200 10 5 "-" {ua}{tail}'
     )
-
-
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
-    yield connection
-    connection.close()
 
 
 def stage(con, tmp_path, files: dict[str, list[str] | str], day=DAY, pattern=DEFAULT_PATTERN):

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-import duckdb
-import pytest
-
 from bucketlens.formats.access_log import stage_access_logs
 from bucketlens.keys import KeyPattern
 
@@ -16,14 +13,6 @@ GOOD = (
     "o photos [01/Oct/2026:10:00:00 +0000] 192.0.2.1 req {rid} REST.GET.OBJECT users/7/a.jpg "
     '"GET /photos/users/7/a.jpg HTTP/1.1" 200 - 10 10 1 1 "-" "{ua}" - H SigV4 C AuthHeader host TLSv1.3'
 )
-
-
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
-    yield connection
-    connection.close()
 
 
 def _load(con, tmp_path, ua: str):

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import boto3
-import duckdb
 import pytest
 from moto import mock_aws
 
@@ -47,14 +46,6 @@ def series(metric: str, dimension: tuple[str, str], period: int, stat: str, unit
 def write_jsonl(path: Path, lines: list[dict | str]) -> str:
     path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
     return str(path)
-
-
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
-    yield connection
-    connection.close()
 
 
 STAGED = ("SELECT ts, bucket, metric_name, dimension_name, dimension_value, stat, value, period_seconds, unit, "

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -127,14 +126,6 @@ def write_csv_gz(path: Path, table: pa.Table) -> None:
             ]
         )  # fmt: skip
     path.write_bytes(gzip.compress(out.getvalue().encode()))
-
-
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
-    yield connection
-    connection.close()
 
 
 def export_of(keys: list[str], execution: str | None = None) -> CostExport:

@@ -76,14 +76,6 @@ def manifest(fmt: str, columns: list[str], files: list[ManifestFile]) -> Invento
     )
 
 
-@pytest.fixture
-def con():
-    connection = duckdb.connect()
-    connection.execute("SET enable_progress_bar = false")
-    yield connection
-    connection.close()
-
-
 def staged(con, order: str = "key, version_id") -> list[tuple]:
     return con.execute(f"SELECT {STAGE_COLUMNS} FROM stage_inventory_objects ORDER BY {order}").fetchall()
 

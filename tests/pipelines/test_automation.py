@@ -48,23 +48,26 @@ def test_the_daily_schedule_runs_yesterday_once_its_inventory_is_there(tiny_sour
     day = tiny_source.start + timedelta(days=4)
     at = datetime(day.year, day.month, day.day, 13, tzinfo=UTC) + timedelta(days=1)
     with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=at, resources={"source": source}
-        )
-        request = daily_schedule(ctx)
+        ) as ctx:
+            request = daily_schedule(ctx)
         assert isinstance(request, dg.RunRequest)
         assert request.partition_key == day.isoformat() and request.run_key == f"daily:{day}"
         # once a run of the day exists (launched by the inventory sensor), the schedule skips it
         _stand_in_daily_job().execute_in_process(
             instance=instance, tags={"dagster/partition": day.isoformat()}
         )
-        assert isinstance(daily_schedule(ctx), dg.SkipReason)
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=at, resources={"source": source}
+        ) as ctx:
+            assert isinstance(daily_schedule(ctx), dg.SkipReason)
         # a day whose inventory never arrived is skipped with the reason
         late = at + timedelta(days=30)
-        ctx = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=late, resources={"source": source}
-        )
-        skip = daily_schedule(ctx)
+        ) as ctx:
+            skip = daily_schedule(ctx)
         assert isinstance(skip, dg.SkipReason) and "No S3 Inventory manifest" in skip.skip_message
 
 

@@ -6,7 +6,14 @@ import dagster as dg
 
 from pipelines.partitions import PARTITIONS_START
 
-RAW = {"inventory_objects", "access_log_requests", "cloudwatch_metrics", "cost_line_items", "users"}
+RAW = {
+    "inventory_objects",
+    "access_log_objects",
+    "access_log_requests",
+    "cloudwatch_metrics",
+    "cost_line_items",
+    "users",
+}
 
 
 def load(monkeypatch, tmp_path):

@@ -17,7 +17,14 @@ import pytest
 from tests.conftest import bucketlens_env
 
 REPO = Path(__file__).resolve().parents[2]
-RAW = {"inventory_objects", "access_log_requests", "cloudwatch_metrics", "cost_line_items", "users"}
+RAW = {
+    "inventory_objects",
+    "access_log_objects",
+    "access_log_requests",
+    "cloudwatch_metrics",
+    "cost_line_items",
+    "users",
+}
 
 ASSETS_QUERY = """
 { assetNodes {

@@ -1,0 +1,98 @@
+"""The access-log ledger: which log objects have been parsed, what each held, and its bad lines.
+
+Why a ledger: a log object is parsed once, when it arrives (the hourly ``access_log_objects`` run) or
+when a day first needs it, and every later read of it — the day's partition, the next day's partition
+that reads the same late objects, a rerun — is SQL over ``raw.access_log_records`` instead of a re-parse.
+"""
+
+import hashlib
+import os
+
+from bucketlens.formats import access_log as fmt
+from resources.service import ServiceLayout
+from resources.source_store import SourceStore
+from resources.warehouse import Replacement, drop_tables, replace_partitions
+
+LEDGER_DDL = (
+    "CREATE TABLE IF NOT EXISTS raw.access_log_objects (key VARCHAR, size BIGINT, "
+    "etag_or_mtime VARCHAR, parser VARCHAR, loaded_at TIMESTAMP, lines BIGINT, records BIGINT, "
+    "quarantined BIGINT, first_request_time TIMESTAMP, last_request_time TIMESTAMP)"
+)
+RECORDS_DDL = (
+    "CREATE TABLE IF NOT EXISTS raw.access_log_records AS SELECT * FROM raw.access_log_requests LIMIT 0"
+)
+OBJECT_QUARANTINE_DDL = (
+    "CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine "
+    "(file VARCHAR, line_number BIGINT, raw_text VARCHAR, reason VARCHAR)"
+)
+
+
+def ensure_ledger(con) -> None:
+    """Create the ledger tables (the records table has the columns of ``raw.access_log_requests``)."""
+    for ddl in (fmt.TABLE_DDL, LEDGER_DDL, RECORDS_DDL, OBJECT_QUARANTINE_DDL):
+        con.execute(ddl)
+
+
+def object_version(source: SourceStore, key: str, size: int) -> str:
+    """What says an object changed: its size, plus the file's mtime for a local source.
+
+    An S3 object's ETag would be better, but the listing (``SourceObject``) does not carry it yet;
+    a replaced S3 object of the same size is therefore not detected (S3 never rewrites log objects).
+    """
+    if source.is_s3:
+        return str(size)
+    return f"{size}:{os.stat(source.local_path(key)).st_mtime_ns}"
+
+
+def parser_fingerprint(service: ServiceLayout) -> str:
+    """Staged records are reused only if they were parsed by the same grammar and key ownership."""
+    text = fmt.ACCESS_LOG_REGEX + fmt.PARSE_SQL + service.ownership().sql_expr("key")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceLayout) -> fmt.AccessLogLoad:
+    """Parse the objects among ``keys`` not yet in the ledger (or changed) and record them, in one
+    transaction with their records and bad lines; return what the parse saw."""
+    parser = parser_fingerprint(service)
+    versions = {key: object_version(source, key, listing[key]) for key in keys}
+    known = dict(
+        con.execute(
+            "SELECT key, etag_or_mtime FROM raw.access_log_objects WHERE list_contains(?, key) AND parser = ?",
+            [keys, parser],
+        ).fetchall()
+    )
+    new = [key for key in keys if known.get(key) != versions[key]]
+    drop_tables(con, "stage_access_log_records", "stage_access_log_object_quarantine")
+    files = [(key, source.local_path(key, size=listing[key])) for key in new]
+    load = fmt.stage_access_log_records(
+        con, files, service.ownership(), "stage_access_log_records", "stage_access_log_object_quarantine"
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE stage_access_log_objects AS
+           SELECT o.key, o.size, o.version AS etag_or_mtime, ? AS parser, now()::TIMESTAMP AS loaded_at,
+                  coalesce(r.n, 0) + coalesce(q.n, 0) AS lines, coalesce(r.n, 0) AS records,
+                  coalesce(q.n, 0) AS quarantined, r.first_request_time, r.last_request_time
+           FROM (SELECT unnest(?) AS key, unnest(?) AS size, unnest(?) AS version) o
+           LEFT JOIN (SELECT source_file, count(*) AS n, min(request_time) AS first_request_time,
+                             max(request_time) AS last_request_time
+                      FROM stage_access_log_records GROUP BY ALL) r ON r.source_file = o.key
+           LEFT JOIN (SELECT file, count(*) AS n FROM stage_access_log_object_quarantine GROUP BY ALL) q
+                  ON q.file = o.key""",
+        [parser, new, [listing[k] for k in new], [versions[k] for k in new]],
+    )
+    replace_partitions(
+        con,
+        [
+            Replacement(
+                "raw.access_log_records", "stage_access_log_records", "list_contains(?, source_file)", [new]
+            ),
+            Replacement(
+                "raw.access_log_object_quarantine",
+                "stage_access_log_object_quarantine",
+                "list_contains(?, file)",
+                [new],
+            ),
+            Replacement("raw.access_log_objects", "stage_access_log_objects", "list_contains(?, key)", [new]),
+        ],
+    )
+    return load
