@@ -36,7 +36,7 @@ def asset_graph(browser, base: str, out: Path) -> None:
     """The layers (groups collapsed: raw → usage → cost → anomaly → alerts → reports), and one layer opened."""
     page = _open(browser, f"{base}/asset-groups")
     page.screenshot(path=str(out / "asset-graph.png"))
-    page = _open(browser, f"{base}/locations/{LOCATION}/asset-groups/anomaly/lineage", height=1100)
+    page = _open(browser, f"{base}/locations/{LOCATION}/asset-groups/anomaly/lineage", height=1800)
     page.screenshot(path=str(out / "asset-group-anomaly.png"))
 
 
