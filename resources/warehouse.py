@@ -7,13 +7,14 @@ rerun replaces a partition atomically and a failure half-way leaves the previous
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+CHECKPOINT_THRESHOLD = "1GB"  # the WAL a step may grow before DuckDB checkpoints on its own
 SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
 
 
@@ -32,9 +33,16 @@ class Warehouse(DuckDBResource):
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
             if self.temp_directory:
                 con.execute(f"SET temp_directory = '{self.temp_directory}'")
+            # DuckDB checkpoints whenever its WAL passes 16 MB, i.e. after nearly every day a window
+            # replaces, and each checkpoint of a multi-GB warehouse costs seconds (measured: 1.6-2.9 s of
+            # a 3.4 s access-log day in a 90-day backfill). One checkpoint per step instead:
+            con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             yield con
+            # if another connection's transaction is open, DuckDB checkpoints when the last one closes
+            with suppress(duckdb.TransactionException):
+                con.execute("CHECKPOINT")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import dagster as dg
+import duckdb
 import pytest
 
 from assets.alerts import ALERT_ASSETS
@@ -14,7 +15,7 @@ from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
 from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
-from bucketlens.anomaly.evaluation import load_labels
+from bucketlens.anomaly.evaluation import labels_without_alert, load_labels
 from bucketlens.settings import Settings
 from pipelines.runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG
 from resources import build_resources
@@ -22,7 +23,6 @@ from tests.assets.raw_helpers import query
 from tests.conftest import bucketlens_env
 
 ALL = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS, *ALERT_ASSETS]
-RULE_OF_PATTERN = {"cost_spike": "cost_spike"}  # every other pattern's alert rule has the pattern's name
 
 
 @pytest.fixture(scope="module")
@@ -156,13 +156,31 @@ def test_every_injected_anomaly_alerts_and_quiet_days_stay_quiet(month, tiny_sou
         home,
         "SELECT rule, subject, usage_date, severity FROM alerts.alert_events WHERE state = 'firing'",
     )
-    for lab in labels:
-        rule = RULE_OF_PATTERN.get(lab["pattern"], lab["pattern"])
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        assert labels_without_alert(con, labels) == []
+    for lab in labels:  # the same, spelled out: the rule named after the pattern, on the visible day
         subject = "S3 bill" if lab["pattern"] == "cost_spike" else f"user {lab['user_id']}"
-        assert any(r == rule and s == subject and d == lab["visible"] for r, s, d, _ in firing), lab
+        assert any(r == lab["pattern"] and s == subject and d == lab["visible"] for r, s, d, _ in firing), lab
     first_label = min(lab["visible"] for lab in labels)
     loud_before = [f for f in firing if f[2] < first_label and f[3] != "info"]
     assert loud_before == []  # warning/critical alerts only where something was injected
+
+
+def test_the_demo_summary_counts_the_alerted_labels_and_quiet_days(month, tiny_source):
+    from pipelines.demo import _alert_figures
+
+    home, days, _ = month
+    labels = load_labels(tiny_source.root / "labels.jsonl", days)
+    with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
+        alerts, flags, alerted = _alert_figures(Settings.from_env(), tiny_source.root, days)
+    assert alerted.endswith(f"alerted on the day they show: {len(labels)} of {len(labels)}") and labels
+    loud = query(
+        home,
+        "SELECT count(DISTINCT usage_date) FROM alerts.alert_events "
+        "WHERE state = 'firing' AND first_seen = usage_date AND severity <> 'info'",
+    )[0][0]
+    assert f"{len(days) - loud} day(s) raised no warning or critical" in alerts
+    assert flags.startswith("  abuse flags") and "rapid_upload" in flags
 
 
 def test_the_preview_shows_each_alert_as_slack_would(month, tiny_source):
