@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -280,20 +282,35 @@ def run_suite(
     """``bucketlens bench [suite]``: every inventory size and log size, one table and one JSON."""
     from bucketlens.benchmarks.suite import machine_load, measure_access_log, measure_inventory, suite_table
 
-    results: dict = {"load_before": machine_load(), "inventory": [], "access_log": []}
+    results: dict = {"load_before": machine_load(), "inventory": [], "access_log": [], "failed": []}
     with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
         for objects in sizes:
             where = Path(tmp) / f"inventory-{objects}"
-            results["inventory"].append(measure_inventory(objects, where, measure_attribution, measure_child))
+            with _case(results, f"storage {objects:,}"):
+                results["inventory"].append(
+                    measure_inventory(objects, where, measure_attribution, measure_child)
+                )
+            shutil.rmtree(where, ignore_errors=True)  # a 100 M case needs the disk the 10 M one used
         for lines in log_sizes:
-            results["access_log"].append(measure_access_log(lines, Path(tmp), BENCH_DAY, measure_child))
+            with _case(results, f"access-log {lines:,} lines"):
+                results["access_log"].append(measure_access_log(lines, Path(tmp), BENCH_DAY, measure_child))
     results["load_after"] = machine_load()
     print("\n" + suite_table(results))
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     print(json.dumps({"suite": results}, default=str))
     disagree = [r for r in results["inventory"] + results["access_log"] if r["agree"] is False]
-    return 1 if disagree else 0
+    return 1 if disagree or results["failed"] else 0
+
+
+@contextmanager
+def _case(results: dict, name: str):
+    """A case that fails (disk full, out of memory) is reported in the table; the others still count."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any failure of one case is a result to report, not a crash
+        results["failed"].append({"case": name, "error": f"{type(exc).__name__}: {exc}"[:400]})
+        print(f"{name}: FAILED ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def main(argv: list[str]) -> int:

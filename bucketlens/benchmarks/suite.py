@@ -150,6 +150,7 @@ def suite_table(results: dict) -> str:
         r["pandas_skipped"] for r in results["inventory"] + results["access_log"] if r.get("pandas_skipped")
     ]
     rows += [f"  note: {s}" for s in skipped]
+    rows += [f"  FAILED {f['case']}: {f['error']}" for f in results.get("failed", [])]
     rows.append(f"load: {results['load_after']}")
     return "\n".join(rows)
 
