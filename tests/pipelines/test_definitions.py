@@ -5,15 +5,7 @@ import warnings
 import dagster as dg
 
 from pipelines.partitions import PARTITIONS_START
-
-RAW = {
-    "inventory_objects",
-    "access_log_objects",
-    "access_log_requests",
-    "cloudwatch_metrics",
-    "cost_line_items",
-    "users",
-}
+from tests.pipelines.raw_layer import RAW
 
 
 def load(monkeypatch, tmp_path):

@@ -15,16 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import bucketlens_env
+from tests.pipelines.raw_layer import RAW
 
 REPO = Path(__file__).resolve().parents[2]
-RAW = {
-    "inventory_objects",
-    "access_log_objects",
-    "access_log_requests",
-    "cloudwatch_metrics",
-    "cost_line_items",
-    "users",
-}
 
 ASSETS_QUERY = """
 { assetNodes {
