@@ -62,6 +62,10 @@ def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceL
         ).fetchall()
     )
     new = [key for key in keys if known.get(key) != versions[key]]
+    if not new:  # the common case of an hourly or daily run: no transaction, no scan of the records
+        return fmt.AccessLogLoad(
+            files=0, lines=0, parsed=0, quarantined=0, duplicates=0, outside_day=0, rows=0, bytes_read=0
+        )
     drop_tables(con, "stage_access_log_records", "stage_access_log_object_quarantine")
     files = [(key, source.local_path(key, size=listing[key])) for key in new]
     load = fmt.stage_access_log_records(
