@@ -303,6 +303,53 @@ def run_suite(
     return 1 if disagree or results["failed"] else 0
 
 
+DAILY_DAY = date(2026, 10, 2)
+
+
+def run_daily(
+    objects: int, users: int, requests: int, warm_days: int, workdir: str | None, json_path: str | None = None
+) -> int:
+    """``bucketlens bench daily``: generate every source for ``warm_days`` + 1 days (untimed), run the
+    daily job for the warm-up days (so the measured day has yesterday's state, as in production), then
+    deliver the measured day's logs, parse them as the hourly runs would (``access_log_objects``), and
+    run the daily job for that day. Each run is a child process measured by the launcher."""
+    from bucketlens.benchmarks.daily import DAILY_SECONDS_TARGET, daily_table
+    from bucketlens.benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
+    from bucketlens.benchmarks.suite import machine_load
+
+    results: dict = {"load_before": machine_load(), "days": []}
+    days = days_ending(DAILY_DAY, warm_days + 1)
+    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-daily-", dir=workdir) as tmp:
+        source, home, held = Path(tmp) / "source", Path(tmp) / "home", Path(tmp) / "held"
+        print(f"generating {len(days)} day(s) of sources under {source} (untimed) ...")
+        started = time.perf_counter()
+        generated = generate_daily_source(source, days, objects, users, requests, hold_last_logs=held)
+        results["generate_seconds"] = round(time.perf_counter() - started, 1)
+        results["source"] = {k: v for k, v in asdict(generated).items() if k not in ("root", "days")}
+        plan = [(day, "warm-up", False) for day in days[:-1]]
+        plan += [(days[-1], "hourly parse", True), (days[-1], "measured", False)]
+        for day, role, parse in plan:
+            if parse:
+                print(f"delivering {deliver_held_logs(held, source)} log objects of {day}")
+            print(f"running {'access_log_objects' if parse else 'the daily job'} for {day} ({role}) ...")
+            argv = ["-m", "bucketlens.benchmarks.daily", str(home), str(source), day.isoformat()]
+            m = measure_child(argv + (["parse"] if parse else []))
+            results["days"].append(
+                {**m.report, "role": role, "process_seconds": m.wall_seconds, "peak_rss_mib": m.peak_rss_mib}
+            )
+            print(f"  {day}: {m.report['seconds']:.1f}s, peak RSS {m.peak_rss_mib:,.0f} MiB")
+    parse, measured = results["days"][-2:]
+    results["target_seconds"] = DAILY_SECONDS_TARGET
+    results["target_met"] = measured["success"] and measured["seconds"] <= DAILY_SECONDS_TARGET
+    results["with_parse_seconds"] = round(parse["seconds"] + measured["seconds"], 2)
+    results["load_after"] = machine_load()
+    print("\n" + daily_table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    print(json.dumps({"daily": results}, default=str))
+    return 0 if all(d["success"] for d in results["days"]) else 1
+
+
 @contextmanager
 def _case(results: dict, name: str):
     """A case that fails (disk full, out of memory) is reported in the table; the others still count."""
@@ -320,14 +367,21 @@ def main(argv: list[str]) -> int:
     from bucketlens.benchmarks.suite import parse_size
 
     parser = argparse.ArgumentParser(prog="bucketlens bench")
-    parser.add_argument("case", choices=["suite", "access-log"])
+    parser.add_argument("case", choices=["suite", "access-log", "daily"])
     parser.add_argument("--sizes", default="1M,10M", help="inventory sizes, e.g. 1M,10M,50M")
     parser.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
     parser.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in records")
     parser.add_argument("--lines", default="2M", help="access-log records (access-log case)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--workdir", help="where to put the generated data (default: system temp)")
+    parser.add_argument("--objects", default="10M", help="inventory objects per day (daily case)")
+    parser.add_argument("--users", default="100k", help="users in the users database (daily case)")
+    parser.add_argument("--requests", default="5M", help="access-log requests per day (daily case)")
+    parser.add_argument("--warm-days", type=int, default=1, help="days run before the measured one (daily)")
     args = parser.parse_args(argv)
+    if args.case == "daily":
+        return run_daily(parse_size(args.objects), parse_size(args.users), parse_size(args.requests),
+                         args.warm_days, args.workdir, args.json)  # fmt: skip
     if args.case == "access-log":
         return run_access_log(parse_size(args.lines), args.workdir, args.json)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
@@ -336,7 +390,7 @@ def main(argv: list[str]) -> int:
     return run_suite(sizes, logs, args.workdir, args.json)
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in ("suite", "access-log"):
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in ("suite", "access-log", "daily"):
     sys.exit(main(sys.argv[1:]))
 elif __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
     _child_load(*sys.argv[2:])

@@ -116,7 +116,7 @@ def cmd_bench_anomaly(args: argparse.Namespace) -> int:
 
     from pipelines.quality import default_cases, run_quality_bench
 
-    cases = default_cases(args.seeds, args.users, args.days, args.injections)
+    cases = default_cases(args.seeds, args.users or [300, 1000], args.days, args.injections)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bucketlens-quality-"))
     print(f"Detector quality on {len(cases)} generated case(s) under {workdir}")
     return run_quality_bench(cases, workdir, Path(args.json) if args.json else None)
@@ -135,6 +135,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         argv += ["--json", args.json] if args.json else []
         argv += ["--workdir", args.workdir] if args.workdir else []
         return bench_main(argv)
+    if args.case == "daily":
+        from bucketlens.benchmarks.suite import parse_size
+        from pipelines.bench import run_daily
+
+        users = args.users[0] if args.users else 100_000
+        return run_daily(args.objects or 10_000_000, users, parse_size(args.requests), args.warm_days,
+                         args.workdir, args.json)  # fmt: skip
 
     objects = args.objects or BENCH_DEFAULT_OBJECTS[args.case]
     inventory_format = args.inventory_format or BENCH_DEFAULT_FORMAT[args.case]
@@ -196,11 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
     add_alert_parsers(sub, _with_settings)
     bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
-    bench.add_argument("case", choices=["suite", "access-log", "inventory-load", "attribution", "anomaly"])
+    bench.add_argument(
+        "case", choices=["suite", "access-log", "daily", "inventory-load", "attribution", "anomaly"]
+    )
     bench.add_argument(
         "--objects",
         type=int,
-        help="objects in the generated inventory (default: 10 M inventory-load, 20 M attribution)",
+        help="objects in the generated inventory (default: 10 M inventory-load and daily, 20 M attribution)",
     )
     bench.add_argument(
         "--inventory-format",
@@ -211,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality = bench.add_argument_group("anomaly (detector precision/recall)")
     quality.add_argument("--seeds", type=_int_list, default=[7, 11], help="generator seeds (default 7,11)")
     quality.add_argument(
-        "--users", type=_int_list, default=[300, 1000], help="populations (default 300,1000)"
+        "--users", type=_int_list, help="populations (default 300,1000; daily: one value, default 100000)"
     )
     quality.add_argument("--days", type=int, default=28, help="days per case with anomalies (default 28)")
     quality.add_argument(
@@ -225,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     suite.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
     suite.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in lines (default 1M,10M)")
     suite.add_argument("--lines", default="2M", help="access-log lines for the access-log case (default 2M)")
+    daily = bench.add_argument_group("daily (the whole daily job at scale; also --objects, --users)")
+    daily.add_argument("--requests", default="5M", help="access-log requests per day (default 5M)")
+    daily.add_argument(
+        "--warm-days", type=int, default=1, help="days run before the measured day (default 1)"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

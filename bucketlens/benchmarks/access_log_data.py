@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 LINES_PER_OBJECT = 250_000
 USERS = 100_000
@@ -38,7 +39,8 @@ WITH ids AS (
                 WHEN h % 100 < 87 THEN 'REST.HEAD.OBJECT' WHEN h % 100 < 91 THEN 'REST.DELETE.OBJECT'
                 WHEN h % 100 < 95 THEN 'REST.GET.BUCKET' WHEN h % 100 < 98 THEN 'BATCH.DELETE.OBJECT'
                 ELSE 'S3.EXPIRE.OBJECT' END AS op,
-           'users/' || (h // 7 % $users) || '/photos/'
+           $first_user + h // 7 % $users AS uid,
+           'users/' || uid || '/photos/'
                || CASE h // 13 % 10 WHEN 0 THEN 'my photo ' WHEN 1 THEN 'café_' ELSE 'IMG_' END
                || (h // 101 % 100000) || '.jpg' AS key,
            lpad(upper(to_hex(h // 3)), 16, '0') AS request_id,
@@ -46,7 +48,7 @@ WITH ids AS (
            h // 19 % 5000000 AS size
     FROM ids
 ), fields AS (
-    SELECT i, h, op, status, request_id, size,
+    SELECT i, h, ts, op, status, request_id, size, uid,
            CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN 'AmazonS3'
                 ELSE 'arn:aws:iam::123456789012:user/app' END AS requester,
            CASE WHEN op = 'REST.GET.BUCKET' THEN '-'
@@ -57,13 +59,14 @@ WITH ids AS (
                 ELSE '"' || split_part(op, '.', 2) || ' /photos-prod/' || replace(url_encode(key), '%2F', '/')
                      || ' HTTP/1.1"' END AS uri,
            CASE WHEN i % $escaped_every = 5 THEN '"Mozilla/5.0 (\"quoted\") Photos/2.1"'
-                ELSE '"Photos/2.' || (h % 9) || ' (iPhone; iOS 17.' || (h // 23 % 6) || ')"' END AS ua
+                ELSE '"Photos/2.' || (uid % 9) || ' (iPhone; iOS 17.' || ((uid // 9 + h // 23 % 2) % 6)
+                     || ')"' END AS ua  -- a user's app on 1-2 OS versions
     FROM records
 ), lines AS (
-    SELECT i, h,
+    SELECT i, h, ts, op, status, size, requester,
            '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be photos-prod ' || time_field
-           || ' ' || CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN '-' ELSE '198.51.' || (h // 29 % 256) || '.'
-                                                             || (h // 31 % 256) END
+           || ' ' || CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN '-' ELSE '198.51.' || (uid % 256) || '.'  -- a user's 1-3 devices
+                                                             || ((uid // 256 + h // 29 % 3) % 256) END
            || ' ' || requester || ' ' || request_id || ' ' || op || ' ' || key_field || ' ' || uri
            || ' ' || CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN '-' ELSE status::VARCHAR END
            || ' ' || CASE status WHEN 404 THEN 'NoSuchKey' WHEN 403 THEN 'AccessDenied' ELSE '-' END
@@ -79,10 +82,24 @@ WITH ids AS (
                                 ELSE ' - - us-east-1' END END AS line
     FROM fields
 )
-SELECT CASE WHEN i % $malformed_every = 11 THEN left(line, 60) ELSE line END AS line
+SELECT CASE WHEN i % $malformed_every = 11 THEN left(line, 60) ELSE line END AS line,
+       false AS repeated, h, ts, op, status, size, requester
 FROM lines
 UNION ALL  -- a repeated delivery of some records, as S3 does on a best-effort basis
-SELECT line FROM lines WHERE i % $duplicate_every = 7 AND i % $malformed_every <> 11
+SELECT line, true, h, ts, op, status, size, requester
+FROM lines WHERE i % $duplicate_every = 7 AND i % $malformed_every <> 11
+"""
+
+# The requests behind the lines (repeated deliveries once), in the columns the source generator's
+# CloudWatch and CUR writers read (``requests_arrow``), so a daily-run benchmark's metrics and bill
+# describe exactly the traffic its logs record.
+_TRUTH_SQL = """
+SELECT epoch_ms(ts) AS ts_ms, op, requester,
+       CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN NULL ELSE status END AS status,
+       CASE WHEN op = 'REST.GET.OBJECT' AND status = 200 THEN size END AS bytes_sent,
+       CASE WHEN op IN ('REST.GET.OBJECT', 'REST.PUT.OBJECT', 'REST.HEAD.OBJECT') THEN size END AS object_size,
+       h // 41 % 60 + 1 AS turn_ms, h // 37 % 900 + 4 AS total_ms, 0 AS storage_class
+FROM slice WHERE NOT repeated
 """
 
 
@@ -96,6 +113,7 @@ class GeneratedLogs:
     records: int  # distinct records
     malformed: int
     bytes: int
+    requests: pa.Table | None = None  # with ``keep_requests``: one row per distinct record
 
 
 def object_key(day: date, index: int) -> str:
@@ -105,12 +123,21 @@ def object_key(day: date, index: int) -> str:
 
 
 def generate_access_logs(
-    root: Path, day: date, records: int, lines_per_object: int = LINES_PER_OBJECT, users: int = USERS
+    root: Path,
+    day: date,
+    records: int,
+    lines_per_object: int = LINES_PER_OBJECT,
+    users: int = USERS,
+    first_user: int = 0,
+    keep_requests: bool = False,
 ) -> GeneratedLogs:
-    """Write ``records`` records (plus their repeated deliveries) as log objects under ``root``."""
+    """Write ``records`` records (plus their repeated deliveries) as log objects under ``root``; keys
+    belong to users ``first_user .. first_user + users - 1``. With ``keep_requests`` the records are
+    also returned as a table (see ``_TRUTH_SQL``)."""
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     files: list[tuple[str, str]] = []
+    truth: list[pa.Table] = []
     lines = 0
     day_us = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000
     try:
@@ -124,16 +151,20 @@ def generate_access_logs(
                 "n": records,
                 "day_us": day_us,
                 "users": users,
+                "first_user": first_user,
                 "escaped_every": ESCAPED_QUOTE_EVERY,
                 "malformed_every": MALFORMED_EVERY,
                 "duplicate_every": DUPLICATE_EVERY,
             }
             con.execute(f"CREATE OR REPLACE TEMP TABLE slice AS {_LINES_SQL}", params)
             con.execute(
-                f"COPY slice TO '{path}' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')"
+                f"COPY (SELECT line FROM slice) TO '{path}' "
+                "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\t')"
             )
             lines += con.execute("SELECT count(*) FROM slice").fetchall()[0][0]
             files.append((key, str(path)))
+            if keep_requests:
+                truth.append(con.sql(_TRUTH_SQL).to_arrow_table())
     finally:
         con.close()
     malformed = len(range(11, records, MALFORMED_EVERY))
@@ -144,4 +175,5 @@ def generate_access_logs(
         records=records,
         malformed=malformed,
         bytes=sum(Path(p).stat().st_size for _, p in files),
+        requests=pa.concat_tables(truth) if keep_requests else None,
     )

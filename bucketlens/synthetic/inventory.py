@@ -54,6 +54,7 @@ from bucketlens.synthetic.objects import (
 ROWS_PER_FILE = 1_000_000
 CSV_SLICE_ROWS = 100_000
 BIG_ROWS_PER_FILE = 500_000
+BIG_USERS = 1_000_000  # owners of a large synthetic report (user ids 1001 .. 1_001_000)
 CSV_FILE_SCHEMA = (
     "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, "
     "IsMultipartUploaded, ReplicationStatus, EncryptionStatus, IntelligentTieringAccessTier"
@@ -328,17 +329,23 @@ def _accumulate(chunk: pa.Table, by_class: dict[str, int], archived: dict[str, i
 
 
 def synthetic_chunk(
-    start_index: int, count: int, seed: int, snapshot_date: date, con: duckdb.DuckDBPyConnection
+    start_index: int,
+    count: int,
+    seed: int,
+    snapshot_date: date,
+    con: duckdb.DuckDBPyConnection,
+    users: int = BIG_USERS,
 ) -> pa.Table:
     """``count`` latest objects of a large synthetic bucket (keys unique by ``start_index``), typed
-    like ``snapshot_table``; used to write reports far bigger than a generated population."""
+    like ``snapshot_table``; used to write reports far bigger than a generated population. Owners are
+    user ids ``1001 .. 1000 + users``, Pareto-distributed (a few users own most objects)."""
     rng = rng_for(seed, "big-inventory", start_index)
     t = epoch(snapshot_date)
     ext = rng.choice(EXTS, size=count, p=EXT_PROBS)
     src = pa.table(
         {
             "vid": pa.array(np.arange(start_index, start_index + count, dtype=np.int64)),
-            "uid": pa.array(1001 + (rng.pareto(1.2, count) * 40).astype(np.int64) % 1_000_000),
+            "uid": pa.array(1001 + (rng.pareto(1.2, count) * 40).astype(np.int64) % users),
             "ext": pa.array(ext),
             "created": pa.array(t - 3600 - rng.integers(0, 3 * 365 * DAY_SECONDS, count)),
             "size": pa.array(object_sizes(rng, ext)),
@@ -366,6 +373,7 @@ def generate_inventory_snapshot(
     seed: int = 7,
     inventory_format: str = "csv",
     rows_per_file: int = BIG_ROWS_PER_FILE,
+    users: int = BIG_USERS,
 ) -> InventoryStats:
     """Write ONE inventory report of ``objects`` objects, generating and writing ``rows_per_file`` rows at
     a time so memory stays flat however large the report (a 10 M-object report for benchmarks)."""
@@ -375,7 +383,7 @@ def generate_inventory_snapshot(
 
     def chunks() -> Iterable[pa.Table]:
         for start in range(0, objects, rows_per_file):
-            yield synthetic_chunk(start, min(rows_per_file, objects - start), seed, snapshot_date, con)
+            yield synthetic_chunk(start, min(rows_per_file, objects - start), seed, snapshot_date, con, users)
 
     try:
         return write_report(Path(out_dir), snapshot_date, chunks(), seed, inventory_format, rows_per_file)
