@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -187,6 +188,8 @@ def measure_attribution(
         "billed_usd": p.billed_usd,
         "generate_seconds": p.generate_seconds,
         "load_seconds": p.load_seconds,
+        # generation and the inventory_objects load ran in this process: its peak bounds the load's
+        "setup_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "bucketlens": _side(ours, p.inventory_rows),
     }
     if not pandas:

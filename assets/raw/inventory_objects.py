@@ -12,7 +12,7 @@ from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days,
 from bucketlens.formats import inventory as fmt
 from resources.inventory_source import QUARANTINE, STAGE, InventorySource
 from resources.service import ServiceLayout
-from resources.warehouse import Replacement, Warehouse, replace_partitions
+from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
 ASSET = dg.AssetKey("inventory_objects")
 WARN = dg.AssetCheckSeverity.WARN
@@ -20,6 +20,23 @@ QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS raw.quarantine (
     source VARCHAR, partition_date DATE, file VARCHAR, line_number BIGINT,
     raw_text VARCHAR, reason VARCHAR, loaded_at TIMESTAMP
+)"""
+
+
+# The checks are grouped aggregates, not count(DISTINCT ...): DuckDB spills a GROUP BY to disk under
+# its memory limit, while an ungrouped DISTINCT aggregate must fit in memory (at 50 M objects it
+# failed with "Out of Memory" under the 700 MB limit).
+NULL_KEYS_SQL = """
+SELECT count(*) FROM raw.inventory_objects
+WHERE snapshot_date = ? AND (bucket IS NULL OR key IS NULL OR user_id IS NULL)"""
+DUPLICATE_VERSIONS_SQL = """
+SELECT coalesce(sum(listed - 1), 0) FROM (
+    SELECT count(*) AS listed FROM raw.inventory_objects WHERE snapshot_date = ?
+    GROUP BY bucket, key, version_id HAVING count(*) > 1
+)"""
+OWNERS_SQL = """
+SELECT count(*) FROM (
+    SELECT DISTINCT user_id FROM raw.inventory_objects WHERE snapshot_date = ? AND user_id <> '_shared'
 )"""
 
 
@@ -35,13 +52,9 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
             ),
         ],
     )
-    null_keys, duplicates, users = con.execute(
-        """SELECT count(*) FILTER (WHERE bucket IS NULL OR key IS NULL OR user_id IS NULL),
-                  count(*) - count(DISTINCT (bucket, key, coalesce(version_id, 'null'))),
-                  count(DISTINCT user_id) FILTER (WHERE user_id <> '_shared')
-           FROM raw.inventory_objects WHERE snapshot_date = ?""",
-        [day],
-    ).fetchall()[0]
+    null_keys = scalar(con, NULL_KEYS_SQL, [day])
+    duplicates = scalar(con, DUPLICATE_VERSIONS_SQL, [day])
+    users = scalar(con, OWNERS_SQL, [day])
     by_class = con.execute(
         """SELECT coalesce(storage_class, '(delete marker)'), count(*), sum(size)
            FROM raw.inventory_objects WHERE snapshot_date = ? GROUP BY ALL ORDER BY 3 DESC NULLS LAST""",

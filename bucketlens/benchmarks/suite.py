@@ -146,6 +146,12 @@ def suite_table(results: dict) -> str:
             + (f"{r['pandas_ratio']:>9.3f}x" if p else f"{'-':>10}")
             + f"  {_agree(r['agree'])}"
         )  # fmt: skip
+    rows += [
+        f"  note: storage {r['objects']:,}: inventory_objects loaded the partition in {r['load_seconds']:.1f}s "
+        f"(in the bench process, peak RSS <= {r['setup_peak_rss_mib']:,.0f} MiB with the generation)"
+        for r in results["inventory"]
+        if "setup_peak_rss_mib" in r
+    ]
     skipped = [
         r["pandas_skipped"] for r in results["inventory"] + results["access_log"] if r.get("pandas_skipped")
     ]
