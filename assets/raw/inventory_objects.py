@@ -12,7 +12,7 @@ from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days,
 from bucketlens.formats import inventory as fmt
 from resources.inventory_source import QUARANTINE, STAGE, InventorySource
 from resources.service import ServiceLayout
-from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
 
 ASSET = dg.AssetKey("inventory_objects")
 WARN = dg.AssetCheckSeverity.WARN
@@ -52,6 +52,7 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
             ),
         ],
     )
+    drop_tables(con, STAGE, QUARANTINE)  # a 50 M-row stage would hold the memory the checks need
     null_keys = scalar(con, NULL_KEYS_SQL, [day])
     duplicates = scalar(con, DUPLICATE_VERSIONS_SQL, [day])
     users = scalar(con, OWNERS_SQL, [day])
