@@ -152,6 +152,12 @@ def _launch_and_measure(argv: list[str]) -> int:
     return 0
 
 
+def _measured_load(source: Path, home: Path, day: date) -> float:
+    """The ``inventory_objects`` load of ``prepare`` in its own measured child; its peak RSS (MiB)."""
+    m = measure_child(["-m", "pipelines.bench", "--child", str(source), str(home), day.isoformat()])
+    return m.peak_rss_mib
+
+
 def _side(m: ChildMeasurement, rows: int) -> dict:
     seconds = float(m.report["seconds"])
     return {
@@ -170,7 +176,9 @@ def measure_attribution(
     None when ``pandas`` is False and only bucketlens ran)."""
     from bucketlens.benchmarks.attribution import compare, prepare
 
-    p = prepare(workdir, objects, BENCH_DAY, inventory_format=inventory_format, echo=echo)
+    p = prepare(
+        workdir, objects, BENCH_DAY, inventory_format=inventory_format, echo=echo, load=_measured_load
+    )
     echo(
         f"{p.inventory_rows:,} inventory rows of {p.users:,} users, bill ${p.billed_usd} in {p.line_items} "
         "line items; timing bucketlens (user_daily_storage + user_daily_cost) in a child process ..."
@@ -188,7 +196,8 @@ def measure_attribution(
         "billed_usd": p.billed_usd,
         "generate_seconds": p.generate_seconds,
         "load_seconds": p.load_seconds,
-        # generation and the inventory_objects load ran in this process: its peak bounds the load's
+        "load_peak_rss_mib": p.load_peak_rss_mib,
+        # generation, the bill and the pandas inputs' export ran in this process
         "setup_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "bucketlens": _side(ours, p.inventory_rows),
     }

@@ -2,9 +2,10 @@
 
 AWS buckets deliver S3 Inventory (verified by manifest checksum and per-file MD5). S3-compatible stores
 without inventory (Cloudflare R2, MinIO) are listed with ListObjectsV2 instead; a listing shows the
-bucket as it is *now*, so it only serves the most recent days. Both stage the same rows — the columns of
-``raw.inventory_objects`` — into ``stage_inventory`` plus quarantined rows into
-``stage_inventory_quarantine_day``, so the ``inventory_objects`` asset does not know which one it has.
+bucket as it is *now*, so it only serves the most recent days. Both write the same rows — the columns of
+``raw.inventory_objects`` — into the table they are given (the asset passes the warehouse table itself,
+inside its transaction) plus quarantined rows into ``stage_inventory_quarantine_day``, so the
+``inventory_objects`` asset does not know which one it has.
 """
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from resources.source_store import SourceStore
 from resources.warehouse import drop_tables
 
 STAGE = "stage_inventory"
+Con = duckdb.DuckDBPyConnection
 QUARANTINE = "stage_inventory_quarantine_day"
 
 
@@ -41,8 +43,10 @@ class InventorySource(dg.ConfigurableResource):
         raise NotImplementedError
 
     def stage(
-        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
     ) -> StagedDay:
+        """Write the day's rows into ``target``: a TEMP table (created) or a warehouse table whose
+        partition the caller emptied inside its open transaction."""
         raise NotImplementedError
 
 
@@ -53,15 +57,12 @@ def _empty_quarantine(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _combine_stages(con: duckdb.DuckDBPyConnection, count: int) -> None:
-    """The day's stage from its manifests' stages. One manifest (the usual case) is renamed, not copied:
-    a copy of a 10 M-row stage costs seconds and, under the memory limit, its size again in spill."""
-    drop_tables(con, STAGE)
-    if count == 1:
-        con.execute(f"ALTER TABLE {STAGE}_0 RENAME TO {STAGE}")
-        return
-    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {STAGE}_{i}" for i in range(count))
-    con.execute(f"CREATE TEMP TABLE {STAGE} AS {union}")
+def _fresh_target(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """A TEMP target starts empty (one connection serves a whole backfill window); a warehouse table
+    is the caller's, already emptied for the day."""
+    if "." not in target:
+        drop_tables(con, target)
+        con.execute(fmt.STAGE_DDL.format(stage=target))
 
 
 class InventoryReports(InventorySource):
@@ -110,21 +111,23 @@ class InventoryReports(InventorySource):
         return {day: self._verified(day, listing) for day in days}
 
     def stage(
-        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
     ) -> StagedDay:
         manifests = prepared
         staged = StagedDay(origin=self.source.describe("inventory/"))
-        stages, quarantines = [], []
+        _fresh_target(con, target)
+        quarantines = []
         for i, (manifest, local) in enumerate(manifests):
-            drop_tables(con, f"{STAGE}_{i}", f"{STAGE}_{i}_quarantine")
-            load = fmt.stage_inventory(con, manifest, local, day, ownership, stage=f"{STAGE}_{i}")
-            stages.append(f"{STAGE}_{i}")
-            quarantines.append(f"SELECT file, line_number, raw_text, reason FROM {load.quarantine_table}")
+            quarantine = f"{STAGE}_{i}_quarantine"
+            drop_tables(con, quarantine)
+            load = fmt.stage_inventory(
+                con, manifest, local, day, ownership, stage=target, quarantine=quarantine
+            )
+            quarantines.append(f"SELECT file, line_number, raw_text, reason FROM {quarantine}")
             staged.manifests.append(manifest.key)
             staged.files += len(manifest.files)
             staged.delete_markers += load.delete_markers
             staged.noncurrent_versions += load.noncurrent_versions
-        _combine_stages(con, len(stages))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} AS SELECT 'inventory_objects' AS source, "
             "?::DATE AS partition_date, file, line_number, raw_text, reason, now()::TIMESTAMP AS loaded_at FROM ("
@@ -191,14 +194,13 @@ class BucketListing(InventorySource):
                 )
 
     def stage(
-        self, con: duckdb.DuckDBPyConnection, day: date, prepared: object, ownership: KeyPattern
+        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
     ) -> StagedDay:
         bucket, _ = self._bucket_prefix()
-        drop_tables(con, STAGE)
-        con.execute(fmt.STAGE_DDL.format(stage=STAGE))
+        _fresh_target(con, target)
         _empty_quarantine(con)
         origin = f"ListObjectsV2 {self.url}"
-        sql = LISTING_INSERT.format(stage=STAGE, owner=ownership.sql_expr("key"))
+        sql = LISTING_INSERT.format(stage=target, owner=ownership.sql_expr("key"))
         for page in self._pages():
             con.register("listing_page", page)
             con.execute(sql, {"day": day, "bucket": bucket, "origin": origin})

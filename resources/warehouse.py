@@ -55,6 +55,18 @@ class Replacement:
     params: Sequence[object] = ()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One explicit transaction: committed when the block ends, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def replace_partitions(con: duckdb.DuckDBPyConnection, replacements: Sequence[Replacement]) -> list[int]:
     """Apply every replacement in ONE transaction; return the rows inserted into each table.
 
@@ -62,16 +74,11 @@ def replace_partitions(con: duckdb.DuckDBPyConnection, replacements: Sequence[Re
     one without the other, and a failure leaves the previous version of both.
     """
     inserted: list[int] = []
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for r in replacements:
             con.execute(f"DELETE FROM {r.table} WHERE {r.where}", list(r.params))
             con.execute(f"INSERT INTO {r.table} BY NAME SELECT * FROM {r.stage}")
             inserted.append(int(con.execute(f"SELECT count(*) FROM {r.stage}").fetchall()[0][0]))
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return inserted
 
 

@@ -10,10 +10,17 @@ from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days,
 from bucketlens.formats import access_log as fmt
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
-from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
+from resources.warehouse import Warehouse, scalar, transaction
 
 ASSET = dg.AssetKey("access_log_requests")
 LOG_PREFIX = "access-logs/"
+# A grouped aggregate, not count(DISTINCT ...): DuckDB spills a GROUP BY under its memory limit, an
+# ungrouped DISTINCT over the day's millions of requests must fit in memory.
+DUPLICATE_REQUESTS_SQL = """
+SELECT coalesce(sum(seen - 1), 0) FROM (
+    SELECT count(*) AS seen FROM raw.access_log_requests WHERE usage_date = ?
+    GROUP BY request_id, operation, coalesce(key, '') HAVING count(*) > 1
+)"""
 
 
 def load_day(con, day, listing: dict[str, int], source: SourceStore, service: ServiceLayout) -> DayResult:
@@ -21,48 +28,44 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
     the per-object records in SQL (the same rows as parsing every object again)."""
     keys, own = log_objects_for_day(sorted(listing), day, service.log_lateness_hours)
     parse = stage_new_objects(con, keys, listing, source, service)
-    drop_tables(con, "stage_access_log_requests", "stage_access_log_quarantine_own")
-    rows_of_day, in_day = fmt.stage_first_seen(
-        con, "raw.access_log_records", "stage_access_log_requests", day, keys
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE stage_access_log_quarantine_own AS
-           SELECT 'access_log_requests' AS source, ?::DATE AS partition_date, file, line_number,
-                  raw_text, reason, now()::TIMESTAMP AS loaded_at
-           FROM raw.access_log_object_quarantine WHERE list_contains(?, file)
-           ORDER BY file, line_number""",
-        [day, own],
-    )
     lines, records = con.execute(
         "SELECT coalesce(sum(lines), 0), coalesce(sum(records), 0) FROM raw.access_log_objects "
         "WHERE list_contains(?, key)",
         [keys],
     ).fetchall()[0]
-    rows, quarantined = replace_partitions(
-        con,
-        [
-            Replacement("raw.access_log_requests", "stage_access_log_requests", "usage_date = ?", [day]),
-            Replacement(
-                "raw.quarantine",
-                "stage_access_log_quarantine_own",
-                "source = 'access_log_requests' AND partition_date = ?",
-                [day],
-            ),
-        ],
-    )
-    duplicates = scalar(
-        con,
-        "SELECT count(*) - count(DISTINCT (request_id, operation, coalesce(key, ''))) "
-        "FROM raw.access_log_requests WHERE usage_date = ?",
-        [day],
-    )
+    # The day is written straight into its emptied partition inside one transaction with its
+    # quarantine: a TEMP stage copied over afterwards wrote the 5 M rows of a busy day twice.
+    with transaction(con):
+        con.execute("DELETE FROM raw.access_log_requests WHERE usage_date = ?", [day])
+        con.execute(
+            "DELETE FROM raw.quarantine WHERE source = 'access_log_requests' AND partition_date = ?", [day]
+        )
+        rows, in_day = fmt.stage_first_seen(
+            con, "raw.access_log_records", "raw.access_log_requests", day, keys
+        )
+        con.execute(
+            """INSERT INTO raw.quarantine BY NAME
+               SELECT 'access_log_requests' AS source, ?::DATE AS partition_date, file, line_number,
+                      raw_text, reason, now()::TIMESTAMP AS loaded_at
+               FROM raw.access_log_object_quarantine WHERE list_contains(?, file)
+               ORDER BY file, line_number""",
+            [day, own],
+        )
+        quarantined = scalar(
+            con,
+            "SELECT count(*) FROM raw.quarantine WHERE source = 'access_log_requests' AND partition_date = ?",
+            [day],
+        )
+    duplicates = scalar(con, DUPLICATE_REQUESTS_SQL, [day])
     by_operation = con.execute(
         """SELECT operation, count(*), count(*) FILTER (WHERE http_status >= 400), sum(bytes_sent)
            FROM raw.access_log_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC LIMIT 12""",
         [day],
     ).fetchall()
     samples = con.execute(
-        "SELECT file, line_number, reason FROM stage_access_log_quarantine_own ORDER BY file, line_number LIMIT 5"
+        "SELECT file, line_number, reason FROM raw.quarantine WHERE source = 'access_log_requests' "
+        "AND partition_date = ? ORDER BY file, line_number LIMIT 5",
+        [day],
     ).fetchall()
     own_lines = max(int(lines), 1)
     metadata = {
@@ -74,7 +77,7 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
         "log_objects_reused": len(keys) - parse.files,
         "lines_read": int(lines),
         "lines_parsed_now": parse.lines,
-        "duplicates_removed": in_day - rows_of_day,
+        "duplicates_removed": in_day - rows,
         "records_of_other_days": int(records) - in_day,
         "quarantined_lines": quarantined,
         "by_operation": markdown_table(

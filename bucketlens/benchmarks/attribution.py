@@ -68,6 +68,7 @@ class Prepared:
     line_items_parquet: Path
     generate_seconds: float
     load_seconds: float
+    load_peak_rss_mib: float | None = None
 
 
 @dataclass
@@ -137,8 +138,13 @@ def prepare(
     inventory_format: str = "parquet",
     seed: int = 1,
     echo: Callable[[str], object] = print,
+    load: Callable[[Path, Path, date], float | None] | None = None,
 ) -> Prepared:
-    """Untimed setup: generate, load, bill, export (see the module docstring)."""
+    """Untimed setup: generate, load, bill, export (see the module docstring).
+
+    ``load(source, home, day)`` replaces the in-process ``inventory_objects`` run: the suite passes
+    one that runs it in a measured child, so the load's peak RSS is its own, not this process's
+    (which also held the generator). It returns that peak in MiB (None if not measured)."""
     from assets.raw import inventory_objects
     from assets.usage.user_daily_requests import TABLE_DDL as REQUESTS_DDL
     from bucketlens.synthetic import generate_inventory_snapshot
@@ -151,8 +157,12 @@ def prepare(
     generate_seconds = time.perf_counter() - started
     echo(f"generated in {generate_seconds:.1f}s; loading it with the inventory_objects asset ...")
     started = time.perf_counter()
-    with bucketlens_environment(home, source):
-        _materialize([inventory_objects], day)
+    load_peak_rss_mib = None
+    if load is None:
+        with bucketlens_environment(home, source):
+            _materialize([inventory_objects], day)
+    else:
+        load_peak_rss_mib = load(source, home, day)
     load_seconds = time.perf_counter() - started
     echo(f"loaded in {load_seconds:.1f}s; writing the day's bill and the pandas inputs ...")
 
@@ -204,6 +214,7 @@ def prepare(
         line_items_parquet=line_items_parquet,
         generate_seconds=round(generate_seconds, 1),
         load_seconds=round(load_seconds, 1),
+        load_peak_rss_mib=load_peak_rss_mib,
     )
 
 

@@ -304,24 +304,31 @@ def _split_records(con, parsed, records, quarantine, starts, bytes_read) -> Acce
 
 
 def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: list[str]) -> tuple[int, int]:
-    """Fill TEMP table ``stage`` with the records of ``day`` in ``files`` (display names, in reading
+    """Fill table ``stage`` with the records of ``day`` in ``files`` (display names, in reading
     order), each (request ID, operation, key) once; return (rows staged, records of the day).
 
     Delivery is best effort and may repeat a record: the first seen (file order, then line) is kept.
     Repeats are rare, so records are grouped on the key alone and only the repeated keys are ranked;
     a record without a request ID is never treated as a repeat. ``records`` may be any table with
     the warehouse columns (a TEMP stage or the per-object ledger ``raw.access_log_records``).
+
+    A plain ``stage`` name is a TEMP table, (re)created empty. A schema-qualified one is a warehouse
+    table written in place: the caller has emptied the day inside its open transaction (so the day's
+    rows are written once, not staged and copied).
     """
-    stage = _identifier(stage)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", records):
         raise ValueError(f"not a plain table name: {records!r}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({_COLUMN_DEFS})")
+    if "." in stage:
+        schema, table = stage.split(".", 1)
+        stage, repeats = f"{_identifier(schema)}.{_identifier(table)}", f"{schema}_{table}__repeats"
+    else:
+        stage, repeats = _identifier(stage), f"{stage}__repeats"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} ({_COLUMN_DEFS})")
     params = {"day": day, "files": files}
     source = (
         f"(SELECT *, list_position($files, source_file) AS file_order FROM {records} "
         "WHERE usage_date = $day AND list_contains($files, source_file))"
     )
-    repeats = f"{stage}__repeats"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {repeats} AS
@@ -349,6 +356,7 @@ def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: l
     )
     con.execute(f"DROP TABLE {repeats}")
     rows, in_day = con.execute(
-        f"SELECT (SELECT count(*) FROM {stage}), (SELECT count(*) FROM {source})", params
+        f"SELECT (SELECT count(*) FROM {stage} WHERE usage_date = $day), (SELECT count(*) FROM {source})",
+        params,
     ).fetchall()[0]
     return int(rows), int(in_day)

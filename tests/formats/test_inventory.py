@@ -533,3 +533,68 @@ def test_large_inventory_helper_smoke(tmp_path):
     assert first.startswith(b'"photo-backup-prod","users/0/IMG+0%20%C3%A9.jpg","')
     assert time.perf_counter() - start < 10
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+def _warehouse_table(con, rows: list[tuple[date, str]]) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(TABLE_DDL)
+    con.executemany(
+        "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, size, user_id) VALUES (?, 'photos', ?, 1, 'u')",
+        rows,
+    )
+
+
+def test_staging_in_place_writes_the_warehouse_table_inside_the_callers_transaction(tmp_path, con):
+    _warehouse_table(con, [(date(2026, 8, 31), "yesterday")])
+    data = write_csv_gz(tmp_path / "a.csv.gz", CSV_ROWS)
+    con.execute("BEGIN TRANSACTION")
+    load = stage_inventory(con, manifest("CSV", CSV_COLUMNS, [data]), {data.key: str(tmp_path / "a.csv.gz")},
+                           SNAPSHOT, KeyPattern(), stage="raw.inventory_objects")  # fmt: skip
+    con.execute("COMMIT")
+    assert (load.rows, load.bytes, load.quarantine_table) == (5, 412, "raw_inventory_objects_quarantine")
+    counts = con.execute(
+        "SELECT snapshot_date, count(*), sum(size) FROM raw.inventory_objects GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert counts == [(date(2026, 8, 31), 1, 1), (SNAPSHOT, 5, 412)]  # the other day untouched
+    temp = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name LIKE 'stage%'")
+    assert temp.fetchall() == []  # no TEMP copy of the rows
+
+
+def test_a_broken_file_in_place_leaves_the_rollback_to_the_caller(tmp_path, con):
+    _warehouse_table(con, [(SNAPSHOT, "loaded-before")])
+    good = write_csv_gz(tmp_path / "good.csv.gz", CSV_ROWS)
+    (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(csv_line(CSV_ROWS[0]).encode())[:-9])
+    broken = manifest_file(tmp_path / "broken.csv.gz", "broken.csv.gz")
+    files = {good.key: str(tmp_path / "good.csv.gz"), broken.key: str(tmp_path / "broken.csv.gz")}
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM raw.inventory_objects WHERE snapshot_date = ?", [SNAPSHOT])
+    with pytest.raises(SourceFormatError, match=r"^broken.csv.gz: cannot read CSV data"):
+        stage_inventory(con, manifest("CSV", CSV_COLUMNS, [good, broken]), files, SNAPSHOT, KeyPattern(),
+                        stage="raw.inventory_objects")  # fmt: skip
+    con.execute("ROLLBACK")
+    assert con.execute("SELECT key FROM raw.inventory_objects").fetchall() == [("loaded-before",)]
+
+
+def test_parquet_files_of_a_manifest_are_read_together_and_quarantine_names_each_file(tmp_path, con):
+    good, bad = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(arrow_table().set_column(5, "size", pa.array(["100", "50", None, "7"])), good)
+    pq.write_table(arrow_table().set_column(5, "size", pa.array(["1", "x", None, "7"])), bad)
+    files = [manifest_file(good, "data/a.parquet"), manifest_file(bad, "data/b.parquet")]
+    load = stage_inventory(
+        con, manifest("Parquet", arrow_table().column_names, files),
+        {"data/a.parquet": str(good), "data/b.parquet": str(bad)}, SNAPSHOT, KeyPattern(),
+    )  # fmt: skip
+    quarantined = con.execute("SELECT file, line_number, reason FROM stage_inventory_quarantine").fetchall()
+    assert quarantined == [("data/b.parquet", 2, "bad size")]
+    assert (load.files, load.rows, load.quarantined) == (2, 7, 1)
+
+
+def test_a_parquet_read_error_names_the_broken_file(tmp_path, con):
+    good, bad = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(arrow_table(), good)
+    bad.write_bytes(b"PAR1 not really parquet PAR1")
+    files = [manifest_file(good, "data/a.parquet"), manifest_file(bad, "data/b.parquet")]
+    with pytest.raises(SourceFormatError, match=r"^data/b.parquet: cannot read Parquet data"):
+        stage_inventory(con, manifest("Parquet", arrow_table().column_names, files),
+                        {"data/a.parquet": str(good), "data/b.parquet": str(bad)}, SNAPSHOT, KeyPattern())  # fmt: skip
+    assert con.execute("SELECT count(*) FROM stage_inventory_objects").fetchall() == [(0,)]
