@@ -10,7 +10,7 @@ from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days,
 from bucketlens.formats import access_log as fmt
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
-from resources.warehouse import Warehouse, scalar, transaction
+from resources.warehouse import Warehouse, rewriting_raw_day, scalar
 
 ASSET = dg.AssetKey("access_log_requests")
 LOG_PREFIX = "access-logs/"
@@ -35,11 +35,7 @@ def load_day(con, day, listing: dict[str, int], source: SourceStore, service: Se
     ).fetchall()[0]
     # The day is written straight into its emptied partition inside one transaction with its
     # quarantine: a TEMP stage copied over afterwards wrote the 5 M rows of a busy day twice.
-    with transaction(con):
-        con.execute("DELETE FROM raw.access_log_requests WHERE usage_date = ?", [day])
-        con.execute(
-            "DELETE FROM raw.quarantine WHERE source = 'access_log_requests' AND partition_date = ?", [day]
-        )
+    with rewriting_raw_day(con, "raw.access_log_requests", "usage_date", day, "access_log_requests"):
         rows, in_day = fmt.stage_first_seen(
             con, "raw.access_log_records", "raw.access_log_requests", day, keys
         )

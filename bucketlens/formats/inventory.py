@@ -568,10 +568,11 @@ def stage_inventory(
     missing = [f.key for f in manifest.files if f.key not in local_files]
     if missing:
         raise SourceFormatError(manifest.key, f"no local copy of data file(s) {', '.join(missing)}")
-    if not in_place:
-        con.execute(STAGE_DDL.format(stage=stage))
     con.execute(QUARANTINE_DDL.format(quarantine=quarantine))
-    _forget(con, stage, quarantine, manifest.key, snapshot_date)
+    con.execute(f"DELETE FROM {quarantine} WHERE manifest_key = ?", [manifest.key])
+    if not in_place:  # in place, the caller emptied the day already
+        con.execute(STAGE_DDL.format(stage=stage))
+        _forget(con, stage, quarantine, manifest.key, snapshot_date)
     read = READERS[manifest.file_format]
 
     def undo() -> None:  # in place, the caller's ROLLBACK undoes it (an aborted transaction runs nothing)
