@@ -12,6 +12,8 @@ from unittest import mock
 
 import pytest
 
+from tests.faults.table import fault_table, print_fault_table  # noqa: F401 (fixture)
+
 
 def pytest_collection_modifyitems(config, items):
     """Benchmark-scale tests (``@pytest.mark.slow``) run only when asked for with ``-m slow``."""
@@ -21,6 +23,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The fault suite's table (tests/faults/table.py), printed on every run that recorded rows."""
+    print_fault_table(terminalreporter, config)
 
 
 TINY_START = date(2026, 10, 1)
