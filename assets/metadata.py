@@ -6,15 +6,14 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
+from bucketlens.markdown import escape_markdown
+
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MarkdownMetadataValue:
-    """A markdown table; pipes in values are escaped so user-controlled text cannot break the layout."""
-
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
+    """A markdown table whose cells are literal text: keys and user ids are user-controlled, so no cell
+    can become a link, an image, emphasis or a new column (``bucketlens.markdown``)."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(escape_markdown(v) for v in row) + " |" for row in rows]
     return dg.MetadataValue.md("\n".join(lines))
 
 

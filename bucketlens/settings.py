@@ -1,153 +1,241 @@
-"""Every environment variable bucketlens reads, with its default and meaning, in one place.
+"""Every environment variable bucketlens reads — name, type, default and meaning — in one pydantic model.
 
-The CLI, the Dagster definitions and the README's configuration reference all read this table, so a
-variable cannot be honoured in one place and forgotten in another.
+Why one model: the CLI, the demo and the Dagster definitions all build from ``Settings``, so a variable
+cannot be honoured in one place and forgotten (or resolved differently) in another, and a bad value fails
+at start-up naming the variable. The README's configuration table is rendered from the same fields
+(``configuration_table``; a test keeps the README equal to it).
+
+Each field's ``validation_alias`` is the variable's name; ``json_schema_extra["shown_default"]`` is how
+the README writes a default that depends on another variable.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "BUCKETLENS_USERS_DB", "BUCKETLENS_OUTBOX_DB")
 
 
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    default: str
-    meaning: str
+def _comma_list(value: Any) -> Any:
+    """``a, b`` → ``("a", "b")``; an empty text is no items."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable(
-        "BUCKETLENS_HOME", "./.bucketlens", "Working directory: warehouse, Dagster instance, caches, reports."
-    ),
-    Variable(
+CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
+
+
+def _var(name: str, default: Any, meaning: str, shown: str | None = None) -> Any:
+    """A field read from environment variable ``name``; ``shown`` is the README's way to write its default.
+    Secrets (tokens, URLs that may carry a password) stay out of the model's repr."""
+    extra = {"shown_default": shown} if shown is not None else None
+    return Field(
+        default,
+        validation_alias=name,
+        description=meaning,
+        json_schema_extra=extra,
+        repr=name not in SECRET_VARIABLES,
+    )
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+class Settings(BaseModel):
+    """The resolved configuration: the environment first, the documented defaults otherwise."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    home: Path = _var(
+        "BUCKETLENS_HOME",
+        Path("./.bucketlens"),
+        "Working directory: warehouse, Dagster instance, caches, reports.",
+    )
+    source: str = _var(
         "BUCKETLENS_SOURCE",
-        "$BUCKETLENS_HOME/source",
+        "",
         "Source root: a local directory or `s3://bucket/prefix` (read with boto3). Below it the layout is "
         "AWS's own: `inventory/`, `access-logs/`, `cloudwatch/`, `cur/`.",
-    ),
-    Variable(
+        "$BUCKETLENS_HOME/source",
+    )
+    users_db: str = _var(
         "BUCKETLENS_USERS_DB",
-        "sqlite:///$BUCKETLENS_SOURCE/users.sqlite (local source)",
-        "SQLAlchemy URL of the service's user database (SQLite, PostgreSQL, ...).",
-    ),
-    Variable(
+        "",
+        "SQLAlchemy URL of the service's user database (SQLite, PostgreSQL as "
+        "`postgresql+psycopg://user:pass@host/db`, ...). For an `s3://` source the default is "
+        "`$BUCKETLENS_HOME/users.sqlite`. Never shown in logs or the UI.",
+        "sqlite:///$BUCKETLENS_SOURCE/users.sqlite",
+    )
+    users_query: str = _var(
         "BUCKETLENS_USERS_QUERY",
         "SELECT user_id, plan, quota_bytes, created_at, status FROM users",
         "Query mapping the service's schema onto those five columns.",
-    ),
-    Variable("BUCKETLENS_KEY_PATTERN", "users/{user_id}/", "Key prefix that names an object's owner."),
-    Variable(
-        "BUCKETLENS_USER_ID_REGEX", "[A-Za-z0-9_-]+", "What a user id may look like inside the key pattern."
-    ),
-    Variable(
+    )
+    key_pattern: str = _var(
+        "BUCKETLENS_KEY_PATTERN",
+        "users/{user_id}/",
+        "Key prefix that names an object's owner; everything else is `_shared`.",
+    )
+    user_id_regex: str = _var(
+        "BUCKETLENS_USER_ID_REGEX",
+        "[A-Za-z0-9_-]+",
+        "What a user id may look like inside the key pattern (must not match `/` or `..`).",
+    )
+    cloudwatch_mode: Literal["files", "api"] = _var(
         "BUCKETLENS_CLOUDWATCH",
         "files",
         "`files`: read `cloudwatch/<day>.jsonl` under the source root; `api`: call CloudWatch GetMetricData.",
-    ),
-    Variable(
+    )
+    list_bucket: str = _var(
         "BUCKETLENS_LIST_BUCKET",
-        "(unset: S3 Inventory)",
-        "`s3://bucket/prefix` to list with ListObjectsV2 instead of reading S3 Inventory (R2, MinIO).",
-    ),
-    Variable("BUCKETLENS_CLOUDWATCH_BUCKETS", "(all)", "Comma-separated buckets to fetch in `api` mode."),
-    Variable(
-        "BUCKETLENS_LOG_LATENESS_HOURS",
-        "12",
-        "How long after a day ends its access-log records may still arrive (log objects of the next day read).",
-    ),
-    Variable(
+        "",
+        "`s3://bucket/prefix` to list with ListObjectsV2 instead of reading S3 Inventory (Cloudflare R2, "
+        "MinIO; with `AWS_ENDPOINT_URL` pointing at the store). A listing shows the bucket as it is now, "
+        "so only the last two days can be materialized from it.",
+        "unset (S3 Inventory)",
+    )
+    cloudwatch_buckets: CommaList = _var(
+        "BUCKETLENS_CLOUDWATCH_BUCKETS", (), "Comma-separated buckets to fetch in `api` mode.", "all buckets"
+    )
+    log_lateness_hours: int = Field(
+        12,
+        ge=0,
+        le=72,
+        validation_alias="BUCKETLENS_LOG_LATENESS_HOURS",
+        description="How long after a day ends its access-log records may still arrive (whole hours, 0..72).",
+    )
+    provider: Literal["aws_s3_us_east_1", "cloudflare_r2"] = _var(
         "BUCKETLENS_PROVIDER",
         "aws_s3_us_east_1",
-        "Price book section for estimates: `aws_s3_us_east_1` or `cloudflare_r2`.",
-    ),
-    Variable(
-        "BUCKETLENS_PRICE_BOOK", "(shipped copy)", "Path of a price book JSON replacing the shipped one."
-    ),
-    Variable(
+        "Price book section used to estimate days the cost export does not cover yet.",
+    )
+    price_book: str = _var(
+        "BUCKETLENS_PRICE_BOOK",
+        "",
+        "Path of a price book JSON replacing `bucketlens/costing/price_book.json` (list prices with their "
+        "source date).",
+        "shipped copy",
+    )
+    plan_prices: str = _var(
         "BUCKETLENS_PLAN_PRICES",
         "personal=9.99,family=29.99",
-        "Monthly USD per plan, for revenue and margin (illustrative defaults: set your own).",
-    ),
-    Variable(
+        "Monthly USD per plan, for revenue and margin. The defaults are illustrative: set your own.",
+    )
+    rules_file: str = _var(
         "BUCKETLENS_RULES",
-        "(shipped defaults)",
-        "Path of the YAML rules file (abuse, anomaly and service thresholds); `bucketlens/anomaly/default_rules.yaml` by default.",
-    ),
-    Variable(
+        "",
+        "Path of the YAML rules file: abuse, anomaly-score and service thresholds, alert rules and routing "
+        "(defaults from the services' runbooks in `bucketlens/anomaly/default_rules.yaml`); a bad file "
+        "fails naming the rule and field.",
+        "shipped defaults",
+    )
+    outbox_db: str = _var(
         "BUCKETLENS_OUTBOX_DB",
+        "",
+        "SQLAlchemy URL of the alert outbox, notification log and silences (SQLite or PostgreSQL, never "
+        "DuckDB). Never shown in logs or the UI.",
         "sqlite:///$BUCKETLENS_HOME/outbox.sqlite",
-        "SQLAlchemy URL of the alert outbox, alert notification log and silences (SQLite or PostgreSQL; never DuckDB).",
-    ),
-    Variable(
+    )
+    slack_bot_token: SecretStr = _var(
         "SLACK_BOT_TOKEN",
-        "(unset: preview file)",
-        "Slack bot token (`xoxb-…`). Unset: alerts are written as the exact Slack payloads to `$BUCKETLENS_HOME/slack-preview.jsonl`.",
-    ),
-    Variable(
-        "SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL (tests point it at a local fake)."
-    ),
-    Variable(
+        SecretStr(""),
+        "Slack bot token (`xoxb-…`). Unset: the exact Slack payloads go to "
+        "`$BUCKETLENS_HOME/slack-preview.jsonl` (readable `slack-preview.md` beside it). Never logged.",
+        "unset: preview file",
+    )
+    slack_api_url: str = _var(
+        "SLACK_API_URL",
+        "https://slack.com/api/",
+        "Slack Web API base URL (the tests point it at a fake on 127.0.0.1).",
+    )
+    ui_url: str = _var(
         "BUCKETLENS_UI_URL",
         "http://127.0.0.1:3000",
-        "Base URL of the Dagster UI, for the links in Slack messages and reports.",
-    ),
-    Variable(
+        "Dagster UI base URL for links in Slack messages and reports.",
+    )
+    engine: Literal["duckdb", "athena"] = _var(
         "BUCKETLENS_ENGINE",
         "duckdb",
-        "`duckdb` (the warehouse) or `athena`: the engine for the set-based SQL at scale (docs/performance.md).",
-    ),
-    Variable(
-        "BUCKETLENS_ATHENA_DATABASE",
-        "raw",
-        "Glue database holding the contract's raw tables (Athena engine).",
-    ),
-    Variable(
-        "BUCKETLENS_ATHENA_OUTPUT", "(required for athena)", "`s3://bucket/prefix/` for Athena query results."
-    ),
-    Variable("BUCKETLENS_ATHENA_WORKGROUP", "primary", "Athena workgroup."),
-    Variable("BUCKETLENS_DUCKDB_MEMORY_LIMIT", "700MB", "DuckDB memory limit; larger work spills to disk."),
-    Variable(
-        "AWS_ENDPOINT_URL", "(AWS)", "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2)."
-    ),
-    Variable("AWS_DEFAULT_REGION", "us-east-1", "Region for boto3 clients."),
-    Variable(
+        "`duckdb` (the warehouse) or `athena`: the engine for the set-based SQL at scale (see "
+        "[docs/performance.md](docs/performance.md)).",
+    )
+    athena_database: str = _var(
+        "BUCKETLENS_ATHENA_DATABASE", "raw", "Glue database with the contract's raw tables (Athena engine)."
+    )
+    athena_output: str = _var(
+        "BUCKETLENS_ATHENA_OUTPUT",
+        "",
+        "`s3://bucket/prefix/` for Athena query results.",
+        "required for athena",
+    )
+    athena_workgroup: str = _var("BUCKETLENS_ATHENA_WORKGROUP", "primary", "Athena workgroup.")
+    duckdb_memory_limit: str = _var(
+        "BUCKETLENS_DUCKDB_MEMORY_LIMIT",
+        "700MB",
+        "DuckDB memory limit; larger work spills to `$BUCKETLENS_HOME/duckdb_tmp`.",
+    )
+    aws_endpoint_url: str = _var(
+        "AWS_ENDPOINT_URL",
+        "",
+        "Point boto3 at an S3/CloudWatch-compatible endpoint (moto, MinIO, R2); boto3 reads it itself.",
+        "AWS",
+    )
+    aws_region: str = _var(
+        "AWS_DEFAULT_REGION",
+        "us-east-1",
+        "Region for boto3 clients; credentials come from the usual boto3 chain.",
+    )
+    dagster_home_override: str = _var(
         "DAGSTER_HOME",
+        "",
+        "Dagster instance (runs, event log); `bucketlens ui/run/demo` set it and put the repository's "
+        "`dagster.yaml` there unless one exists.",
         "$BUCKETLENS_HOME/dagster",
-        "Dagster instance (runs, event log); `bucketlens ui/run/demo` set it and copy `dagster.yaml` there.",
-    ),
-)
+    )
 
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        """Relative paths become absolute and the defaults that follow another variable are filled in,
+        so every consumer sees the same values (a frozen model: set once, here)."""
+        home = self.home.expanduser().resolve()
+        source = self.source or str(home / "source")
+        if not source.startswith("s3://"):
+            source = str(Path(source).expanduser().resolve())
+        resolved = {
+            "home": home,
+            "source": source,
+            "users_db": self.users_db or default_users_db(source, home),
+            "outbox_db": self.outbox_db or f"sqlite:///{home / 'outbox.sqlite'}",
+            "ui_url": self.ui_url.rstrip("/"),
+        }
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
+        return self
 
-def _defaults() -> dict[str, str]:
-    return {v.name: v.default for v in VARIABLES}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The resolved configuration: environment first, documented defaults otherwise."""
-
-    home: Path
-    source: str
-    users_db: str
-    users_query: str
-    key_pattern: str
-    user_id_regex: str
-    cloudwatch_mode: str
-    cloudwatch_buckets: tuple[str, ...]
-    log_lateness_hours: int
-    duckdb_memory_limit: str
-    provider: str = "aws_s3_us_east_1"
-    price_book: str = ""
-    plan_prices: str = "personal=9.99,family=29.99"
-    list_bucket: str = ""
-    rules_file: str = ""
-    outbox_db: str = ""
-    slack_bot_token: str = ""
-    slack_api_url: str = "https://slack.com/api/"
-    ui_url: str = "http://127.0.0.1:3000"
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default: this process's environment); empty values count as unset."""
+        env = os.environ if env is None else env
+        given = {name: env[name] for name in variable_names() if env.get(name, "") != ""}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
 
     @property
     def warehouse_path(self) -> Path:
@@ -155,7 +243,7 @@ class Settings:
 
     @property
     def dagster_home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+        return Path(self.dagster_home_override) if self.dagster_home_override else self.home / "dagster"
 
     @property
     def reports_dir(self) -> Path:
@@ -169,51 +257,86 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.home / "cache"
 
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        defaults = _defaults()
-        home = Path(env.get("BUCKETLENS_HOME") or defaults["BUCKETLENS_HOME"]).resolve()
-        source = env.get("BUCKETLENS_SOURCE") or str(home / "source")
-        if not source.startswith("s3://"):
-            source = str(Path(source).resolve())
-        users_db = env.get("BUCKETLENS_USERS_DB") or default_users_db(source, home)
-        buckets = tuple(
-            b.strip() for b in env.get("BUCKETLENS_CLOUDWATCH_BUCKETS", "").split(",") if b.strip()
-        )
-        mode = env.get("BUCKETLENS_CLOUDWATCH") or "files"
-        if mode not in ("files", "api"):
-            raise ValueError(f"BUCKETLENS_CLOUDWATCH must be 'files' or 'api', not {mode!r}")
-        lateness = env.get("BUCKETLENS_LOG_LATENESS_HOURS") or defaults["BUCKETLENS_LOG_LATENESS_HOURS"]
-        if not lateness.isdigit() or not 0 <= int(lateness) <= 72:
-            raise ValueError(
-                f"BUCKETLENS_LOG_LATENESS_HOURS must be a whole number of hours 0..72, not {lateness!r}"
-            )
-        return cls(
-            home=home,
-            source=source,
-            users_db=users_db,
-            users_query=env.get("BUCKETLENS_USERS_QUERY") or defaults["BUCKETLENS_USERS_QUERY"],
-            key_pattern=env.get("BUCKETLENS_KEY_PATTERN") or defaults["BUCKETLENS_KEY_PATTERN"],
-            user_id_regex=env.get("BUCKETLENS_USER_ID_REGEX") or defaults["BUCKETLENS_USER_ID_REGEX"],
-            cloudwatch_mode=mode,
-            cloudwatch_buckets=buckets,
-            log_lateness_hours=int(lateness),
-            duckdb_memory_limit=env.get("BUCKETLENS_DUCKDB_MEMORY_LIMIT")
-            or defaults["BUCKETLENS_DUCKDB_MEMORY_LIMIT"],
-            provider=env.get("BUCKETLENS_PROVIDER") or defaults["BUCKETLENS_PROVIDER"],
-            price_book=env.get("BUCKETLENS_PRICE_BOOK", ""),
-            plan_prices=env.get("BUCKETLENS_PLAN_PRICES") or defaults["BUCKETLENS_PLAN_PRICES"],
-            list_bucket=env.get("BUCKETLENS_LIST_BUCKET", ""),
-            rules_file=env.get("BUCKETLENS_RULES", ""),
-            outbox_db=env.get("BUCKETLENS_OUTBOX_DB") or f"sqlite:///{home / 'outbox.sqlite'}",
-            slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
-            slack_api_url=env.get("SLACK_API_URL") or defaults["SLACK_API_URL"],
-            ui_url=(env.get("BUCKETLENS_UI_URL") or defaults["BUCKETLENS_UI_URL"]).rstrip("/"),
-        )
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        return self.home / "duckdb_tmp"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token.get_secret_value())
+
+
+def variable_names() -> list[str]:
+    """Every environment variable, in the order the README lists them."""
+    return [field.validation_alias for field in Settings.model_fields.values()]
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line per bad variable: its name, what is wrong, and the value given (secrets withheld)."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "configuration"
+        shown = "<withheld>" if name in SECRET_VARIABLES else repr(error.get("input"))
+        lines.append(f"{name}: {error['msg']} (got {shown})")
+    return "; ".join(lines)
 
 
 def default_users_db(source: str, home: Path) -> str:
     """The demo keeps users.sqlite beside the generated files; a bucket source keeps it in the home."""
     folder = home if source.startswith("s3://") else Path(source)
     return f"sqlite:///{folder / 'users.sqlite'}"
+
+
+def _shown_default(name: str) -> str:
+    field = next(f for f in Settings.model_fields.values() if f.validation_alias == name)
+    extra = field.json_schema_extra or {}
+    if "shown_default" in extra:
+        return str(extra["shown_default"])
+    default = field.default
+    if isinstance(default, Path):
+        return f"./{default}"
+    return f"`{default}`"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, rendered from the model (``tests/test_settings.py`` keeps them equal)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for field in Settings.model_fields.values():
+        default = _shown_default(field.validation_alias)
+        if not default.startswith("`") and ("$" in default or "/" in default):
+            default = f"`{default}`"
+        lines.append(f"| `{field.validation_alias}` | {default} | {field.description} |")
+    return "\n".join(lines)
+
+
+def describe(settings: Settings, env: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(variable, value, where it came from) for ``bucketlens config``; secrets are never shown."""
+    env = os.environ if env is None else env
+    rows = []
+    for attr, field in Settings.model_fields.items():
+        name = field.validation_alias
+        value = getattr(settings, attr)
+        if name in SECRET_VARIABLES:
+            shown = _redact(name, value)
+        elif isinstance(value, tuple):
+            shown = ", ".join(value) or "(all)"
+        elif name == "DAGSTER_HOME":
+            shown = str(settings.dagster_home)
+        else:
+            shown = str(value) if value != "" else "(unset)"
+        rows.append((name, shown, "environment" if env.get(name, "") != "" else "default"))
+    return rows
+
+
+def _redact(name: str, value: Any) -> str:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    if not text:
+        return "(unset)"
+    if name == "SLACK_BOT_TOKEN":
+        return "(set, withheld)"
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(text).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: show nothing of it
+        return "(set, withheld)"

@@ -92,6 +92,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(settings, users=args.users, days=args.days, end=args.end or _yesterday(), seed=args.seed)
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """Every setting as this process resolves it (flags applied), and where each value came from."""
+    from bucketlens.settings import describe
+
+    before = dict(os.environ)  # where values came from, before the flags are written into it
+    settings = _apply_overrides(args)
+    flags = {"BUCKETLENS_HOME": args.home, "BUCKETLENS_SOURCE": args.source}
+    rows = [
+        (name, value, "flag" if flags.get(name) else origin)
+        for name, value, origin in describe(settings, before)
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, origin in rows:
+        print(f"{name:<{width}}  {value}  [{origin}]")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from pipelines.ui import serve
 
@@ -194,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--home", help="default $BUCKETLENS_HOME")
     demo.set_defaults(func=cmd_demo)
+
+    config = sub.add_parser("config", help="show every setting as resolved (secrets withheld)")
+    config.add_argument("--home", help="default $BUCKETLENS_HOME")
+    config.add_argument("--source", help="default $BUCKETLENS_SOURCE")
+    config.set_defaults(func=cmd_config)
 
     ui = sub.add_parser("ui", help="start the Dagster webserver and daemon")
     ui.add_argument("--port", type=int, default=3000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -24,21 +25,30 @@ def _duration(text: str) -> timedelta:
     return timedelta(minutes=n) if unit == "m" else timedelta(hours=n) if unit == "h" else timedelta(days=n)
 
 
+def current_user() -> str:
+    """Who runs the command, for the record; a uid without a passwd entry (common in containers) is
+    named by its number instead of failing the command."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def cmd_alerts_deliver(args: argparse.Namespace, settings: Settings) -> int:
-    from resources import build_resources
+    from resources import resolved_resources
     from sensors.alert_delivery import deliver_tick
 
-    r = build_resources(settings)
-    report = deliver_tick(r["outbox"], r["slack"], r["rules"], limit=args.limit)
-    target = "Slack" if settings.slack_bot_token else f"the preview {settings.slack_preview_path}"
-    print(f"Delivered to {target}: {report.line()}")
-    if report.delivery.dead:
-        box = r["outbox"].open()
-        try:
-            for row in box.dead(limit=10):
-                print(f"  dead: {row.identity} ({row.last_error})")
-        finally:
-            box.dispose()
+    with resolved_resources(settings) as r:
+        report = deliver_tick(r.outbox, r.slack, r.rules, limit=args.limit)
+        target = "Slack" if settings.slack_enabled else f"the preview {settings.slack_preview_path}"
+        print(f"Delivered to {target}: {report.line()}")
+        if report.delivery.dead:
+            box = r.outbox.open()
+            try:
+                for row in box.dead(limit=10):
+                    print(f"  dead: {row.identity} ({row.last_error})")
+            finally:
+                box.dispose()
     return 1 if report.delivery.dead else 0
 
 
@@ -58,7 +68,8 @@ def cmd_silence(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
     try:
         if args.action == "add":
-            silence_id = add_silence(url, args.matchers, args.reason, args.by, now + args.duration, now=now)
+            by = args.by or current_user()
+            silence_id = add_silence(url, args.matchers, args.reason, by, now + args.duration, now=now)
             print(
                 f"silence {silence_id} until {(now + args.duration):%Y-%m-%d %H:%M} UTC: {' '.join(args.matchers)}"
             )
@@ -108,7 +119,7 @@ def add_parsers(sub, with_settings) -> None:
     add.add_argument(
         "--for", dest="duration", type=_duration, default=timedelta(hours=4), help="e.g. 30m, 4h, 2d"
     )
-    add.add_argument("--by", default=getpass.getuser(), help="who adds it (default: the current user)")
+    add.add_argument("--by", default=None, help="who adds it (default: the current user)")
     listing = silence_sub.add_parser("list", help="active silences")
     listing.add_argument("--all", action="store_true", help="include expired ones")
     expire = silence_sub.add_parser("expire", help="end a silence now")

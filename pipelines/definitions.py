@@ -1,4 +1,10 @@
-"""The Dagster entry point (``workspace.yaml`` loads ``pipelines.definitions:defs``): it only assembles."""
+"""The Dagster entry point (``workspace.yaml`` loads ``pipelines.definitions:defs``): it only assembles.
+
+Every run of this code location — CLI, schedule, sensor, UI backfill — uses the in-process executor: the
+steps write one DuckDB file and share the ``duckdb_writer`` pool of size 1, so they run one after the
+other anyway, and the default multiprocess executor only added a fresh Python process (Dagster and the
+project imported again) per step: ~220 s for a day whose work takes 2.6 s.
+"""
 
 import dagster as dg
 
@@ -23,4 +29,5 @@ def defs() -> dg.Definitions:
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources=build_resources(Settings.from_env()),
+        executor=dg.in_process_executor,
     )

@@ -129,21 +129,21 @@ def _summary(
 
 def _deliver_alerts(settings: Settings) -> list[str]:
     """What the delivery sensor would do after the runs: drain the outbox (to Slack or the preview)."""
-    from resources import build_resources
+    from resources import resolved_resources
     from sensors.alert_delivery import deliver_tick
 
-    r = build_resources(settings)
     sent, report = 0, None
-    for _ in range(20):  # the outbox drains in batches; stop when a tick sends nothing more
-        report = deliver_tick(r["outbox"], r["slack"], r["rules"])
-        sent += report.delivery.sent
-        if not report.delivery.sent:
-            break
-    target = "Slack" if settings.slack_bot_token else str(settings.slack_preview_path)
+    with resolved_resources(settings) as r:
+        for _ in range(20):  # the outbox drains in batches; stop when a tick sends nothing more
+            report = deliver_tick(r.outbox, r.slack, r.rules)
+            sent += report.delivery.sent
+            if not report.delivery.sent:
+                break
+    target = "Slack" if settings.slack_enabled else str(settings.slack_preview_path)
     lines = [
         f"  Slack            {sent} message(s) delivered to {target}; outbox: {report.line().split('outbox: ')[1]}"
     ]
-    if not settings.slack_bot_token:
+    if not settings.slack_enabled:
         lines.append(f"                   readable preview: {settings.slack_preview_path.with_suffix('.md')}")
     return lines
 

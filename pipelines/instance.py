@@ -7,21 +7,46 @@ so the repository's file is copied there.
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from bucketlens.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+OUR_HEADER = "# Copied to $DAGSTER_HOME by `bucketlens ui|run|demo`"
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
+    """``$DAGSTER_HOME`` with the repository's ``dagster.yaml`` — unless the operator keeps their own
+    there (run storage in PostgreSQL, say): that file is never overwritten, only checked for the one
+    setting bucketlens needs (a single DuckDB writer at a time)."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    target, ours = home / "dagster.yaml", (REPO_ROOT / "dagster.yaml").read_text()
+    if not target.exists() or target.read_text().startswith(OUR_HEADER):
+        if not target.exists() or target.read_text() != ours:
+            target.write_text(ours)
+        return home
+    if _pool_limit(target) != 1:
+        print(
+            f"note: keeping your {target}; it does not set concurrency.pools.default_limit: 1, so two runs "
+            f"may contend for the DuckDB warehouse (see {REPO_ROOT / 'dagster.yaml'})",
+            file=sys.stderr,
+        )
     return home
+
+
+def _pool_limit(path: Path) -> object:
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        return None
+    return ((config.get("concurrency") or {}).get("pools") or {}).get("default_limit")
 
 
 def persistent_instance(settings: Settings) -> dg.DagsterInstance:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import dagster as dg
 
@@ -22,14 +26,16 @@ from resources.users_db import UsersDatabase
 from resources.warehouse import Warehouse
 
 
-def _env_or(name: str, resolved: str):
-    """An ``EnvVar`` when the variable is set, so the UI shows where a value (or secret) comes from
-    without displaying it; the documented default otherwise."""
+def _secret(name: str, resolved: str):
+    """A secret (a token, a URL with a password) as an ``EnvVar`` when the variable is set, so the UI
+    shows where it comes from without displaying it; the resolved default otherwise. Only Dagster
+    resolves an ``EnvVar``: code outside a run uses ``resolved_resources``, which asks Dagster to."""
     return dg.EnvVar(name) if os.environ.get(name) else resolved
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """Resources for one deployment; called when definitions load, never at import time."""
+    """Resources for one deployment, every value from ``settings``; called when definitions load,
+    never at import time."""
     source = SourceStore(url=settings.source, cache_dir=str(settings.cache_dir))
     inventory = (
         BucketListing(url=settings.list_bucket) if settings.list_bucket else InventoryReports(source=source)
@@ -40,11 +46,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": Warehouse(
             database=str(settings.warehouse_path),
             memory_limit=settings.duckdb_memory_limit,
-            temp_directory=str(settings.home / "duckdb_tmp"),
+            temp_directory=str(settings.duckdb_temp_dir),
         ),
         "users_db": UsersDatabase(
-            url=_env_or("BUCKETLENS_USERS_DB", settings.users_db),
-            query=_env_or("BUCKETLENS_USERS_QUERY", settings.users_query),
+            url=_secret("BUCKETLENS_USERS_DB", settings.users_db),
+            query=settings.users_query,
         ),
         "service": ServiceLayout(
             key_pattern=settings.key_pattern,
@@ -55,11 +61,16 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
         ),
         "rules": RulesFile(path=settings.rules_file),
-        "engine": QueryEngine.from_env(dict(os.environ)),
-        "outbox": AlertOutbox(url=_env_or("BUCKETLENS_OUTBOX_DB", settings.outbox_db)),
+        "engine": QueryEngine(
+            engine=settings.engine,
+            athena_database=settings.athena_database,
+            athena_output_location=settings.athena_output,
+            athena_workgroup=settings.athena_workgroup,
+        ),
+        "outbox": AlertOutbox(url=_secret("BUCKETLENS_OUTBOX_DB", settings.outbox_db)),
         "slack": SlackResource(
-            bot_token=_env_or("SLACK_BOT_TOKEN", ""),
-            api_url=_env_or("SLACK_API_URL", settings.slack_api_url),
+            bot_token=_secret("SLACK_BOT_TOKEN", settings.slack_bot_token.get_secret_value()),
+            api_url=settings.slack_api_url,
             preview_path=str(settings.slack_preview_path),
             ui_url=settings.ui_url,
         ),
@@ -68,6 +79,18 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "cloudwatch": CloudWatchSource(
             mode=settings.cloudwatch_mode,
             buckets=list(settings.cloudwatch_buckets),
-            region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+            region=settings.aws_region,
         ),
     }
+
+
+@contextmanager
+def resolved_resources(settings: Settings) -> Iterator[SimpleNamespace]:
+    """The deployment's resources initialized by Dagster itself (``EnvVar`` secrets resolved exactly as
+    inside a run), for the CLI and the demo, which use them outside any run."""
+    with warnings.catch_warnings():
+        # Dagster 1.13's own build_resources reads its deprecated ``InitResourceContext.dagster_run``;
+        # the notice is about Dagster's internals, not about this call.
+        warnings.filterwarnings("ignore", message=".*dagster_run is deprecated", category=DeprecationWarning)
+        with dg.build_resources(build_resources(settings)) as resources:
+            yield resources

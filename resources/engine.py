@@ -1,6 +1,6 @@
 """Which engine runs the set-based SQL: the DuckDB warehouse (default) or Athena over the Glue catalog.
 
-Chosen by configuration, never by an ``if`` in an asset: ``BUCKETLENS_ENGINE=duckdb|athena``; for
+Chosen by configuration (``bucketlens.settings``), never by an ``if`` in an asset: ``BUCKETLENS_ENGINE=duckdb|athena``; for
 Athena also ``BUCKETLENS_ATHENA_DATABASE`` (Glue database holding the contract's tables, default
 ``raw``), ``BUCKETLENS_ATHENA_OUTPUT`` (``s3://bucket/prefix/`` for results) and
 ``BUCKETLENS_ATHENA_WORKGROUP``. Credentials and region come from boto3's usual chain, through
@@ -13,8 +13,6 @@ import dagster as dg
 from dagster_aws.athena import AthenaClientResource
 
 from bucketlens.engines.athena import AthenaEngine
-
-ENGINES = ("duckdb", "athena")
 
 
 class QueryEngine(dg.ConfigurableResource):
@@ -40,16 +38,4 @@ class QueryEngine(dg.ConfigurableResource):
             workgroup=client.workgroup,
             polling_interval=client.polling_interval,
             max_polls=client.max_polls,
-        )
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> QueryEngine:
-        engine = env.get("BUCKETLENS_ENGINE", "duckdb").strip().lower() or "duckdb"
-        if engine not in ENGINES:
-            raise ValueError(f"BUCKETLENS_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
-        return cls(
-            engine=engine,
-            athena_database=env.get("BUCKETLENS_ATHENA_DATABASE", "raw"),
-            athena_output_location=env.get("BUCKETLENS_ATHENA_OUTPUT", ""),
-            athena_workgroup=env.get("BUCKETLENS_ATHENA_WORKGROUP", "primary"),
         )

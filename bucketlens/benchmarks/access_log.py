@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from bucketlens.duckdb_options import set_option
+
 
 def _files(root: Path) -> list[tuple[str, str]]:
     paths = sorted(p for p in (root / "access-logs").rglob("*") if p.is_file())
@@ -32,8 +34,8 @@ def _files(root: Path) -> list[tuple[str, str]]:
 def _connect(workdir: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(workdir / "bench.duckdb"))
     con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{workdir / 'duckdb_tmp'}'")
+    set_option(con, "memory_limit", memory_limit)
+    set_option(con, "temp_directory", str(workdir / "duckdb_tmp"))
     return con
 
 

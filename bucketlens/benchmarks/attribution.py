@@ -36,6 +36,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from bucketlens.benchmarks.bill import CLASS_USAGE_SQL, day_line_items
+from bucketlens.duckdb_options import set_option
 from bucketlens.formats.cur import COLUMNS as CUR_COLUMNS
 from bucketlens.formats.cur import TABLE_DDL as CUR_TABLE_DDL
 
@@ -169,7 +170,7 @@ def prepare(
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     try:
         con.execute("SET enable_progress_bar = false")
-        con.execute(f"SET temp_directory = '{home / 'duckdb_tmp'}'")
+        set_option(con, "temp_directory", str(home / "duckdb_tmp"))
         con.execute(CUR_TABLE_DDL)
         con.execute(REQUESTS_DDL)
         con.execute("DELETE FROM usage.user_daily_requests WHERE usage_date = ?", [day])

@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.orc as orc
 
+from bucketlens.duckdb_options import set_option
 from bucketlens.formats.errors import SourceFormatError
 from bucketlens.keys import KeyPattern
 
@@ -289,16 +290,14 @@ def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) ->
             "SELECT name, value FROM duckdb_settings() WHERE name IN (SELECT unnest(?))", [names]
         ).fetchall()
     )
-    # SET takes no bind parameters; values are this module's constants or DuckDB's own settings.
     for name, value in settings.items():
-        con.execute(f"SET {name} = '{value}'")
+        set_option(con, name, value)
     try:
         yield
     finally:
         for name in names:
             if name in before:
-                value = _restorable(name, str(before[name])).replace("'", "''")
-                con.execute(f"SET {name} = '{value}'")
+                set_option(con, name, _restorable(name, str(before[name])))
 
 
 def _restorable(name: str, shown: str) -> str:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 
 from bucketlens.alerts.notification import Notification
+from bucketlens.markdown import escape_markdown
 from bucketlens.reports import charts, fmt
 from bucketlens.reports import html as h
 from bucketlens.reports.cost_sql import (
@@ -157,7 +158,10 @@ def build_weekly_report(
         h.section("Top 10 users by cost", top, h.note("_shared (cost no user caused) is not listed")),
     ]
     title = f"bucketlens weekly cost summary — {week.label}"
-    preview = f"**{title}**\n\n" + summary_text(week)
+    # user ids are the service's users' own text: shown literally (bucketlens.markdown)
+    preview = f"**{title}**\n\n" + "  \n".join(
+        escape_markdown(line) for line in summary_text(week).splitlines()
+    )
     report = Report(
         NAME,
         day,

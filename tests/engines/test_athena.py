@@ -13,6 +13,8 @@ from moto.athena.models import QueryResults, athena_backends
 
 from bucketlens.engines.athena import AthenaEngine, AthenaQueryFailed, parameter_count, transpile
 from bucketlens.engines.sql_catalog import catalog
+from bucketlens.settings import Settings, SettingsError
+from resources import build_resources
 from resources.engine import QueryEngine
 
 DAY = date(2026, 10, 1)
@@ -135,15 +137,18 @@ def test_polling_waits_then_reports_failure_and_timeout():
         timeout.run("SELECT 1", DAY)
 
 
-def test_engine_is_chosen_by_configuration():
-    assert QueryEngine.from_env({}).engine == "duckdb"
-    chosen = QueryEngine.from_env({"BUCKETLENS_ENGINE": "athena", "BUCKETLENS_ATHENA_OUTPUT": "s3://b/p/"})
+def test_engine_is_chosen_by_configuration(tmp_path):
+    def engine(**env: str) -> QueryEngine:
+        return build_resources(Settings.from_env({"BUCKETLENS_HOME": str(tmp_path), **env}))["engine"]
+
+    assert engine().engine == "duckdb"
+    chosen = engine(BUCKETLENS_ENGINE="athena", BUCKETLENS_ATHENA_OUTPUT="s3://b/p/")
     assert (chosen.engine, chosen.athena_database, chosen.athena_output_location) == (
         "athena",
         "raw",
         "s3://b/p/",
     )
-    with pytest.raises(ValueError, match="must be one of duckdb, athena"):
-        QueryEngine.from_env({"BUCKETLENS_ENGINE": "spark"})
+    with pytest.raises(SettingsError, match="BUCKETLENS_ENGINE: Input should be 'duckdb' or 'athena'"):
+        engine(BUCKETLENS_ENGINE="spark")
     with pytest.raises(ValueError, match="not 'athena'"):
         QueryEngine().athena_engine()
