@@ -15,8 +15,8 @@ import dagster as dg
 from bucketlens.alerts.delivery import DeliveryReport, deliver_once
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import flush_due, plan_escalations
-from bucketlens.alerts.rules import load_alerting
 from bucketlens.alerts.silences import list_silences
+from bucketlens.anomaly import RulesError
 from resources.outbox import AlertOutbox
 from resources.rules import RulesFile
 from resources.slack import SlackResource
@@ -42,7 +42,7 @@ def deliver_tick(
 ) -> TickReport:
     """Release what is due, then send up to ``limit`` notifications once."""
     now = now or datetime.now(UTC)
-    alerting = load_alerting(rules.load())
+    alerting = rules.alerting()
     report = TickReport()
     log, box = NotifyLog(outbox.url), outbox.open()
     try:
@@ -70,7 +70,11 @@ def deliver_tick(
 def alert_delivery_sensor(
     context: dg.SensorEvaluationContext, outbox: AlertOutbox, slack: SlackResource, rules: RulesFile
 ):
-    report = deliver_tick(outbox, slack, rules)
+    try:
+        report = deliver_tick(outbox, slack, rules)
+    except RulesError as exc:  # the tick's skip reason and log say what to fix, not a traceback
+        context.log.error(exc.summary())
+        return dg.SkipReason(exc.summary())
     if report.delivery.dead:
         context.log.warning(f"{report.delivery.dead} notification(s) dead: see `bucketlens alerts deliver`")
     return dg.SkipReason(report.line())

@@ -4,7 +4,7 @@ retried, and visible in the UI like any other notification."""
 import dagster as dg
 
 from bucketlens.alerts.notification import Notification
-from bucketlens.alerts.rules import load_alerting
+from bucketlens.anomaly import RulesError
 from resources.outbox import AlertOutbox
 from resources.rules import RulesFile
 from resources.slack import SlackResource
@@ -39,7 +39,11 @@ def failure_notification(run: dg.DagsterRun, error: str, channel: str, ui_url: s
 def run_failure_alert_sensor(
     context: dg.RunFailureSensorContext, outbox: AlertOutbox, rules: RulesFile, slack: SlackResource
 ) -> None:
-    channel = load_alerting(rules.load()).routing.channels["critical"]
+    try:
+        channel = rules.alerting().routing.channels["critical"]
+    except RulesError as exc:  # no channel to post to: the sensor's log says why
+        context.log.error(f"not posting the failure of run {context.dagster_run.run_id}: {exc.summary()}")
+        return
     error = context.failure_event.message or ""
     n = failure_notification(context.dagster_run, error, channel, slack.ui_url)
     box = outbox.open()

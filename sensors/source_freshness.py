@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from bucketlens.alerts.notification import Notification
-from bucketlens.alerts.rules import load_alerting
+from bucketlens.anomaly import RulesError
 from bucketlens.formats.inventory import MANIFEST_KEY_RE
 from resources.outbox import AlertOutbox
 from resources.rules import RulesFile
@@ -82,7 +82,11 @@ def source_freshness_sensor(
 ):
     """The cursor holds the identity of the open stale notice, so each episode alerts and resolves once."""
     f = inventory_freshness([o.key for o in source.list("inventory/")], datetime.now(UTC))
-    channel = load_alerting(rules.load()).routing.channels["critical"]
+    try:
+        channel = rules.alerting().routing.channels["critical"]
+    except RulesError as exc:
+        context.log.error(exc.summary())
+        return dg.SkipReason(exc.summary())
     open_notice = context.cursor or ""
     if f.stale():
         notice = stale_notification(f, channel, source.describe("inventory/"))

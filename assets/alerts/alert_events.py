@@ -13,7 +13,6 @@ from assets.metadata import markdown_table
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import plan_notifications
-from bucketlens.alerts.rules import load_alerting
 from bucketlens.alerts.silences import list_silences
 from bucketlens.alerts.state import TABLE, evaluate_day, read_alerts
 from resources.alert_settings import AlertSettings
@@ -80,7 +79,7 @@ def alert_events(
 ) -> dg.MaterializeResult:
     """One row per alert (rule + labels) and day it is pending, firing, resolved or without data, with
     value, threshold, reason, evidence and the SQL listing its source rows; then its notifications."""
-    alerting = load_alerting(rules.load())
+    alerting = rules.alerting()
     days = window_days(context)
     with warehouse.connect() as con:
         results = [load_day(con, day, alerting) for day in days]

@@ -9,7 +9,6 @@ import dagster as dg
 from assets.reports.publish import REPORT_WRITTEN, publish
 from assets.window import daily_asset, window_days, window_result
 from bucketlens.alerts.notification import Notification
-from bucketlens.alerts.rules import load_alerting
 from bucketlens.reports.weekly import CHART, NAME, build_weekly_report, is_post_day, weekly_post
 from resources.outbox import AlertOutbox
 from resources.reports import ReportSettings
@@ -56,7 +55,7 @@ def weekly_cost_summary(
 
 
 def _enqueue_recent(due: list[dict], outbox: AlertOutbox, rules: RulesFile) -> int:
-    max_age = timedelta(seconds=load_alerting(rules.load()).routing.max_alert_age)
+    max_age = timedelta(seconds=rules.alerting().routing.max_alert_age)
     oldest = (datetime.now(UTC) - max_age).date().isoformat()
     posts = [Notification.from_json(json.dumps(p)) for p in due]
     recent = [p for p in posts if p.identity.rsplit(":", 1)[-1] >= oldest]

@@ -9,53 +9,121 @@ because the evaluator places them in SQL (values are always bound as parameters)
 
 from __future__ import annotations
 
+import math
 import re
 import string
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from bucketlens.alerts.routing import (
-    Routing,
-    column_name,
+from pydantic import BeforeValidator, Field, StrictBool, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from bucketlens.alerts.routing import COLUMN, Column, Columns, Routing, Scalars, duration_seconds
+from bucketlens.anomaly.rule_types import (
+    SEVERITIES,
+    RulesError,
+    RulesModel,
+    conflict,
+    errors_at,
+    invalid,
+    listing,
+    mapping,
     one_of,
-    parse_duration,
-    parse_routing,
-    scalar_values,
+    size_bytes,
+    yaml_text,
 )
-from bucketlens.anomaly.rules import SEVERITIES, Rules, RulesError, _bytes, load_rules
+from bucketlens.anomaly.rules import DEFAULT_RULES, Rules, alerting_sections, parse_rules, read_rules_document
 
 SEVERITY_CHOICES = (*SEVERITIES, "from_source")
 OPS = (">", ">=", "<", "<=", "==", "!=")
 AGGREGATES = ("max", "min", "sum", "count")
 FORMATS = ("", "bytes", "usd", "pct", "int", "num")
 TABLE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
-RULE_FIELDS = {
-    "name", "source", "labels", "severity", "subject", "summary", "where", "value", "op", "threshold",
-    "aggregate", "date_column", "on_day", "data_from", "for", "send_resolved",
-}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class AlertRule:
+def template_fields(template: str) -> list[tuple[str, str]]:
+    """(column, format) of each ``{column}`` or ``{column:bytes}`` placeholder."""
+    return [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
+
+
+def _template(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("must be a non-empty text template")
+    try:
+        fields = template_fields(value)
+    except ValueError as exc:
+        raise invalid(f"bad template: {exc}") from None
+    for name, spec in fields:
+        if not COLUMN.match(name):
+            raise invalid(f"placeholder {yaml_text(name)} must be a column name (letters, digits, _)")
+        if spec not in FORMATS:
+            raise invalid(f"format {spec!r} must be one of {', '.join(f for f in FORMATS if f)}")
+    return value
+
+
+def _table(value: Any) -> str:
+    if not isinstance(value, str) or not TABLE.match(value):
+        raise invalid("must be a schema.table name")
+    return value
+
+
+def _threshold(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return float(size_bytes(value))
+        except PydanticCustomError:
+            raise invalid('must be a number or a size like "100 GB"') from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise invalid('must be a number or a size like "100 GB"')
+    return float(value)
+
+
+def _for_days(value: Any) -> int:
+    """Consecutive days: "2d", or a whole number of days; hours are refused (the data is daily)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    seconds = duration_seconds(value)
+    if seconds % 86400:
+        raise invalid("must be whole days (data is daily)")
+    return seconds // 86400
+
+
+Template = Annotated[str, BeforeValidator(_template)]
+Table = Annotated[str, BeforeValidator(_table)]
+ColumnValues = Annotated[dict[Column, Scalars], BeforeValidator(mapping("must map columns to values"))]
+
+
+class AlertRule(RulesModel):
     """Which rows of ``source`` on a day are alerts, and how each is named, valued and ranked."""
 
-    name: str
-    source: str  # warehouse table, e.g. anomaly.abuse_flags
-    labels: tuple[str, ...]  # columns that make the alert's identity (with the rule name)
-    severity: str  # critical | warning | info | from_source (the row's own severity column)
-    subject: str  # template over columns: "user {user_id}"
-    summary: str = ""  # template; empty: the source's reason column, else the subject
-    where: dict[str, tuple] = field(default_factory=dict)  # column → accepted values
-    value: str = "value"  # the column an alert reports (and compares, with op and threshold)
-    op: str = ""
-    threshold: float | None = None
-    aggregate: str = "max"  # how rows sharing the labels combine into one value
-    date_column: str = "usage_date"
-    on_day: str = ""  # a timestamp column that must fall on the day (new signups)
-    data_from: str = ""  # the table whose rows prove the day's data exists (sparse sources)
-    for_days: int = 1  # consecutive days the condition holds before the alert fires
-    send_resolved: bool = True
+    name: Column
+    source: Table  # warehouse table, e.g. anomaly.abuse_flags
+    labels: Columns  # columns that make the alert's identity (with the rule name)
+    severity: Annotated[str, BeforeValidator(one_of(SEVERITY_CHOICES))]  # from_source: the row's own
+    subject: Template  # template over columns: "user {user_id}"
+    summary: Template = ""  # template; empty: the source's reason column, else the subject
+    where: ColumnValues = Field(default_factory=dict)  # column → accepted values
+    value: Column = "value"  # the column an alert reports (and compares, with op and threshold)
+    op: Annotated[str, BeforeValidator(one_of(OPS, also=("",)))] = ""
+    threshold: Annotated[float | None, BeforeValidator(_threshold)] = None
+    aggregate: Annotated[str, BeforeValidator(one_of(AGGREGATES))] = "max"  # rows sharing the labels
+    date_column: Column = "usage_date"
+    on_day: Column = ""  # a timestamp column that must fall on the day (new signups)
+    data_from: Table = ""  # the table whose rows prove the day's data exists (sparse sources)
+    for_days: Annotated[int, BeforeValidator(_for_days)] = Field(1, alias="for")  # days held before firing
+    send_resolved: StrictBool = True
+
+    @model_validator(mode="after")
+    def _op_with_threshold(self) -> AlertRule:
+        if self.op and self.threshold is None:
+            message = f"op and threshold go together: op {yaml_text(self.op)} has none"
+        elif self.threshold is not None and not self.op:
+            message = f"op and threshold go together: threshold {self.threshold:g} has no op"
+        else:
+            return self
+        raise conflict("AlertRule", ("op",), message)
 
     @property
     def presence_table(self) -> str:
@@ -67,10 +135,38 @@ class AlertRule:
         return self.source.split(".", 1)[1]
 
 
-@dataclass(frozen=True)
-class Alerting:
-    rules: tuple[AlertRule, ...]
-    routing: Routing
+class AlertsSection(RulesModel):
+    rules: Annotated[
+        tuple[AlertRule, ...], BeforeValidator(listing("must be a list of alert rules", non_empty=False))
+    ] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AlertsSection:
+        first: dict[str, int] = {}
+        duplicates = []
+        for i, rule in enumerate(self.rules):
+            if rule.name in first:
+                message = f"duplicate rule name (also alerts.rules[{first[rule.name]}])"
+                duplicates.append((("rules", i, "name"), message, rule.name))
+            first.setdefault(rule.name, i)
+        if duplicates:
+            raise errors_at("alerts", *duplicates)
+        return self
+
+
+def _empty_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+class Alerting(RulesModel):
+    """The ``alerts`` and ``routing`` sections; either may be left out (no rules; default routing)."""
+
+    alerts: Annotated[AlertsSection, BeforeValidator(_empty_if_none)] = AlertsSection()
+    routing: Annotated[Routing, BeforeValidator(_empty_if_none)] = Routing()
+
+    @property
+    def rules(self) -> tuple[AlertRule, ...]:
+        return self.alerts.rules
 
     def has_rule(self, name: str) -> bool:
         return any(r.name == name for r in self.rules)
@@ -79,116 +175,43 @@ class Alerting:
         return next(r for r in self.rules if r.name == name)
 
 
-def template_fields(template: str) -> list[tuple[str, str]]:
-    """(column, format) of each ``{column}`` or ``{column:bytes}`` placeholder."""
-    return [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(template) if f is not None]
-
-
-def _table(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not TABLE.match(value):
-        raise RulesError(f"{path}: must be a schema.table name, got {value!r}")
-    return value
-
-
-def _template(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RulesError(f"{path}: must be a non-empty text template, got {value!r}")
+def parse_alerting(sections: dict, source: str = "") -> Alerting:
+    """Validate the alerting sections of a rules document (``{"alerts": ..., "routing": ...}``)."""
     try:
-        fields = template_fields(value)
-    except ValueError as exc:
-        raise RulesError(f"{path}: bad template {value!r}: {exc}") from exc
-    for name, spec in fields:
-        column_name(name, f"{path} placeholder")
-        if spec not in FORMATS:
-            raise RulesError(f"{path}: format {spec!r} must be one of {', '.join(f for f in FORMATS if f)}")
-    return value
-
-
-def _rule(node: Any, index: int) -> AlertRule:
-    name = node.get("name") if isinstance(node, dict) else None
-    p = f"alerts.rules[{index}]" + (f" ({name})" if isinstance(name, str) else "")
-    if not isinstance(node, dict):
-        raise RulesError(f"{p}: must be a mapping, got {node!r}")
-    unknown = sorted(set(node) - RULE_FIELDS)
-    if unknown:
-        raise RulesError(f"{p}: unknown field(s) {', '.join(map(str, unknown))}")
-    missing = sorted({"name", "source", "labels", "severity", "subject"} - set(node))
-    if missing:
-        raise RulesError(f"{p}: missing field(s) {', '.join(missing)}")
-    column_name(name, f"{p}.name")
-    labels = node["labels"]
-    if not isinstance(labels, list) or not labels:
-        raise RulesError(f"{p}.labels: must be a non-empty list of columns, got {labels!r}")
-    where = node.get("where", {})
-    if not isinstance(where, dict):
-        raise RulesError(f"{p}.where: must map columns to values, got {where!r}")
-    op, threshold = node.get("op", ""), node.get("threshold")
-    if bool(op) != (threshold is not None):
-        raise RulesError(f"{p}.op: op and threshold go together (got op={op!r}, threshold={threshold!r})")
-    if op:
-        one_of(op, f"{p}.op", OPS)
-        threshold = _threshold(threshold, f"{p}.threshold")
-    for_days = node.get("for", 1)
-    if for_days != 1:
-        seconds = parse_duration(for_days if isinstance(for_days, str) else f"{for_days}d", f"{p}.for")
-        if seconds % 86400:
-            raise RulesError(f"{p}.for: must be whole days (data is daily), got {for_days!r}")
-        for_days = seconds // 86400
-    send_resolved = node.get("send_resolved", True)
-    if not isinstance(send_resolved, bool):
-        raise RulesError(f"{p}.send_resolved: must be true or false, got {send_resolved!r}")
-    return AlertRule(
-        name=name,
-        source=_table(node["source"], f"{p}.source"),
-        labels=tuple(column_name(c, f"{p}.labels") for c in labels),
-        severity=one_of(node["severity"], f"{p}.severity", SEVERITY_CHOICES),
-        subject=_template(node["subject"], f"{p}.subject"),
-        summary=_template(node["summary"], f"{p}.summary") if "summary" in node else "",
-        where={column_name(k, f"{p}.where"): scalar_values(v, f"{p}.where.{k}") for k, v in where.items()},
-        value=column_name(node.get("value", "value"), f"{p}.value"),
-        op=op,
-        threshold=threshold,
-        aggregate=one_of(node.get("aggregate", "max"), f"{p}.aggregate", AGGREGATES),
-        date_column=column_name(node.get("date_column", "usage_date"), f"{p}.date_column"),
-        on_day=column_name(node["on_day"], f"{p}.on_day") if "on_day" in node else "",
-        data_from=_table(node["data_from"], f"{p}.data_from") if "data_from" in node else "",
-        for_days=for_days,
-        send_resolved=send_resolved,
-    )
-
-
-def _threshold(value: Any, path: str) -> float:
-    if isinstance(value, str):
-        return float(_bytes(value, path))
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RulesError(f'{path}: must be a number or a size like "100 GB", got {value!r}')
-    return float(value)
+        return Alerting.model_validate(sections)
+    except ValidationError as exc:
+        raise RulesError.from_validation(exc, sections, source) from None
 
 
 def load_alerting(rules: Rules) -> Alerting:
     """Validate the alerting sections carried by ``rules`` (``Rules.alerting``)."""
-    section = rules.alerting.get("alerts") or {}
-    if not isinstance(section, dict) or set(section) - {"rules"}:
-        raise RulesError(f"alerts: must be a mapping with a rules list, got {section!r}")
-    nodes = section.get("rules", [])
-    if not isinstance(nodes, list):
-        raise RulesError(f"alerts.rules: must be a list of rules, got {nodes!r}")
-    parsed = tuple(_rule(n, i) for i, n in enumerate(nodes))
-    seen: set[str] = set()
-    for i, rule in enumerate(parsed):
-        if rule.name in seen:
-            raise RulesError(f"alerts.rules[{i}] ({rule.name}).name: duplicate rule name")
-        seen.add(rule.name)
-    return Alerting(parsed, parse_routing(rules.alerting.get("routing")))
+    return parse_alerting(rules.alerting, rules.source)
+
+
+def load_rules_file(path: str | Path | None = None) -> tuple[Rules, Alerting]:
+    """Thresholds and alerting of one file (``None``: the packaged defaults), the errors of both at once."""
+    path = Path(path) if path is not None else DEFAULT_RULES
+    document = read_rules_document(path)
+    errors: list[str] = []
+    try:
+        rules = parse_rules(document, str(path))
+    except RulesError as exc:
+        errors += exc.errors
+    try:
+        alerting = parse_alerting(alerting_sections(document), str(path))
+    except RulesError as exc:
+        errors += exc.errors
+    if errors:
+        raise RulesError(errors, str(path))
+    return rules, alerting
 
 
 def check_rules_file(path: str | Path) -> list[str]:
-    """Human lines for ``bucketlens rules check FILE``: what loaded, or the error (prefixed ``error:``)."""
+    """Human lines for ``bucketlens rules check FILE``: what loaded, or every error (prefixed ``error:``)."""
     try:
-        rules = load_rules(path)
-        alerting = load_alerting(rules)
+        _, alerting = load_rules_file(path)
     except RulesError as exc:
-        return [f"error: {exc}"]
+        return [f"error: {line}" for line in exc.errors]
     r = alerting.routing
     by_severity: dict[str, int] = {}
     for rule in alerting.rules:
@@ -197,7 +220,9 @@ def check_rules_file(path: str | Path) -> list[str]:
     return [
         f"{path}: ok",
         f"{len(alerting.rules)} alert rules ({counts or 'none'})",
-        "routing: " + ", ".join(f"{sev} → {ch}" for sev, ch in sorted(r.channels.items())),
+        "routing: "
+        + ", ".join(f"{sev} → {ch}" for sev, ch in sorted(r.channels.items()))
+        + f"; delivery problems → {r.fallback_channel or r.channels['critical']}",
         f"group by {', '.join(r.group_by)}; group interval {r.group_interval}s, repeat {r.repeat_interval}s, "
         f"at most {r.max_per_hour} per rule per hour, escalate after {r.escalate_after}s, "
         f"digest beyond {r.max_alert_age // 86400} days",

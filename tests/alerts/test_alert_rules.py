@@ -100,4 +100,4 @@ def test_check_rules_file_reports_rules_or_the_error(tmp_path):
     bad = tmp_path / "rules.yaml"
     bad.write_text(yaml.safe_dump(document))
     (line,) = check_rules_file(bad)
-    assert line == 'error: routing.repeat_interval: must be a duration like "5m", "4h" or "14d", got \'soon\''
+    assert line == 'error: routing.repeat_interval: must be a duration like "5m", "4h" or "14d", got "soon"'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,6 +12,7 @@ import yaml
 from bucketlens.anomaly.rules import DEFAULT_RULES, RulesError, load_rules, parse_rules
 
 GIB, TIB = 1024**3, 1024**4
+SNAPSHOT = Path(__file__).with_name("default_rules_snapshot.json")
 
 
 def _doc() -> dict:
@@ -114,3 +117,36 @@ def test_unreadable_or_invalid_files_say_so(tmp_path):
     bad.write_text("abuse: [unclosed")
     with pytest.raises(RulesError, match="not valid YAML"):
         load_rules(bad)
+
+
+def _plain(value):
+    """Models and dataclasses as dicts of their fields; every leaf as its ``repr`` (80 and 80.0 differ)."""
+    names = getattr(type(value), "model_fields", None) or getattr(value, "__dataclass_fields__", None)
+    if names is not None:
+        return {n: _plain(getattr(value, n)) for n in names}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [type(value).__name__, *(_plain(v) for v in value)]
+    return repr(value)
+
+
+def test_the_default_file_loads_to_exactly_the_values_of_the_hand_written_loader():
+    """``default_rules_snapshot.json`` was written by the hand-written validators this module replaced
+    (git 2fae007): every threshold, alert rule and routing value of the packaged file, with its type,
+    because the detectors bind them as SQL parameters (an int that became a float changes a query)."""
+    from bucketlens.alerts.rules import load_alerting
+
+    rules = load_rules()
+    alerting = load_alerting(rules)
+    routing = _plain(alerting.routing)
+    assert routing.pop("fallback_channel") == "''"  # new: empty means the critical channel
+    loaded = {
+        "abuse": _plain(rules.abuse),
+        "scores": _plain(rules.scores),
+        "service": _plain(rules.service),
+        "alerting": {"rules": _plain(alerting.rules), "routing": routing},
+    }
+    snapshot = json.loads(SNAPSHOT.read_text())
+    assert loaded == snapshot
+    assert len(snapshot["alerting"]["rules"]) == 1 + 24  # the "tuple" tag and the 24 packaged rules
