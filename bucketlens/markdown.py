@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"([\\`*_{}\[\]()<>#+!|~=:@-])")  # ':' and '@': no autolinked URL or e-mail
-_WWW = re.compile(r"(?i)(www)\.")  # nor a "www." autolink
+# What can start inline markup in a table cell: emphasis, code, links/images, raw HTML, strike-through,
+# a new column, an escape. Parentheses, '#', '-' and the like only mean something after these (or at the
+# start of a block, which a cell is not), so they stay as they are and the text stays readable.
+_CONTROL = re.compile(r"([\\`*\[\]<>|~!])")
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # snake_case never emphasises
+_AUTOLINK = re.compile(r"(?i)(://|@|www\.)")  # nor may a URL, an e-mail address or "www." become a link
 
 
 def escape_markdown(value: object) -> str:
     """``value`` as literal markdown text on one line (newlines become spaces)."""
     text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    return _WWW.sub(r"\1\\.", _CONTROL.sub(r"\\\1", text)).replace("&", "&amp;")
+    text = _UNDERSCORE.sub(r"\\_", _CONTROL.sub(r"\\\1", text.replace("&", "&amp;")))
+    return _AUTOLINK.sub(lambda m: "".join(c if c.isalnum() else "\\" + c for c in m.group(1)), text)
