@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.metadata import markdown_table
-from pipelines.partitions import daily_partitions
+from assets.partitions import daily_partitions
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 
@@ -39,7 +40,7 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from bucketlens.synthetic import generate
+    from synthetic import generate
 
     summary = generate(
         args.out,
@@ -116,55 +117,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(settings, args.host, args.port, with_daemon=not args.no_daemon)
 
 
-BENCH_DEFAULT_OBJECTS = {"inventory-load": 10_000_000, "attribution": 20_000_000}
-BENCH_DEFAULT_FORMAT = {"inventory-load": "csv", "attribution": "parquet"}
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from exc
-
-
-def cmd_bench_anomaly(args: argparse.Namespace) -> int:
-    import tempfile
-    from pathlib import Path
-
-    from pipelines.quality import default_cases, run_quality_bench
-
-    cases = default_cases(args.seeds, args.users or [300, 1000], args.days, args.injections)
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bucketlens-quality-"))
-    print(f"Detector quality on {len(cases)} generated case(s) under {workdir}")
-    return run_quality_bench(cases, workdir, Path(args.json) if args.json else None)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from pipelines.bench import run_attribution, run_inventory_load
-
-    if args.case == "anomaly":
-        return cmd_bench_anomaly(args)
-    if args.case in ("suite", "access-log"):
-        from pipelines.bench import main as bench_main
-
-        argv = [args.case, "--sizes", args.sizes, "--log-sizes", args.log_sizes, "--lines", args.lines]
-        argv += ["--include-100m"] if args.include_100m else []
-        argv += ["--json", args.json] if args.json else []
-        argv += ["--workdir", args.workdir] if args.workdir else []
-        return bench_main(argv)
-    if args.case == "daily":
-        from bucketlens.benchmarks.suite import parse_size
-        from pipelines.bench import run_daily
-
-        users = args.users[0] if args.users else 100_000
-        return run_daily(args.objects or 10_000_000, users, parse_size(args.requests), args.warm_days,
-                         args.workdir, args.json)  # fmt: skip
-
-    objects = args.objects or BENCH_DEFAULT_OBJECTS[args.case]
-    inventory_format = args.inventory_format or BENCH_DEFAULT_FORMAT[args.case]
-    if args.case == "attribution":
-        return run_attribution(objects, inventory_format, args.workdir)
-    return run_inventory_load(objects, inventory_format, args.workdir)
+def run_benchmarks(argv: list[str]) -> int:
+    """``bucketlens bench …`` runs ``python -m benchmarks …``: the benchmarks are their own package,
+    outside the runtime's imports (they drive the runtime, so the runtime must never import them)."""
+    return subprocess.run([sys.executable, "-m", "benchmarks", *argv], check=False).returncode
 
 
 def _with_settings(handler):
@@ -224,44 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
     ui.set_defaults(func=cmd_ui)
     add_alert_parsers(sub, _with_settings)
-    bench = sub.add_parser("bench", help="measured performance figures (opt-in; takes minutes)")
-    bench.add_argument(
-        "case", choices=["suite", "access-log", "daily", "inventory-load", "attribution", "anomaly"]
+    bench = sub.add_parser(
+        "bench",
+        help="measured performance figures (opt-in; takes minutes): `bucketlens bench --help` lists the cases",
+        add_help=False,
     )
-    bench.add_argument(
-        "--objects",
-        type=int,
-        help="objects in the generated inventory (default: 10 M inventory-load and daily, 20 M attribution)",
-    )
-    bench.add_argument(
-        "--inventory-format",
-        choices=["csv", "parquet"],
-        help="default: csv inventory-load, parquet attribution",
-    )
-    bench.add_argument("--workdir", help="where to put the generated data (default: system temp)")
-    quality = bench.add_argument_group("anomaly (detector precision/recall)")
-    quality.add_argument("--seeds", type=_int_list, default=[7, 11], help="generator seeds (default 7,11)")
-    quality.add_argument(
-        "--users", type=_int_list, help="populations (default 300,1000; daily: one value, default 100000)"
-    )
-    quality.add_argument("--days", type=int, default=28, help="days per case with anomalies (default 28)")
-    quality.add_argument(
-        "--injections", type=int, default=4, help="anomalies injected per pattern (default 4)"
-    )
-    quality.add_argument("--json", help="also write the figures as JSON to this path")
-    suite = bench.add_argument_group(
-        "suite / access-log (scale: bucketlens vs pandas vs the Parquet scan floor)"
-    )
-    suite.add_argument("--sizes", default="1M,10M", help="inventory sizes (default 1M,10M; e.g. 1M,10M,50M)")
-    suite.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
-    suite.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in lines (default 1M,10M)")
-    suite.add_argument("--lines", default="2M", help="access-log lines for the access-log case (default 2M)")
-    daily = bench.add_argument_group("daily (the whole daily job at scale; also --objects, --users)")
-    daily.add_argument("--requests", default="5M", help="access-log requests per day (default 5M)")
-    daily.add_argument(
-        "--warm-days", type=int, default=1, help="days run before the measured day (default 1)"
-    )
-    bench.set_defaults(func=cmd_bench)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)  # handed whole to `python -m benchmarks`
     return parser
 
 
@@ -272,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # BackfillPolicy is marked beta in Dagster 1.13; the CLI output is for operators, not for that notice.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return run_benchmarks(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

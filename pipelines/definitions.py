@@ -11,11 +11,11 @@ import dagster as dg
 from assets.alerts import ALERT_ASSETS
 from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
+from assets.jobs import JOBS
 from assets.raw import RAW_ASSETS
 from assets.reports import REPORT_ASSETS
 from assets.usage import USAGE_ASSETS
 from bucketlens.settings import Settings
-from pipelines.jobs import JOBS
 from pipelines.schedules import SCHEDULES
 from resources import build_resources
 from sensors import SENSORS

@@ -23,7 +23,7 @@ ESTIMATE_CHECK = "cost_line_items:day_covered_by_export"  # warns on days billed
 
 
 def _generated_source(settings: Settings, users: int, days: int, start: date, seed: int) -> Path:
-    from bucketlens.synthetic import generate
+    from synthetic import generate
 
     source = settings.home / "source"
     stamp = source / "bucketlens-demo.json"

@@ -12,11 +12,9 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from pipelines.jobs import DAILY_JOB
+from assets.jobs import DAILY_JOB
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 
-# Dagster's tags for a single run over a partition range (the same ones a UI backfill sets).
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 DEFAULT_CHUNK_DAYS = 7
 
 # The console shows one progress line per day; each run's full event log (with tracebacks) stays in the

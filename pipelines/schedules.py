@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from pipelines.jobs import daily_job, service_hourly_job
+from assets.jobs import daily_job, service_hourly_job
 from resources.source_store import SourceStore
 from sensors.launched import already_launched, inventory_days
 

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.jobs import cost_restatement_job
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from bucketlens.formats.cur import DATA_KEY_RE, MANIFEST_KEY_RE
-from pipelines.jobs import cost_restatement_job
-from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from resources.source_store import SourceStore
 
 COST_ASSET = dg.AssetKey("user_daily_cost")

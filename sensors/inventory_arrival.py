@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from pipelines.jobs import daily_job
-from pipelines.partitions import PARTITIONS_START
+from assets.jobs import daily_job
+from assets.partitions import PARTITIONS_START
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from sensors.launched import already_launched, inventory_days

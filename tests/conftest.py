@@ -64,7 +64,7 @@ def bucketlens_env(
 @pytest.fixture(scope="session")
 def tiny_source(tmp_path_factory) -> TinySource:
     """60 users × 10 days in AWS's formats (CSV inventory), generated once per test session."""
-    from bucketlens.synthetic import generate
+    from synthetic import generate
 
     root = tmp_path_factory.mktemp("tiny-source")
     summary = generate(root, TINY_START, TINY_DAYS, TINY_USERS, seed=11)

@@ -1,7 +1,7 @@
 """Measured quality (issue: recall ≥ 0.95, precision ≥ 0.9 over injected anomalies; false flags on < 1 %
 of user-days of a normal month) on generated data run through the real raw/usage/cost assets.
 
-The cases are those of ``bucketlens bench anomaly`` (pipelines/quality.py). The default run covers one
+The cases are those of ``bucketlens bench anomaly`` (benchmarks/quality.py). The default run covers one
 seed and population with four injected anomalies per pattern and one normal fortnight (~50 s); the other
 seed, the larger population and full normal months are ``slow`` (run with ``-m slow``).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.quality import TARGETS, QualityCase, evaluate_case, meets_targets
+from benchmarks.quality import TARGETS, QualityCase, evaluate_case, meets_targets
 
 ANOMALY_CASES = [
     pytest.param(QualityCase(7, 300, 14, True, 4), id="seed7-300users"),

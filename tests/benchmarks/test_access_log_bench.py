@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from bucketlens.benchmarks.access_log import run_bucketlens, run_floor, run_pandas
-from bucketlens.benchmarks.access_log_data import DUPLICATE_EVERY, generate_access_logs
-from bucketlens.benchmarks.suite import parse_size
+from benchmarks.access_log import run_bucketlens, run_floor, run_pandas
+from benchmarks.access_log_data import DUPLICATE_EVERY, generate_access_logs
+from benchmarks.suite import parse_size
 
 DAY = date(2026, 10, 1)
 

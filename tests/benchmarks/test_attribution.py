@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bucketlens.benchmarks import naive_pandas
-from bucketlens.benchmarks.attribution import compare, prepare, run_bucketlens
-from bucketlens.benchmarks.bill import day_line_items
-from pipelines.cli import BENCH_DEFAULT_OBJECTS, build_parser, main
+from benchmarks import naive_pandas
+from benchmarks.__main__ import DEFAULT_OBJECTS, build_parser, run
+from benchmarks.attribution import compare, prepare, run_bucketlens
+from benchmarks.bill import day_line_items
 
 DAY = date(2026, 10, 1)
 
@@ -97,12 +97,14 @@ def test_pandas_baseline_matches_the_assets_and_compare_catches_a_difference(tmp
 
 def test_bench_attribution_objects_default_depends_on_the_case():
     parser = build_parser()
-    assert parser.parse_args(["bench", "attribution"]).objects is None
-    assert BENCH_DEFAULT_OBJECTS == {"inventory-load": 10_000_000, "attribution": 20_000_000}
+    assert parser.parse_args(["attribution"]).objects is None
+    assert DEFAULT_OBJECTS == {"inventory-load": 10_000_000, "attribution": 20_000_000, "daily": 10_000_000}
 
 
 def _run_command(objects: int, workdir, capsys) -> tuple[int, dict, str]:
-    code = main(["bench", "attribution", "--objects", str(objects), "--workdir", str(workdir)])
+    code = run(
+        build_parser().parse_args(["attribution", "--objects", str(objects), "--workdir", str(workdir)])
+    )
     out = capsys.readouterr().out
     return code, json.loads(out.strip().splitlines()[-1])["attribution"], out
 

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from bucketlens.benchmarks.daily import daily_table, run_day
-from bucketlens.benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
+from benchmarks.daily import daily_table, run_day
+from benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
 
 DAYS = days_ending(date(2026, 10, 2), 2)
 

@@ -1,7 +1,7 @@
 """The bench table reports a failed case instead of losing the whole suite's figures."""
 
-from bucketlens.benchmarks.suite import suite_table
-from pipelines.bench import _case
+from benchmarks.commands import _case
+from benchmarks.suite import suite_table
 
 
 def test_a_failed_case_is_a_row_and_the_others_still_print():

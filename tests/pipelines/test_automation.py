@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from assets.cost import COST_ASSETS
+from assets.jobs import cost_restatement_job, daily_job
 from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
 from bucketlens.settings import Settings
-from pipelines.jobs import cost_restatement_job, daily_job
 from pipelines.runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG
 from pipelines.schedules import daily_schedule, service_hourly_schedule
 from resources import build_resources

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import DAILY_JOB
+from assets.jobs import DAILY_JOB
 from pipelines.runner import run_range
 from tests.conftest import bucketlens_env
 

@@ -4,7 +4,7 @@ import warnings
 
 import dagster as dg
 
-from pipelines.partitions import PARTITIONS_START
+from assets.partitions import PARTITIONS_START
 from tests.pipelines.raw_layer import RAW
 
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bucketlens.synthetic import generate
+from synthetic import generate
 
 START = date(2026, 9, 24)
 

@@ -12,7 +12,7 @@ SCRIPT = """
 import resource, sys
 from datetime import date
 from pathlib import Path
-from bucketlens.synthetic import generate_inventory_snapshot
+from synthetic import generate_inventory_snapshot
 stats = generate_inventory_snapshot(Path(sys.argv[1]), date(2026, 10, 1), 10_000_000, seed=7)
 assert stats.rows == 10_000_000, stats.rows
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bucketlens.synthetic import generate
-from bucketlens.synthetic.anomalies import PATTERNS
+from synthetic import generate
+from synthetic.anomalies import PATTERNS
 from tests.synthetic.helpers import fields, labels, log_lines
 
 GB = 10**9

@@ -10,8 +10,8 @@ from urllib.parse import quote, quote_plus, unquote_plus
 import duckdb
 import numpy as np
 
-from bucketlens.synthetic.inventory import CSV_FILE_SCHEMA, build_catalog, generate_inventory_snapshot
-from bucketlens.synthetic.objects import make_rows
+from synthetic.inventory import CSV_FILE_SCHEMA, build_catalog, generate_inventory_snapshot
+from synthetic.objects import make_rows
 from tests.synthetic.helpers import csv_rows, manifest
 
 QUOTED_LINE = re.compile(r'^"[^"]*"(,"[^"]*")*$')

@@ -1,4 +1,5 @@
-"""Jobs: what one scheduled, sensor-launched or CLI run materializes."""
+"""Jobs: what one scheduled, sensor-launched or CLI run materializes — named selections of assets, kept
+beside them so sensors (a layer above) can target them and `pipelines/definitions.py` assembles them."""
 
 import dagster as dg
 

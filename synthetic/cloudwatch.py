@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from bucketlens.synthetic.layout import DAY_SECONDS, SOURCE_BUCKET, epoch
-from bucketlens.synthetic.storage import DayStorage
+from synthetic.layout import DAY_SECONDS, SOURCE_BUCKET, epoch
+from synthetic.storage import DayStorage
 
 KB = 1024
 STORAGE_TYPES = {

@@ -1,6 +1,6 @@
 """Access logs of any size for the parsing benchmark, written by one DuckDB query per log object.
 
-Why not ``bucketlens.synthetic``: that generator simulates a whole service (population, catalog,
+Why not ``synthetic``: that generator simulates a whole service (population, catalog,
 traffic) and keeps every line in Python memory; the benchmark needs 1 M to 50 M lines in seconds, with
 the same *shape* the parser meets in production, not a believable story. Every line here is a real
 S3 server access-log record, and the mix exercises each path of the parser: REST keys URL-encoded

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bucketlens.synthetic.layout import (
+from synthetic.layout import (
     DAY_SECONDS,
     INVENTORY_BUCKET,
     SOURCE_BUCKET,
@@ -38,7 +38,7 @@ from bucketlens.synthetic.layout import (
     md5_file,
     rng_for,
 )
-from bucketlens.synthetic.objects import (
+from synthetic.objects import (
     EXT_PROBS,
     EXTS,
     INTELLIGENT_TIERING,

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from bucketlens.synthetic.layout import (
+from synthetic.layout import (
     ACCOUNT_ID,
     DAY_SECONDS,
     REGION,
@@ -30,8 +30,8 @@ from bucketlens.synthetic.layout import (
     epoch,
     rng_for,
 )
-from bucketlens.synthetic.population import Population
-from bucketlens.synthetic.traffic import OPS, REQUESTERS, Requests
+from synthetic.population import Population
+from synthetic.traffic import OPS, REQUESTERS, Requests
 
 BUCKET_OWNER = det_hex(0, "canonical-owner", length=64)
 HOST = f"{SOURCE_BUCKET}.s3.{REGION}.amazonaws.com"

@@ -22,8 +22,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bucketlens.synthetic import prices
-from bucketlens.synthetic.layout import (
+from synthetic import prices
+from synthetic.layout import (
     ACCOUNT_ID,
     BILLING_BUCKET,
     CUR_EXPORT_NAME,
@@ -35,7 +35,7 @@ from bucketlens.synthetic.layout import (
     det_uuid,
     epoch,
 )
-from bucketlens.synthetic.storage import DayStorage
+from synthetic.storage import DayStorage
 
 S3 = "AmazonS3"
 GDA = "AmazonS3GlacierDeepArchive"

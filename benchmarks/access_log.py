@@ -1,4 +1,4 @@
-"""The access-log benchmark's three sides, each run in its own child process by ``pipelines.bench``.
+"""The access-log benchmark's three sides, each run in its own child process by ``benchmarks.commands``.
 
 - ``bucketlens``: :func:`bucketlens.formats.access_log.stage_access_logs` (parse, quarantine, dedupe,
   keep the day) on a DuckDB database file with the warehouse's memory limit, as the asset runs it.

@@ -8,8 +8,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from bucketlens.synthetic.anomalies import Injection
-from bucketlens.synthetic.population import Population
+from synthetic.anomalies import Injection
+from synthetic.population import Population
 
 IMPLIED = {"rapid_upload": ["daily_upload_volume"]}
 

@@ -7,13 +7,13 @@ implementation of the same result, in at most 1 GiB of peak RSS on 2 cores, and 
 
 - :func:`prepare` (untimed) generates one S3 Inventory partition, loads it with the real
   ``inventory_objects`` asset into a fresh warehouse, writes a bill for that day priced from the
-  inventory (:mod:`bucketlens.benchmarks.bill`) into ``raw.cost_line_items``, creates the (empty)
+  inventory (:mod:`benchmarks.bill`) into ``raw.cost_line_items``, creates the (empty)
   ``usage.user_daily_requests``, and exports the day's inventory rows and line items to Parquet, the
   pandas input.
 - :func:`run_bucketlens` (timed, in its own child process) materializes the two real assets for the
   partition with the resources ``build_resources(Settings.from_env())`` gives, so
   ``BUCKETLENS_DUCKDB_MEMORY_LIMIT`` is honoured as in production.
-- :mod:`bucketlens.benchmarks.naive_pandas` (timed, in its own child process) computes the same rows.
+- :mod:`benchmarks.naive_pandas` (timed, in its own child process) computes the same rows.
 - :func:`compare` checks every ``user_daily_storage`` row, every ``user_daily_cost`` amount and every
   user's totals for exact equality (integers and micro-dollars): a fast wrong answer is no result.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from bucketlens.benchmarks.bill import CLASS_USAGE_SQL, day_line_items
+from benchmarks.bill import CLASS_USAGE_SQL, day_line_items
 from bucketlens.duckdb_options import set_option
 from bucketlens.formats.cur import COLUMNS as CUR_COLUMNS
 from bucketlens.formats.cur import TABLE_DDL as CUR_TABLE_DDL
@@ -148,7 +148,7 @@ def prepare(
     (which also held the generator). It returns that peak in MiB (None if not measured)."""
     from assets.raw import inventory_objects
     from assets.usage.user_daily_requests import TABLE_DDL as REQUESTS_DDL
-    from bucketlens.synthetic import generate_inventory_snapshot
+    from synthetic import generate_inventory_snapshot
 
     source, home, exports = workdir / "source", workdir / "home", workdir / "exports"
     exports.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ the warehouse) go to ``_shared``. Line items are classified with ``bucketlens.co
 the Python twin of the SQL classifier (importing it loads the duckdb module, ~20 MiB of RSS; no DuckDB
 query runs).
 
-Run as ``python -m bucketlens.benchmarks.naive_pandas INVENTORY.parquet LINE_ITEMS.parquet DAY OUT_DIR``:
+Run as ``python -m benchmarks.naive_pandas INVENTORY.parquet LINE_ITEMS.parquet DAY OUT_DIR``:
 prints one JSON line with the timings and writes ``storage.parquet`` and ``cost.parquet`` to OUT_DIR.
 """
 

@@ -9,9 +9,9 @@ from datetime import date
 
 import numpy as np
 
-from bucketlens.synthetic.inventory import Catalog, snapshot_mask
-from bucketlens.synthetic.layout import epoch
-from bucketlens.synthetic.objects import STORAGE_CLASSES, storage_class_codes
+from synthetic.inventory import Catalog, snapshot_mask
+from synthetic.layout import epoch
+from synthetic.objects import STORAGE_CLASSES, storage_class_codes
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bucketlens.synthetic.population import Population
+from synthetic.population import Population
 
 metadata = sa.MetaData()
 users_table = sa.Table(

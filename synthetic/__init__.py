@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from bucketlens.synthetic import anomalies as anomaly_mod
-from bucketlens.synthetic.access_logs import finalize_requests, request_columns, write_logs
-from bucketlens.synthetic.cloudwatch import write_day
-from bucketlens.synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
-from bucketlens.synthetic.inventory import (
+from synthetic import anomalies as anomaly_mod
+from synthetic.access_logs import finalize_requests, request_columns, write_logs
+from synthetic.cloudwatch import write_day
+from synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
+from synthetic.inventory import (
     ROWS_PER_FILE,
     InventoryStats,
     build_catalog,
@@ -29,14 +29,14 @@ from bucketlens.synthetic.inventory import (
     snapshot_table,
     write_report,
 )
-from bucketlens.synthetic.labels import label_records, write_labels
-from bucketlens.synthetic.layout import epoch
-from bucketlens.synthetic.objects import VersionRows, apply_changes, shared_objects, user_uploads
-from bucketlens.synthetic.population import make_population
-from bucketlens.synthetic.prices import EGRESS_PER_GB, GIB
-from bucketlens.synthetic.storage import day_storage, transitions
-from bucketlens.synthetic.traffic import Requests, daily_reads, mutation_requests
-from bucketlens.synthetic.users_db import write_users_db
+from synthetic.labels import label_records, write_labels
+from synthetic.layout import epoch
+from synthetic.objects import VersionRows, apply_changes, shared_objects, user_uploads
+from synthetic.population import make_population
+from synthetic.prices import EGRESS_PER_GB, GIB
+from synthetic.storage import day_storage, transitions
+from synthetic.traffic import Requests, daily_reads, mutation_requests
+from synthetic.users_db import write_users_db
 
 __all__ = ["GenerateSummary", "generate", "generate_inventory_snapshot"]
 

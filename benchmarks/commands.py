@@ -6,7 +6,7 @@
 
 ``attribution`` generates one inventory partition and its day's bill (untimed, in this process), then
 times the real ``user_daily_storage`` + ``user_daily_cost`` assets and the naive pandas baseline
-(``bucketlens.benchmarks.naive_pandas``) each in its own child process, checks that both computed the
+(``benchmarks.naive_pandas``) each in its own child process, checks that both computed the
 same rows exactly, and reports the wall-time and peak-RSS ratios against the issue's targets.
 """
 
@@ -56,8 +56,15 @@ def _child_load(source: str, home: str, day: str) -> None:
     print(json.dumps({"rows": event.materialization.metadata["rows"].value}))
 
 
+def scratch_dir(prefix: str, workdir: str | None) -> tempfile.TemporaryDirectory:
+    """A temporary directory for one benchmark's data, under ``--workdir`` (created if missing)."""
+    if workdir:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=workdir)
+
+
 def measure_inventory_load(objects: int, inventory_format: str, workdir: Path, echo=print) -> LoadMeasurement:
-    from bucketlens.synthetic import generate_inventory_snapshot
+    from synthetic import generate_inventory_snapshot
 
     source, home = workdir / "source", workdir / "home"
     echo(f"generating a {objects:,}-object {inventory_format} inventory for {BENCH_DAY} in {source} ...")
@@ -70,7 +77,15 @@ def measure_inventory_load(objects: int, inventory_format: str, workdir: Path, e
     )
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.bench", "--child", str(source), str(home), BENCH_DAY.isoformat()],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.commands",
+            "--child",
+            str(source),
+            str(home),
+            BENCH_DAY.isoformat(),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -94,7 +109,7 @@ def measure_inventory_load(objects: int, inventory_format: str, workdir: Path, e
 
 
 def run_inventory_load(objects: int, inventory_format: str, workdir: str | None) -> int:
-    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
+    with scratch_dir("bucketlens-bench-", workdir) as tmp:
         m = measure_inventory_load(objects, inventory_format, Path(tmp))
     print(
         f"\ninventory-load  {m.objects:>12,} objects ({m.inventory_format})  loaded {m.rows_loaded:,} rows in "
@@ -128,7 +143,7 @@ def measure_child(argv: list[str]) -> ChildMeasurement:
     interpreter of ~15 MiB, so what its child reports is the child's own peak.
     """
     launcher = subprocess.run(
-        [sys.executable, "-m", "pipelines.bench", "--measure", *argv], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "benchmarks.commands", "--measure", *argv], stdout=subprocess.PIPE, text=True
     )
     if launcher.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:2])} failed with exit code {launcher.returncode}")
@@ -137,7 +152,7 @@ def measure_child(argv: list[str]) -> ChildMeasurement:
 
 
 def _launch_and_measure(argv: list[str]) -> int:
-    """The launcher (``python -m pipelines.bench --measure ARGV``): run ``python ARGV``, print one JSON
+    """The launcher (``python -m benchmarks.commands --measure ARGV``): run ``python ARGV``, print one JSON
     line with its last stdout line (its report), wall seconds and peak RSS (KiB on Linux)."""
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True)
@@ -154,7 +169,7 @@ def _launch_and_measure(argv: list[str]) -> int:
 
 def _measured_load(source: Path, home: Path, day: date) -> float:
     """The ``inventory_objects`` load of ``prepare`` in its own measured child; its peak RSS (MiB)."""
-    m = measure_child(["-m", "pipelines.bench", "--child", str(source), str(home), day.isoformat()])
+    m = measure_child(["-m", "benchmarks.commands", "--child", str(source), str(home), day.isoformat()])
     return m.peak_rss_mib
 
 
@@ -174,7 +189,7 @@ def measure_attribution(
 ) -> dict:
     """Set up, time both sides, compare; the ``attribution`` JSON object (``agree`` says if they did;
     None when ``pandas`` is False and only bucketlens ran)."""
-    from bucketlens.benchmarks.attribution import compare, prepare
+    from benchmarks.attribution import compare, prepare
 
     p = prepare(
         workdir, objects, BENCH_DAY, inventory_format=inventory_format, echo=echo, load=_measured_load
@@ -183,9 +198,7 @@ def measure_attribution(
         f"{p.inventory_rows:,} inventory rows of {p.users:,} users, bill ${p.billed_usd} in {p.line_items} "
         "line items; timing bucketlens (user_daily_storage + user_daily_cost) in a child process ..."
     )
-    ours = measure_child(
-        ["-m", "bucketlens.benchmarks.attribution", str(p.home), str(p.source), BENCH_DAY.isoformat()]
-    )
+    ours = measure_child(["-m", "benchmarks.attribution", str(p.home), str(p.source), BENCH_DAY.isoformat()])
     base = {
         "objects": p.objects,
         "inventory_format": inventory_format,
@@ -208,7 +221,7 @@ def measure_attribution(
     )
     pandas_out = workdir / "pandas_out"
     theirs = measure_child(
-        ["-m", "bucketlens.benchmarks.naive_pandas", str(p.inventory_parquet), str(p.line_items_parquet),
+        ["-m", "benchmarks.naive_pandas", str(p.inventory_parquet), str(p.line_items_parquet),
          BENCH_DAY.isoformat(), str(pandas_out)]
     )  # fmt: skip
     echo(f"pandas: {theirs.report['seconds']:.1f}s; comparing the two results ...")
@@ -273,7 +286,7 @@ def attribution_table(r: dict) -> str:
 
 
 def run_attribution(objects: int, inventory_format: str, workdir: str | None) -> int:
-    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
+    with scratch_dir("bucketlens-bench-", workdir) as tmp:
         r = measure_attribution(objects, inventory_format, Path(tmp))
     print("\n" + attribution_table(r))
     print(json.dumps({"attribution": r}))
@@ -292,10 +305,10 @@ def run_suite(
     sizes: list[int], log_sizes: list[int], workdir: str | None, json_path: str | None = None
 ) -> int:
     """``bucketlens bench [suite]``: every inventory size and log size, one table and one JSON."""
-    from bucketlens.benchmarks.suite import machine_load, measure_access_log, measure_inventory, suite_table
+    from benchmarks.suite import machine_load, measure_access_log, measure_inventory, suite_table
 
     results: dict = {"load_before": machine_load(), "inventory": [], "access_log": [], "failed": []}
-    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-", dir=workdir) as tmp:
+    with scratch_dir("bucketlens-bench-", workdir) as tmp:
         for objects in sizes:
             where = Path(tmp) / f"inventory-{objects}"
             with _case(results, f"storage {objects:,}"):
@@ -325,13 +338,13 @@ def run_daily(
     daily job for the warm-up days (so the measured day has yesterday's state, as in production), then
     deliver the measured day's logs, parse them as the hourly runs would (``access_log_objects``), and
     run the daily job for that day. Each run is a child process measured by the launcher."""
-    from bucketlens.benchmarks.daily import DAILY_SECONDS_TARGET, daily_table
-    from bucketlens.benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
-    from bucketlens.benchmarks.suite import machine_load
+    from benchmarks.daily import DAILY_SECONDS_TARGET, daily_table
+    from benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
+    from benchmarks.suite import machine_load
 
     results: dict = {"load_before": machine_load(), "days": []}
     days = days_ending(DAILY_DAY, warm_days + 1)
-    with tempfile.TemporaryDirectory(prefix="bucketlens-bench-daily-", dir=workdir) as tmp:
+    with scratch_dir("bucketlens-bench-daily-", workdir) as tmp:
         source, home, held = Path(tmp) / "source", Path(tmp) / "home", Path(tmp) / "held"
         print(f"generating {len(days)} day(s) of sources under {source} (untimed) ...")
         started = time.perf_counter()
@@ -344,7 +357,7 @@ def run_daily(
             if parse:
                 print(f"delivering {deliver_held_logs(held, source)} log objects of {day}")
             print(f"running {'access_log_objects' if parse else 'the daily job'} for {day} ({role}) ...")
-            argv = ["-m", "bucketlens.benchmarks.daily", str(home), str(source), day.isoformat()]
+            argv = ["-m", "benchmarks.daily", str(home), str(source), day.isoformat()]
             m = measure_child(argv + (["parse"] if parse else []))
             results["days"].append(
                 {**m.report, "role": role, "process_seconds": m.wall_seconds, "peak_rss_mib": m.peak_rss_mib}
@@ -372,39 +385,7 @@ def _case(results: dict, name: str):
         print(f"{name}: FAILED ({type(exc).__name__}: {str(exc)[:200]})")
 
 
-def main(argv: list[str]) -> int:
-    """``python -m pipelines.bench suite|access-log ...`` (what ``bucketlens bench`` delegates to)."""
-    import argparse
-
-    from bucketlens.benchmarks.suite import parse_size
-
-    parser = argparse.ArgumentParser(prog="bucketlens bench")
-    parser.add_argument("case", choices=["suite", "access-log", "daily"])
-    parser.add_argument("--sizes", default="1M,10M", help="inventory sizes, e.g. 1M,10M,50M")
-    parser.add_argument("--include-100m", action="store_true", help="add a 100 M-object inventory")
-    parser.add_argument("--log-sizes", default="1M,10M", help="access-log sizes in records")
-    parser.add_argument("--lines", default="2M", help="access-log records (access-log case)")
-    parser.add_argument("--json", help="also write the results as JSON to this file")
-    parser.add_argument("--workdir", help="where to put the generated data (default: system temp)")
-    parser.add_argument("--objects", default="10M", help="inventory objects per day (daily case)")
-    parser.add_argument("--users", default="100k", help="users in the users database (daily case)")
-    parser.add_argument("--requests", default="5M", help="access-log requests per day (daily case)")
-    parser.add_argument("--warm-days", type=int, default=1, help="days run before the measured one (daily)")
-    args = parser.parse_args(argv)
-    if args.case == "daily":
-        return run_daily(parse_size(args.objects), parse_size(args.users), parse_size(args.requests),
-                         args.warm_days, args.workdir, args.json)  # fmt: skip
-    if args.case == "access-log":
-        return run_access_log(parse_size(args.lines), args.workdir, args.json)
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    sizes += [100_000_000] if args.include_100m else []
-    logs = [parse_size(s) for s in args.log_sizes.split(",") if s.strip()]
-    return run_suite(sizes, logs, args.workdir, args.json)
-
-
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in ("suite", "access-log", "daily"):
-    sys.exit(main(sys.argv[1:]))
-elif __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--child":
     _child_load(*sys.argv[2:])
 elif __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "--measure":
     sys.exit(_launch_and_measure(sys.argv[2:]))

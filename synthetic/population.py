@@ -13,7 +13,7 @@ from datetime import date
 
 import numpy as np
 
-from bucketlens.synthetic.layout import DAY_SECONDS, epoch, rng_for
+from synthetic.layout import DAY_SECONDS, epoch, rng_for
 
 TIB = 1024**4
 PLAN_QUOTA = {"personal": 2 * TIB, "family": 10 * TIB}

@@ -20,13 +20,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from bucketlens.benchmarks.access_log_data import generate_access_logs
-from bucketlens.synthetic.cloudwatch import write_day
-from bucketlens.synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
-from bucketlens.synthetic.inventory import generate_inventory_snapshot
-from bucketlens.synthetic.population import FIRST_USER_ID, make_population
-from bucketlens.synthetic.storage import DayStorage
-from bucketlens.synthetic.users_db import write_users_db
+from benchmarks.access_log_data import generate_access_logs
+from synthetic.cloudwatch import write_day
+from synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
+from synthetic.inventory import generate_inventory_snapshot
+from synthetic.population import FIRST_USER_ID, make_population
+from synthetic.storage import DayStorage
+from synthetic.users_db import write_users_db
 
 SEED = 5
 LOG_OBJECTS_PER_DAY = 96  # one log object every 15 minutes, as a busy bucket's delivery looks

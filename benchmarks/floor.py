@@ -3,7 +3,7 @@
 Why: the issue asks how close ``user_daily_storage`` comes to the cost of merely reading its input
 (target: within 1.5x). Every column is decoded (a ``sum(hash(...))`` of each forces it: ``count`` alone is answered from
 Parquet statistics without reading a page), nothing is grouped or
-written. Run as ``python -m bucketlens.benchmarks.floor FILE "col, col, ..."``; prints one JSON line.
+written. Run as ``python -m benchmarks.floor FILE "col, col, ..."``; prints one JSON line.
 """
 
 from __future__ import annotations

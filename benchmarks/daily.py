@@ -1,6 +1,6 @@
 """The timed side of ``bucketlens bench daily``: one day of the daily job, as the schedule runs it.
 
-Run as ``python -m bucketlens.benchmarks.daily HOME SOURCE DAY`` in a child process (the bench's
+Run as ``python -m benchmarks.daily HOME SOURCE DAY`` in a child process (the bench's
 launcher measures its wall time and peak RSS). It materializes every asset of the daily job for DAY
 in one run against the persistent Dagster instance under HOME — the same code path as ``bucketlens
 run`` and the daily schedule — and prints one JSON line: the run's seconds, each step's seconds (from
@@ -26,10 +26,10 @@ def run_day(home: str, source: str, day: date, parse_only: bool = False) -> dict
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     os.environ.update({"BUCKETLENS_HOME": home, "BUCKETLENS_SOURCE": source})
     os.environ.pop("BUCKETLENS_USERS_DB", None)  # the source's users.sqlite
+    from assets.jobs import DAILY_JOB
     from bucketlens.settings import Settings
     from pipelines.definitions import defs
     from pipelines.instance import persistent_instance
-    from pipelines.jobs import DAILY_JOB
     from pipelines.runner import run_range
 
     instance = persistent_instance(Settings.from_env())

@@ -3,7 +3,7 @@ bucketlens, the naive pandas implementation and the bare-scan floor in the same 
 
 Why one module for the orchestration: the issue asks for one command that anyone can rerun and
 whose table goes into docs/performance.md; the individual measurements already exist
-(``pipelines.bench.measure_attribution`` for inventories, :mod:`bucketlens.benchmarks.access_log`
+(``benchmarks.commands.measure_attribution`` for inventories, :mod:`benchmarks.access_log`
 for logs) and this module sequences them, skips pandas where it would exhaust memory (saying why),
 and turns the results into one table and one JSON document. The child-process launcher is passed in
 (``measure``), so peak RSS is always that of the measured process alone.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from bucketlens.benchmarks.access_log_data import generate_access_logs
+from benchmarks.access_log_data import generate_access_logs
 
 # Targets of issue 8.
 PARSE_LINES_PER_SECOND_TARGET = 1_000_000
@@ -57,7 +57,7 @@ def measure_access_log(
     root = workdir / f"logs-{records}"
     echo(f"generating {records:,} access-log records under {root} ...")
     logs = generate_access_logs(root, day, records)
-    module = "bucketlens.benchmarks.access_log"
+    module = "benchmarks.access_log"
     sides = {"floor": measure(["-m", module, "floor", str(root), day.isoformat()])}
     echo(f"floor {sides['floor'].report['seconds']:.2f}s; bucketlens ...")
     scratch = workdir / "scratch"
@@ -101,11 +101,11 @@ def measure_inventory(
 ) -> dict:
     """One inventory size: the attribution benchmark (bucketlens vs pandas, exact comparison) plus
     the floor, a bare scan of the Parquet columns the per-user aggregation needs."""
-    from bucketlens.benchmarks.attribution import INVENTORY_COLUMNS
+    from benchmarks.attribution import INVENTORY_COLUMNS
 
     run_pandas = objects <= PANDAS_MAX_OBJECTS
     r = measure_attribution(objects, "parquet", workdir, echo=echo, pandas=run_pandas)
-    floor = measure(["-m", "bucketlens.benchmarks.floor", r["inventory_parquet"], INVENTORY_COLUMNS])
+    floor = measure(["-m", "benchmarks.floor", r["inventory_parquet"], INVENTORY_COLUMNS])
     r["floor"] = {**floor.report, "process_seconds": floor.wall_seconds, "peak_rss_mib": floor.peak_rss_mib}
     storage = float(r["bucketlens"]["user_daily_storage_seconds"])
     r["storage_floor_ratio"] = round(storage / float(floor.report["seconds"]), 2)

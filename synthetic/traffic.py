@@ -14,15 +14,15 @@ from datetime import date
 
 import numpy as np
 
-from bucketlens.synthetic.inventory import Catalog
-from bucketlens.synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
-from bucketlens.synthetic.objects import (
+from synthetic.inventory import Catalog
+from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
+from synthetic.objects import (
     ARCHIVE_CLASSES,
     DEEP_ARCHIVE,
     HOUR_PROBS,
     storage_class_codes,
 )
-from bucketlens.synthetic.population import Population
+from synthetic.population import Population
 
 OPS = np.array(
     [

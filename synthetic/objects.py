@@ -14,8 +14,8 @@ from datetime import date
 
 import numpy as np
 
-from bucketlens.synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
-from bucketlens.synthetic.population import Population
+from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
+from synthetic.population import Population
 
 STORAGE_CLASSES = np.array(
     ["STANDARD", "INTELLIGENT_TIERING", "STANDARD_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]

@@ -15,11 +15,11 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from bucketlens.synthetic.inventory import Catalog
-from bucketlens.synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
-from bucketlens.synthetic.objects import GB, MIB, VersionRows, make_rows, storage_class_codes
-from bucketlens.synthetic.population import Population
-from bucketlens.synthetic.traffic import (
+from synthetic.inventory import Catalog
+from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
+from synthetic.objects import GB, MIB, VersionRows, make_rows, storage_class_codes
+from synthetic.population import Population
+from synthetic.traffic import (
     ANONYMOUS,
     ERROR_BODY_BYTES,
     GET,

@@ -78,9 +78,9 @@ def build_warehouse(
     from assets.raw import RAW_ASSETS
     from assets.usage import USAGE_ASSETS
     from bucketlens.settings import Settings
-    from bucketlens.synthetic import generate
     from pipelines.runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG
     from resources import build_resources
+    from synthetic import generate
 
     source, home = root / "source", root / "home"
     generate(
