@@ -8,6 +8,7 @@ for a range, the per-day figures (``per_day``, which ``bucketlens run`` prints a
 table) and checks that pass only if they pass on every day, naming the days that did not.
 """
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,8 +17,10 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions
+from bucketlens.logs import get_logger, log_event
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+LOG = get_logger("assets")
 
 
 @dataclass
@@ -118,7 +121,7 @@ def daily_asset(
     """The decorator every warehouse asset shares: daily UTC partitions, a range backfill as one run,
     the DuckDB writer pool (one writer at a time), and its checks."""
     key = dg.AssetKey(name)
-    return dg.asset(
+    decorate = dg.asset(
         key=key,
         group_name=group,
         partitions_def=daily_partitions,
@@ -132,3 +135,22 @@ def daily_asset(
             for c in checks
         ],
     )
+    return lambda compute: decorate(_logging_days(name, compute))
+
+
+def _logging_days(asset: str, compute):
+    """``compute`` that also logs each day's figures as an ``asset_day`` event (``bucketlens.logs``):
+    the operator's log aggregator sees what the UI's metadata shows, one structured line per day."""
+
+    @functools.wraps(compute)
+    def logged(*args, **kwargs):
+        result = compute(*args, **kwargs)
+        per_day = result.metadata.get("per_day") if isinstance(result, dg.MaterializeResult) else None
+        failing = [c.check_name for c in (result.check_results or []) if not c.passed] if per_day else []
+        for day, figures in (per_day.value if per_day else {}).items():
+            log_event(
+                LOG, "asset_day", f"{asset} {day}", asset=asset, day=day, failed_checks=failing, **figures
+            )
+        return result
+
+    return logged

@@ -189,6 +189,12 @@ class Settings(BaseModel):
         "700MB",
         "DuckDB memory limit; larger work spills to `$BUCKETLENS_HOME/duckdb_tmp`.",
     )
+    log_format: Literal["text", "json"] = _var(
+        "BUCKETLENS_LOG_FORMAT",
+        "text",
+        "`text`: readable lines; `json`: one JSON object per line (event, asset, day, counts) for log "
+        "aggregators. The same records reach Dagster's event log (the UI) either way.",
+    )
     aws_endpoint_url: str = _var(
         "AWS_ENDPOINT_URL",
         "",
@@ -340,3 +346,7 @@ def _redact(name: str, value: Any) -> str:
         return make_url(text).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy can parse: show nothing of it
         return "(set, withheld)"
+
+
+if __name__ == "__main__":  # `python -m bucketlens.settings` prints the README's table
+    print(configuration_table())

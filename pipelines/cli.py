@@ -11,6 +11,8 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 
+from bucketlens.logs import configure as configure_logs
+from bucketlens.logs import log_event
 from bucketlens.settings import Settings
 
 
@@ -66,23 +68,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.definitions import defs
     from pipelines.instance import persistent_instance
-    from pipelines.runner import chunks, days_between, run_days
+    from pipelines.runner import LOG, chunks, days_between, run_days
 
     settings = _apply_overrides(args)
     days = days_between(args.start, args.end or args.start)
     instance = persistent_instance(settings)
     chunk = args.chunk_days or len(days)
     runs = len(chunks(days, chunk))
-    print(
+    log_event(
+        LOG,
+        "run_started",
         f"Materializing {len(days)} day(s) from {settings.source} into {settings.warehouse_path} "
-        f"as {runs} run(s) of up to {chunk} day(s) (a range is one run, as a UI backfill is)"
-    )
+        f"as {runs} run(s) of up to {chunk} day(s) (a range is one run, as a UI backfill is)",
+        start=days[0].isoformat(), end=days[-1].isoformat(), runs=runs, source=settings.source,
+    )  # fmt: skip
     outcomes = run_days(defs(), instance, days, chunk_days=chunk)
     failed = [o for o in outcomes if not o.success]
-    print(
+    log_event(
+        LOG,
+        "run_finished",
         f"{len(outcomes) - len(failed)} of {len(outcomes)} day(s) succeeded in {runs} run(s); "
-        "runs are in the Dagster UI (bucketlens ui)."
-    )
+        "runs are in the Dagster UI (bucketlens ui).",
+        succeeded=len(outcomes) - len(failed), failed=len(failed), runs=runs,
+    )  # fmt: skip
     return 1 if failed else 0
 
 
@@ -201,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_benchmarks(argv[1:])
     args = build_parser().parse_args(argv)
     try:
+        configure_logs(Settings.from_env().log_format)
         return args.func(args)
     except KeyboardInterrupt:
         return 130

@@ -5,6 +5,7 @@ cost ~5 s each instead of ~16 s with subprocesses, and starting runs would other
 asset reports its figures per day (``per_day`` metadata), from which the progress lines are printed.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ import dagster as dg
 
 from assets.jobs import DAILY_JOB
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
+from bucketlens.logs import get_logger, log_event
 
 DEFAULT_CHUNK_DAYS = 7
 
 # The console shows one progress line per day; each run's full event log (with tracebacks) stays in the
 # Dagster instance, where the UI shows it.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+LOG = get_logger("cli")
 
 
 @dataclass
@@ -122,22 +125,41 @@ def progress_line(index: int, total: int, outcome: DayOutcome) -> str:
     return f"[{index:>3}/{total}] {outcome.day} {status} {outcome.seconds:4.1f}s  " + " · ".join(parts)
 
 
+def log_day(index: int, total: int, outcome: DayOutcome) -> None:
+    """The day's progress line as a ``day_done`` event: readable text, or JSON with the figures."""
+    m = outcome.metadata
+    fields = {
+        "day": outcome.day.isoformat(),
+        "success": outcome.success,
+        "seconds": round(outcome.seconds, 2),
+        "run_id": outcome.run_id,
+        "object_versions": m.get("inventory_objects", {}).get("rows"),
+        "requests": m.get("access_log_requests", {}).get("rows"),
+        "quarantined_lines": m.get("access_log_requests", {}).get("quarantined_lines"),
+        "cost_usd": m.get("user_daily_cost", {}).get("allocated_usd"),
+        "cost_is_estimate": m.get("user_daily_cost", {}).get("is_estimate"),
+        "failed_checks": outcome.failed_checks,
+    }
+    level = logging.INFO if outcome.success else logging.ERROR
+    log_event(LOG, "day_done", progress_line(index, total, outcome), level, **fields)
+
+
 def run_days(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
     days: list[date],
-    echo: Callable[[str], None] = print,
+    report: Callable[[int, int, DayOutcome], None] = log_day,
     job_name: str = DAILY_JOB,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
 ) -> list[DayOutcome]:
-    """Run ``days`` in chunks of ``chunk_days`` consecutive days, printing a line per day as each
-    chunk finishes, and the errors of a failed chunk once."""
+    """Run ``days`` in chunks of ``chunk_days`` consecutive days, reporting each day as its chunk
+    finishes, and the errors of a failed chunk once."""
     outcomes: list[DayOutcome] = []
     for chunk in chunks(days, chunk_days):
         results = run_range(defs, instance, chunk, job_name)
         for outcome in results:
             outcomes.append(outcome)
-            echo(progress_line(len(outcomes), len(days), outcome))
-        if results[0].errors:
-            echo("        " + "\n        ".join(results[0].errors))
+            report(len(outcomes), len(days), outcome)
+        for error in results[0].errors:
+            log_event(LOG, "step_failed", f"        {error}", logging.ERROR, error=error)
     return outcomes

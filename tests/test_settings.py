@@ -82,7 +82,7 @@ def test_bad_values_are_named(name, value, message):
 def test_the_readme_table_is_generated_from_the_model():
     """Each variable, its default and its meaning are written once: the README shows the model."""
     readme = (REPO / "README.md").read_text()
-    assert configuration_table() in readme
+    assert configuration_table() in readme, "README's table is stale: paste `python -m bucketlens.settings`"
     assert len(variable_names()) == len(set(variable_names())) == configuration_table().count("\n| `")
 
 

@@ -58,7 +58,7 @@ def webserver(tiny_source, tmp_path_factory):
     days = [tiny_source.start + timedelta(days=7), tiny_source.start + timedelta(days=8)]
     with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
         settings = Settings.from_env()
-        outcomes = run_days(defs(), persistent_instance(settings), days, echo=lambda _: None)
+        outcomes = run_days(defs(), persistent_instance(settings), days, report=lambda *_: None)
         assert all(o.success for o in outcomes), [o.errors for o in outcomes]
         env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
     port = _free_port()
