@@ -5,6 +5,11 @@ The one rule everything here serves: a message may be *delayed* by failures, nev
 connection, a 5xx, a crash between Slack's answer and our write), the row is marked uncertain and the
 next attempt first looks for the message in the channel by its metadata identity. Only a send that
 Slack certainly refused (429, or an error code) is retried blind.
+
+What counts as an attempt (a row dies after ``max_attempts``): a send that failed. A 429 (Slack
+processed nothing and said when to come back) and a failed read (the channel list, the search for an
+earlier post: nothing was sent) only delay the row. A channel missing from a complete listing is the
+operator's to fix: the row waits as dead for ``bucketlens alerts retry-dead``, and the operator is told.
 """
 
 from __future__ import annotations
@@ -268,19 +273,28 @@ class _Drain:
             )
             self.report.retried += 1
             return
-        attempts = row.attempts + 1
-        uncertain_since = claimed_at if err.kind == "uncertain" else None
-        if attempts >= self.outbox.max_attempts and uncertain_since is None and row.uncertain_since is None:
-            self._die(row, n, str(err))
+        if err.kind == "transient":  # a read failed (the channel list, the search): nothing was sent
+            self.outbox.release(
+                row.identity, token, self.now + self._read_backoff(row), str(err), counts_as_attempt=False
+            )
+            self.report.retried += 1
             return
+        # uncertain: a send that may have reached Slack; the next attempt looks for it first
         self.outbox.release(
             row.identity,
             token,
-            self.now + backoff(attempts, self.rng),
+            self.now + backoff(row.attempts + 1, self.rng),
             str(err),
-            uncertain_since=uncertain_since,
+            uncertain_since=claimed_at,
         )
         self.report.retried += 1
+
+    def _read_backoff(self, row: OutboxRow) -> timedelta:
+        """The wait after a failed read. It is not an attempt (attempts count sends, and a row dies of
+        too many), so the wait grows with the row's age instead: a quarter of it, 2 s to 10 min."""
+        age = (self.now - utc_naive(row.created_at)).total_seconds()
+        ceiling = min(BACKOFF_CAP_SECONDS, max(BACKOFF_BASE_SECONDS, age / 4))
+        return timedelta(seconds=ceiling / 2 + self.rng.uniform(0, ceiling / 2))
 
     def _die(
         self,

@@ -13,6 +13,7 @@ did not process a rate-limited request), a long one is the outbox's ``next_attem
 from __future__ import annotations
 
 import http.client
+import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.jitter import Jitter
 
 __all__ = ["CHANNEL_LIST_METHOD", "SendError", "Sender", "SlackSender", "carries_identity"]
 
@@ -99,6 +101,14 @@ class ShortRateLimitRetry(RateLimitErrorRetryHandler):
             return False
 
 
+class ProportionalJitter(Jitter):
+    """Up to the pause again, not slack_sdk's default of up to a whole second: a dropped read is retried
+    after 0.2–0.4 s, then 0.4–0.8 s, so a drain keeps within its deadline while connections drop."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration + random.uniform(0, duration)
+
+
 def _epoch(moment: datetime) -> str:
     return f"{moment.replace(tzinfo=UTC).timestamp():.6f}"
 
@@ -126,7 +136,9 @@ class SlackSender:
         self.ui_url = ui_url
         rate = ShortRateLimitRetry(max_inline_wait_seconds)
         self._writes = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[rate])
-        pause = BackoffRetryIntervalCalculator(backoff_factor=READ_RETRY_BACKOFF_SECONDS)
+        pause = BackoffRetryIntervalCalculator(
+            backoff_factor=READ_RETRY_BACKOFF_SECONDS, jitter=ProportionalJitter()
+        )
         reads = [ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=pause), rate]
         self._reads = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=reads)
         self._channels: dict[str, str] | None = None

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bucketlens.alerts.blocks import RESOLVED_COLOR, render
-from bucketlens.alerts.delivery import PreviewSender, SlackSender, deliver_once
+from bucketlens.alerts.delivery import PreviewSender, SimulatedCrash, SlackSender, deliver_once
 from bucketlens.alerts.outbox import Outbox, utc_naive
 from resources.outbox import AlertOutbox
 from resources.slack import SlackResource
@@ -456,3 +456,23 @@ def test_a_drain_stops_claiming_at_its_deadline_and_says_how_many_remain(outbox,
     assert 2 <= report.sent <= 4  # 0.2 s a post: the rows claimed before 0.5 s, each finished
     assert report.deferred == 10 - report.sent
     assert outbox.counts() == {"pending": report.deferred, "sending": 0, "sent": report.sent, "dead": 0}
+
+
+def test_an_upload_interrupted_after_slack_answered_is_found_again(outbox, sender, slack, clock, tmp_path):
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"png")
+    outbox.enqueue(
+        notification("r1", kind="report", alerts=(), text="weekly", attachment_path=str(chart)), clock()
+    )
+
+    def crash(at: str, identity: str) -> None:
+        if at == "after_send":
+            raise SimulatedCrash(at)
+
+    with pytest.raises(SimulatedCrash):
+        deliver_once(outbox, sender, now=clock(), crash=crash)
+    report = deliver_once(outbox, sender, now=clock.advance(minutes=3))
+
+    assert report.reconciled == 1
+    assert slack.methods().count("files.completeUploadExternal") == 1
+    assert outbox.get("r1").state == "sent"

@@ -4,14 +4,13 @@ on a real PostgreSQL server.
 Two planners at once are normal: ``alert_events`` for two partitions of a backfill, or ``alert_events``
 and the delivery tick's release. Each used to read the notify log, plan, and write, with no lock: both
 saw a new group as new and both notified it, and the last writer's group states won. The planner here
-sleeps between its snapshot and its write, which is where the other one used to slip in.
+sleeps between its snapshot and its write, which is where the other one used to slip in. (Two planner
+*processes*, and many trials: tests/faults/test_alert_faults.py.)
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -21,33 +20,21 @@ from bucketlens.alerts.alert_db import groups, notifications, notify_log
 from bucketlens.alerts.grouping import MAX_GROUP_KEY_CHARS
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import plan_notifications
-from tests.alerts.test_policy import UI, make_alerting, row
+from tests.alerts.planner import UI, alert_row, alerting, plan_turn
 
 NOW = datetime(2026, 10, 3, 8, 0, tzinfo=UTC)
 DAY = date(2026, 10, 2)
 PLAN_DELAY_S = 0.2
 
 
+def day_alerts(day: date, own_rule: str) -> list[tuple[str, str, date]]:
+    """``alert_events``' alerts for ``day``: a group every planner shares (daily_upload_volume, users u1
+    and u2) and one of its own."""
+    return [("daily_upload_volume", "u1", day), ("daily_upload_volume", "u2", day), (own_rule, "u9", day)]
+
+
 def plan_day(url: str, day: date, own_rule: str, delay: float = PLAN_DELAY_S, barrier=None) -> int:
-    """``alert_events``' planning turn for ``day``: a group every planner shares (daily_upload_volume,
-    users u1 and u2) and one of its own; returns how many notifications it enqueued."""
-    log = NotifyLog(url)
-    alerting = make_alerting()
-    alerts = [row("daily_upload_volume", u, day=day) for u in ("u1", "u2")] + [row(own_rule, "u9", day=day)]
-
-    def slow_planner(snapshot):
-        plan = plan_notifications(alerts, NOW, alerting, snapshot, [], UI)
-        time.sleep(delay)
-        return plan
-
-    if barrier is not None:
-        barrier.wait()
-    try:
-        with log.planning() as turn:
-            turn.run(slow_planner, NOW)
-    finally:
-        log.dispose()
-    return turn.enqueued
+    return plan_turn(url, day_alerts(day, own_rule), NOW, delay, barrier)
 
 
 def outcome(url: str) -> tuple[list[tuple[str, str]], dict[str, tuple[str, str]]]:
@@ -70,12 +57,17 @@ EXPECTED_GROUPS = {
         "firing",
         '["'
         + '", "'.join(
-            sorted([row("daily_upload_volume", "u1").alert_key, row("daily_upload_volume", "u2").alert_key])
+            sorted(
+                [
+                    alert_row("daily_upload_volume", "u1", DAY).alert_key,
+                    alert_row("daily_upload_volume", "u2", DAY).alert_key,
+                ]
+            )
         )
         + '"]',
     ),  # fmt: skip
-    "rule=large_object": ("firing", f'["{row("large_object", "u9").alert_key}"]'),
-    "rule=duplicate_data": ("firing", f'["{row("duplicate_data", "u9").alert_key}"]'),
+    "rule=large_object": ("firing", f'["{alert_row("large_object", "u9", DAY).alert_key}"]'),
+    "rule=duplicate_data": ("firing", f'["{alert_row("duplicate_data", "u9", DAY).alert_key}"]'),
 }
 
 
@@ -101,30 +93,16 @@ def test_two_planner_threads_notify_a_shared_new_group_once_and_keep_both_groups
     assert state == EXPECTED_GROUPS
 
 
-def test_two_planner_processes_notify_a_shared_new_group_once(alert_db_url):
-    NotifyLog(alert_db_url).dispose()
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    days = ((DAY, "large_object"), (DAY + timedelta(days=1), "duplicate_data"))
-    procs = [ctx.Process(target=plan_day, args=(alert_db_url, d, r, 0.5, barrier)) for d, r in days]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=60)
-
-    assert [p.exitcode for p in procs] == [0, 0]
-    sent, state = outcome(alert_db_url)
-    assert [k for k, _ in sent].count("rule=daily_upload_volume") == 1
-    assert state == EXPECTED_GROUPS
-
-
 def test_a_failed_planning_turn_leaves_neither_outbox_rows_nor_log_rows(alert_db_url):
     """Enqueue and log commit together: a planner that fails after enqueueing leaves nothing half-done."""
     log = NotifyLog(alert_db_url)
-    alerting = make_alerting()
+    rules = alerting()
     with pytest.raises(RuntimeError, match="after enqueue"), log.planning() as turn:
         turn.record(
-            plan_notifications([row("large_object", "u1")], NOW, alerting, turn.snapshot(NOW), [], UI), NOW
+            plan_notifications(
+                [alert_row("large_object", "u1", DAY)], NOW, rules, turn.snapshot(NOW), [], UI
+            ),
+            NOW,
         )
         raise RuntimeError("killed after enqueue")
     log.dispose()
@@ -136,14 +114,12 @@ def test_a_failed_planning_turn_leaves_neither_outbox_rows_nor_log_rows(alert_db
 def test_a_multi_rule_group_key_of_512_characters_is_logged(alert_db_url):
     """Grouped by user, a message about two rules is "similar" by its group key (similar_key), which the
     notify log stores as its rule: up to 512 characters, not the old VARCHAR(256)."""
-    alerting = make_alerting(group_by=["user_id"])
+    rules = alerting(group_by=["user_id"])
     user = "u" * (MAX_GROUP_KEY_CHARS - len("user_id="))
-    alerts = [row("large_object", user), row("duplicate_data", user)]
+    alerts = [alert_row("large_object", user, DAY), alert_row("duplicate_data", user, DAY)]
     log = NotifyLog(alert_db_url)
     with log.planning() as turn:
-        [n] = turn.run(
-            lambda snap: plan_notifications(alerts, NOW, alerting, snap, [], UI), NOW
-        ).notifications
+        [n] = turn.run(lambda snap: plan_notifications(alerts, NOW, rules, snap, [], UI), NOW).notifications
     log.dispose()
 
     assert len(n.group_key) == MAX_GROUP_KEY_CHARS and n.title == f"{n.group_key}: 2 alerts"
@@ -154,13 +130,13 @@ def test_a_multi_rule_group_key_of_512_characters_is_logged(alert_db_url):
 
 
 def test_group_keys_over_512_characters_are_bounded_and_stay_distinct(alert_db_url):
-    alerting = make_alerting(group_by=["user_id"])
+    rules = alerting(group_by=["user_id"])
     users = ["x" * 3000 + "a", "x" * 3000 + "b"]  # the same first 3000 characters
     log = NotifyLog(alert_db_url)
     with log.planning() as turn:
         plan = turn.run(
             lambda snap: plan_notifications(
-                [row("large_object", u) for u in users], NOW, alerting, snap, [], UI
+                [alert_row("large_object", u, DAY) for u in users], NOW, rules, snap, [], UI
             ),
             NOW,
         )
