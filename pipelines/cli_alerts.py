@@ -36,12 +36,14 @@ def cmd_alerts_deliver(args: argparse.Namespace, settings: Settings) -> int:
     for warning in report.warnings():
         print(f"warning: {warning}")
     if report.delivery.dead:
-        _print_dead(r["outbox"], limit=10)
+        _print_dead(settings.outbox_db, limit=10)
     return 1 if report.delivery.dead else 0
 
 
-def _print_dead(outbox, limit: int, channel: str | None = None) -> int:
-    box = outbox.open()
+def _print_dead(url: str, limit: int, channel: str | None = None) -> int:
+    from bucketlens.alerts.outbox import Outbox
+
+    box = Outbox(url)
     try:
         rows = box.dead(limit=limit, channel=channel)
         by_channel = box.dead_by_channel()
@@ -61,20 +63,18 @@ def _print_dead(outbox, limit: int, channel: str | None = None) -> int:
 
 
 def cmd_alerts_list_dead(args: argparse.Namespace, settings: Settings) -> int:
-    from resources import build_resources
-
-    if not _print_dead(build_resources(settings)["outbox"], limit=args.limit, channel=args.channel):
+    if not _print_dead(settings.outbox_db, limit=args.limit, channel=args.channel):
         print("no dead notifications" + (f" for {args.channel}" if args.channel else ""))
     return 0
 
 
 def cmd_alerts_retry_dead(args: argparse.Namespace, settings: Settings) -> int:
-    from resources import build_resources
+    from bucketlens.alerts.outbox import Outbox
 
     if bool(args.channel) == bool(args.all):
         print("error: retry-dead needs --channel C (the channel you fixed) or --all")
         return 2
-    box = build_resources(settings)["outbox"].open()
+    box = Outbox(settings.outbox_db)
     try:
         moved = box.retry_dead(channel=args.channel, now=datetime.now(UTC))
     finally:
