@@ -120,10 +120,10 @@ def _dead_notice(n: Notification, error: str, attempts: int) -> Notification:
 
 
 def missing_channel_hint(channel: str) -> str:
+    """What the operator does about a missing channel: the same words in Slack, the UI and the CLI."""
     name = channel.lstrip("#")
     return (
-        f"create #{name} or invite the bot (/invite @bucketlens in #{name}), then run "
-        f"`bucketlens alerts retry-dead --channel {name}`"
+        f"create #{name} or invite the bot into it, then run `bucketlens alerts retry-dead --channel {name}`"
     )
 
 

@@ -155,7 +155,8 @@ class Outbox:
         with self._engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 return None
-            found = conn.execute(sa.select(*_ROW_COLUMNS).where(notifications.c.claim_token == token)).one()
+            mine = sa.and_(notifications.c.identity == identity, notifications.c.claim_token == token)
+            found = conn.execute(sa.select(*_ROW_COLUMNS).where(mine)).one()
         return OutboxRow(**found._mapping)
 
     def _finish(self, identity: str, token: str, **values) -> bool:

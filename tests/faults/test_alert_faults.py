@@ -38,7 +38,7 @@ STORM_MESSAGES = 40
 MIXED_STORM_MESSAGES = 60
 DRAIN_TRIALS = 20
 DRAIN_TRIAL_MESSAGES = 6
-PLANNER_THREAD_TRIALS = 20
+PLANNER_THREAD_TRIALS = 10
 PLANNER_PROCESS_TRIALS = 1  # a spawned process takes ~1.5 s to import
 MAX_DRAINS = 60
 FAST = 60  # the concurrent drains' clock: one real second is a minute
@@ -278,16 +278,17 @@ def test_two_concurrent_drains(alert_db_url, box, slack, fault_table):
         items += batch
         for item in batch:
             box.enqueue(item, fast_clock())
-        sent_by: list[int] = []
+        claimed_by: list[int] = []
 
-        def drain_loop(seed: int, sent_by: list[int] = sent_by) -> None:
+        def drain_loop(seed: int, claimed_by: list[int] = claimed_by) -> None:
             own = Outbox(alert_db_url)
             sender = SlackSender(TOKEN, slack.api_url, timeout=0.04)
             mine, rounds = 0, 0
             while own.pending_count() and rounds < 400:
-                mine += deliver_once(own, sender, clock=fast_clock, rng=random.Random(seed + rounds)).sent
+                r = deliver_once(own, sender, clock=fast_clock, rng=random.Random(seed + rounds))
+                mine += r.sent + r.retried + r.reconciled + r.dead  # rows this drain claimed
                 rounds += 1
-            sent_by.append(mine)
+            claimed_by.append(mine)
             own.dispose()
 
         threads = [threading.Thread(target=drain_loop, args=(trial * 1000 + k,)) for k in range(2)]
@@ -295,12 +296,12 @@ def test_two_concurrent_drains(alert_db_url, box, slack, fault_table):
             thread.start()
         for thread in threads:
             thread.join()
-        both_worked += all(n > 0 for n in sent_by)
+        both_worked += all(n > 0 for n in claimed_by)
 
     fault_row = record(
         fault_table, "two concurrent drains", alert_db_url, DRAIN_TRIALS, in_slack(slack, items), box
     )
-    assert both_worked >= DRAIN_TRIALS // 2  # they really ran side by side
+    assert both_worked >= DRAIN_TRIALS // 2  # in most trials both drains claimed rows: side by side
     assert_exactly_once(fault_row, DRAIN_TRIALS * DRAIN_TRIAL_MESSAGES)
 
 
