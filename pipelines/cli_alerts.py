@@ -1,4 +1,5 @@
-"""``bucketlens alerts deliver``, ``bucketlens rules check`` and ``bucketlens silence add|list|expire``.
+"""``bucketlens alerts deliver|list-dead|retry-dead``, ``bucketlens rules check`` and
+``bucketlens silence add|list|expire``.
 
 They work on the outbox database and the rules file only, so they run while Dagster runs hold the
 warehouse, and without the daemon (``alerts deliver`` is the delivery sensor's tick, once).
@@ -40,16 +41,61 @@ def cmd_alerts_deliver(args: argparse.Namespace, settings: Settings) -> int:
 
     with resolved_resources(settings) as r:
         report = deliver_tick(r.outbox, r.slack, r.rules, limit=args.limit)
-        target = "Slack" if settings.slack_enabled else f"the preview {settings.slack_preview_path}"
-        print(f"Delivered to {target}: {report.line()}")
-        if report.delivery.dead:
-            box = r.outbox.open()
-            try:
-                for row in box.dead(limit=10):
-                    print(f"  dead: {row.identity} ({row.last_error})")
-            finally:
-                box.dispose()
+    target = "Slack" if settings.slack_enabled else f"the preview {settings.slack_preview_path}"
+    print(f"Delivered to {target}: {report.line()}")
+    for warning in report.warnings():
+        print(f"warning: {warning}")
+    if report.delivery.dead:
+        _print_dead(settings.outbox_db, limit=10)
     return 1 if report.delivery.dead else 0
+
+
+def _print_dead(url: str, limit: int, channel: str | None = None) -> int:
+    from bucketlens.alerts.outbox import Outbox
+
+    box = Outbox(url)
+    try:
+        rows = box.dead(limit=limit, channel=channel)
+        by_channel = box.dead_by_channel()
+    finally:
+        box.dispose()
+    for row in rows:
+        print(f"  dead: {row.identity} → {row.channel}, {row.attempts} attempt(s): {row.last_error}")
+    total = sum(n for c, n in by_channel.items() if not channel or c.lstrip("#") == channel.lstrip("#"))
+    if total > len(rows):
+        print(f"  … {total - len(rows)} more")
+    if total:
+        per_channel = ", ".join(f"{c} {n}" for c, n in sorted(by_channel.items()))
+        print(
+            f"dead per channel: {per_channel}. `bucketlens alerts retry-dead --channel C` sends them again."
+        )
+    return total
+
+
+def cmd_alerts_list_dead(args: argparse.Namespace, settings: Settings) -> int:
+    if not _print_dead(settings.outbox_db, limit=args.limit, channel=args.channel):
+        print("no dead notifications" + (f" for {args.channel}" if args.channel else ""))
+    return 0
+
+
+def cmd_alerts_retry_dead(args: argparse.Namespace, settings: Settings) -> int:
+    from bucketlens.alerts.outbox import Outbox
+
+    if bool(args.channel) == bool(args.all):
+        print("error: retry-dead needs --channel C (the channel you fixed) or --all")
+        return 2
+    box = Outbox(settings.outbox_db)
+    try:
+        moved = box.retry_dead(channel=args.channel, now=datetime.now(UTC))
+    finally:
+        box.dispose()
+    scope = f" of {args.channel}" if args.channel else ""
+    print(
+        f"{moved} dead notification(s){scope} back to pending (attempts reset, identities kept: a message "
+        "that did reach Slack is found, not posted again). The next delivery tick or "
+        "`bucketlens alerts deliver` sends them."
+    )
+    return 0
 
 
 def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -102,6 +148,18 @@ def add_parsers(sub, with_settings) -> None:
     deliver.add_argument("--limit", type=int, default=200, help="notifications to send at most (default 200)")
     deliver.add_argument("--home", help="default $BUCKETLENS_HOME")
     deliver.set_defaults(func=with_settings(cmd_alerts_deliver))
+    list_dead = alerts_sub.add_parser("list-dead", help="notifications that could not be delivered")
+    list_dead.add_argument("--channel", help="only those routed to this channel")
+    list_dead.add_argument("--limit", type=int, default=50, help="rows to show at most (default 50)")
+    list_dead.set_defaults(func=with_settings(cmd_alerts_list_dead))
+    retry = alerts_sub.add_parser(
+        "retry-dead", help="send dead notifications again (after creating the channel / inviting the bot)"
+    )
+    retry.add_argument("--channel", help="only those routed to this channel (#name or name)")
+    retry.add_argument("--all", action="store_true", help="every dead notification")
+    retry.set_defaults(func=with_settings(cmd_alerts_retry_dead))
+    for p in (list_dead, retry):
+        p.add_argument("--home", help="default $BUCKETLENS_HOME")
 
     rules = sub.add_parser("rules", help="the rules file")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

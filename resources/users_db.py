@@ -17,6 +17,17 @@ class UsersQueryError(ValueError):
     """The users query does not return the five columns bucketlens needs."""
 
 
+def user_ids_as_text(ids: pd.Series) -> pd.Series:
+    """User ids as text, a NULL staying NULL (None), never the text ``"None"`` or ``"nan"``: a missing id
+    is a fact the ``users`` asset's checks report, not a user called None.
+
+    Integer ids with a NULL among them arrive as floats (``1042.0``): they are ints again first.
+    """
+    if pd.api.types.is_float_dtype(ids) and ids.dropna().mod(1).eq(0).all():
+        ids = ids.astype("Int64")
+    return ids.astype("string").astype(object).where(ids.notna(), None)
+
+
 class UsersDatabase(dg.ConfigurableResource):
     url: str
     query: str = "SELECT user_id, plan, quota_bytes, created_at, status FROM users"
@@ -36,7 +47,7 @@ class UsersDatabase(dg.ConfigurableResource):
                 f"(got {', '.join(frame.columns)}). Set BUCKETLENS_USERS_QUERY to map your schema."
             )
         frame = frame[list(REQUIRED_COLUMNS)].copy()
-        frame["user_id"] = frame["user_id"].astype(str)
+        frame["user_id"] = user_ids_as_text(frame["user_id"])
         # Services store timestamps however their ORM did over the years: parse each value on its own.
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="mixed").dt.tz_localize(
             None

@@ -3,8 +3,16 @@ outbox, then drains the outbox to Slack (or the preview file). ``bucketlens aler
 tick once, for setups without the daemon and for tests.
 
 The tick reads and writes only the outbox database (SQLite/PostgreSQL), never DuckDB, so it never waits
-for a run holding the warehouse. Notifications are enqueued before the notify log records them: after a
-crash in between, the next tick plans the same identities and the outbox refuses the duplicates.
+for a run holding the warehouse. Releasing is planning: it holds the planners' lock
+(``NotifyLog.planning``) from the snapshot to the commit, so it never overwrites what ``alert_events``
+decides at the same moment; its notifications are enqueued before the notify log records them, in the
+same transaction (a crash leaves neither, and the next tick plans them again).
+
+A tick is bounded in time: the drain stops claiming rows after ``DEFAULT_DEADLINE`` (40 s, Dagster stops
+a sensor at 60 s) and says how many it left for the next tick. A channel that does not exist (or the bot
+is not in) is an operator's problem: the tick warns in its log (the sensor's page in the UI), a
+meta-alert goes to the fallback channel, and the notifications wait as dead for
+``bucketlens alerts retry-dead``.
 """
 
 from dataclasses import dataclass, field
@@ -12,9 +20,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from bucketlens.alerts.delivery import DeliveryReport, deliver_once
+from bucketlens.alerts.delivery import DeliveryReport, deliver_once, missing_channel_hint
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import flush_due, plan_escalations
+from bucketlens.alerts.rules import Alerting
 from bucketlens.alerts.silences import list_silences
 from bucketlens.anomaly import RulesError
 from resources.outbox import AlertOutbox
@@ -31,10 +40,25 @@ class TickReport:
     def line(self) -> str:
         d = self.delivery
         states = ", ".join(f"{k} {v}" for k, v in sorted(self.states.items())) or "empty"
+        deferred = f", {d.deferred} left for the next tick (time limit)" if d.deferred else ""
         return (
             f"released {self.released}; sent {d.sent}, retried {d.retried}, reconciled {d.reconciled}, "
-            f"dead {d.dead}, waiting {d.waiting}; outbox: {states}"
+            f"dead {d.dead}, waiting {d.waiting}{deferred}; outbox: {states}"
         )
+
+    def warnings(self) -> list[str]:
+        """One line per channel that swallowed notifications this tick: what happened, what to do."""
+        return [
+            f"Slack channel {channel} is missing or the bot is not in it: {count} notification(s) held as "
+            f"dead; {missing_channel_hint(channel)}"
+            for channel, count in sorted(self.delivery.missing_channels.items())
+        ]
+
+
+def fallback_channel(alerting: Alerting) -> str:
+    """Where meta-alerts about delivery go: the routing's fallback channel, else the critical channel."""
+    routing = alerting.routing
+    return routing.fallback_channel or routing.channels.get("critical", "")
 
 
 def deliver_tick(
@@ -47,14 +71,13 @@ def deliver_tick(
     log, box = NotifyLog(outbox.url), outbox.open()
     try:
         silences = list_silences(outbox.url, now=now)
-        for planner in (
-            lambda snap: flush_due(now, alerting, snap, silences),
-            lambda snap: plan_escalations(now, alerting, snap),
-        ):
-            plan = planner(log.snapshot(now))
-            report.released += sum(1 for n in plan.notifications if box.enqueue(n, now))
-            log.apply(plan, now)
-        report.delivery = deliver_once(box, slack.sender(), limit=limit)
+        with log.planning() as turn:
+            turn.run(lambda snap: flush_due(now, alerting, snap, silences), now)
+            turn.run(lambda snap: plan_escalations(now, alerting, snap), now)
+        report.released = turn.enqueued
+        report.delivery = deliver_once(
+            box, slack.sender(), limit=limit, fallback_channel=fallback_channel(alerting)
+        )
         report.states = box.counts()
     finally:
         box.dispose()
@@ -75,6 +98,12 @@ def alert_delivery_sensor(
     except RulesError as exc:  # the tick's skip reason and log say what to fix, not a traceback
         context.log.error(exc.summary())
         return dg.SkipReason(exc.summary())
+    for warning in report.warnings():
+        context.log.warning(warning)
     if report.delivery.dead:
-        context.log.warning(f"{report.delivery.dead} notification(s) dead: see `bucketlens alerts deliver`")
-    return dg.SkipReason(report.line())
+        context.log.warning(
+            f"{report.delivery.dead} notification(s) dead: `bucketlens alerts list-dead` shows them, "
+            "`bucketlens alerts retry-dead` sends them again"
+        )
+    warnings = " ".join(report.warnings())
+    return dg.SkipReason(report.line() + (f". {warnings}" if warnings else ""))

@@ -14,6 +14,8 @@ import pytest
 
 from tests.faults.table import fault_table, print_fault_table  # noqa: F401 (fixture)
 
+pytest_plugins = ["tests.postgres"]  # a real PostgreSQL server: postgres_url, alert_db_url
+
 
 def pytest_collection_modifyitems(config, items):
     """Benchmark-scale tests (``@pytest.mark.slow``) run only when asked for with ``-m slow``."""

@@ -88,15 +88,16 @@ def alert_events(
     log = NotifyLog(outbox.url)
     try:
         silences = list_silences(outbox.url, now=now)
-        plan = plan_notifications(
-            alerts, now, alerting, log.snapshot(now), silences, alert_settings.link_base()
-        )
-        box = outbox.open()
-        try:
-            enqueued = sum(1 for n in plan.notifications if box.enqueue(n))
-        finally:
-            box.dispose()
-        log.apply(plan, now)
+        # One planner at a time, from the snapshot to the commit (the delivery tick plans too); the
+        # notifications are enqueued before the log records them, in the same transaction.
+        with log.planning() as turn:
+            plan = turn.run(
+                lambda snap: plan_notifications(
+                    alerts, now, alerting, snap, silences, alert_settings.link_base()
+                ),
+                now,
+            )
+        enqueued = turn.enqueued
     finally:
         log.dispose()
     counts = plan.counts

@@ -27,13 +27,16 @@ SELECT ?::DATE AS snapshot_date, user_id::VARCHAR AS user_id, lower(trim(plan::V
        TRY_CAST(quota_bytes AS BIGINT) AS quota_bytes, created_at::TIMESTAMP AS created_at,
        lower(trim(status::VARCHAR)) AS status
 FROM users_frame
-WHERE created_at IS NULL OR created_at < ?::TIMESTAMP
+WHERE (created_at IS NULL OR created_at < ?::TIMESTAMP) AND user_id IS NOT NULL
 """
+# Rows the users query returned without an id: not loaded (no usage can be theirs), counted by a check.
+MISSING_IDS_SQL = "SELECT count(*) FROM users_frame WHERE user_id IS NULL"
 
 
 def load_day(con, day, id_regex: str) -> DayResult:
     con.execute(STAGE_SQL, [day, day + timedelta(days=1)])
     (rows,) = replace_partitions(con, [Replacement("raw.users", "stage_users", "snapshot_date = ?", [day])])
+    (missing_ids,) = con.execute(MISSING_IDS_SQL).fetchall()[0]
     duplicates, no_plan, bad_ids = con.execute(
         """SELECT count(*) - count(DISTINCT user_id), count(*) FILTER (WHERE plan IS NULL),
                   count(*) FILTER (WHERE NOT regexp_full_match(user_id, ?))
@@ -55,6 +58,7 @@ def load_day(con, day, id_regex: str) -> DayResult:
         },
         checks={
             "user_ids_unique": Check(duplicates == 0, {"duplicates": int(duplicates)}),
+            "user_ids_present": Check(missing_ids == 0, {"rows_without_user_id": int(missing_ids)}),
             "plans_present": Check(no_plan == 0, {"without_plan": int(no_plan)}),
             "user_ids_match_key_pattern": Check(
                 bad_ids == 0, {"non_matching_ids": int(bad_ids)}, severity=dg.AssetCheckSeverity.WARN
@@ -68,6 +72,9 @@ def load_day(con, day, id_regex: str) -> DayResult:
     "raw",
     checks=(
         CheckSpec("user_ids_unique", "Each user appears once per snapshot."),
+        CheckSpec(
+            "user_ids_present", "Every row of the users query has a user id (rows without are not loaded)."
+        ),
         CheckSpec("plans_present", "Every user has a plan."),
         CheckSpec("user_ids_match_key_pattern", "Ids can appear in object keys (else no usage is found)."),
     ),

@@ -35,6 +35,8 @@ _ICONS = {
     "meta": ":gear:",
     "report": ":bar_chart:",
 }
+# What a header says before the title, per kind; any of the spellings already in a title counts.
+_KIND_PREFIXES = {"resolved": ("Resolved: ",), "escalation": ("Still firing: ", "Escalation: ")}
 _COMPACT_KINDS = ("digest", "suppressed")  # many alerts, one line each
 _SUBTEAM_ID = re.compile(r"^S[A-Z0-9]{2,30}$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\"]+$")
@@ -93,10 +95,18 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
 
 
+def headline(n: Notification) -> str:
+    """The title as the header says it: prefixed with what happened (``Resolved: …``) unless the title
+    already says so — the policy's titles do (``grouping.title``), a sensor's may not."""
+    prefixes = _KIND_PREFIXES.get(n.kind, ())
+    if not prefixes or n.title.startswith(prefixes):
+        return n.title
+    return prefixes[0] + n.title
+
+
 def _header(n: Notification) -> dict:
     icon = _ICONS[n.kind] if n.kind != "alert" else _ICONS["alert"][n.severity]
-    prefix = {"resolved": "Resolved: ", "escalation": "Still firing: "}.get(n.kind, "")
-    text = clip(f"{icon} {prefix}{escape(n.title)}", MAX_HEADER_TEXT)
+    text = clip(f"{icon} {escape(headline(n))}", MAX_HEADER_TEXT)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
 
 
@@ -239,5 +249,5 @@ def render_resolved_reply(n: Notification) -> dict:
     names = ", ".join(escape(a.subject) for a in n.alerts[:10])
     more = f" and {len(n.alerts) - 10} more" if len(n.alerts) > 10 else ""
     subjects = f" ({names}{more})" if names else ""
-    text = clip(f":white_check_mark: Resolved: {escape(n.title)}{subjects}", MAX_TEXT)
+    text = clip(f":white_check_mark: {escape(headline(n))}{subjects}", MAX_TEXT)
     return {"channel": n.channel, "text": text, "metadata": metadata(n)}

@@ -18,6 +18,10 @@ from bucketlens.alerts.state import AlertRow
 EVIDENCE_ROWS = 5
 EVIDENCE_FIELDS = 8
 EVIDENCE_CHARS = 200
+# A group key is a primary key on PostgreSQL: 512 characters (at most 2 KB of UTF-8) fit its b-tree
+# index entry (~2.7 KB); longer label values keep a readable head and a hash of the whole.
+MAX_GROUP_KEY_CHARS = 512
+GROUP_KEY_HASH_CHARS = 16
 
 
 def _text(value: object) -> str:
@@ -87,8 +91,14 @@ def inhibited(alerts: list[AlertSummary], rules: Iterable[InhibitRule]) -> set[s
 
 
 def group_key(a: AlertSummary, group_by: tuple[str, ...]) -> str:
+    """``label=value,…`` of the ``group_by`` labels; over 512 characters, its head plus a hash of the whole
+    (distinct groups stay distinct, and the key fits the database's index)."""
     labels = match_labels(a)
-    return ",".join(f"{k}={labels.get(k, '')}" for k in group_by)
+    key = ",".join(f"{k}={labels.get(k, '')}" for k in group_by)
+    if len(key) <= MAX_GROUP_KEY_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:GROUP_KEY_HASH_CHARS]
+    return f"{key[: MAX_GROUP_KEY_CHARS - GROUP_KEY_HASH_CHARS - 2]}…#{digest}"
 
 
 def top_severity(alerts: Iterable[AlertSummary]) -> str:

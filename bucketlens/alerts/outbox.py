@@ -15,46 +15,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from bucketlens.alerts.alert_db import insert_new, notifications, open_engine, utc_naive
 from bucketlens.alerts.notification import Notification
 
+__all__ = ["OUTBOX_STATES", "Outbox", "OutboxRow", "enqueue_in", "notifications", "utc_naive"]
+
 OUTBOX_STATES = ("pending", "sending", "sent", "dead")
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 MAX_ERROR_CHARS = 2000
-
-metadata = sa.MetaData()
-
-notifications = sa.Table(
-    "outbox_notifications",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("identity", sa.String(512), nullable=False, unique=True),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("channel", sa.String(256), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
-    sa.Column("last_error", sa.Text, nullable=False, default=""),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("sent_at", sa.DateTime),
-    sa.Column("slack_channel_id", sa.String(64), nullable=False, default=""),
-    sa.Column("slack_ts", sa.String(64), nullable=False, default=""),
-    sa.Column("claim_token", sa.String(64)),
-    sa.Column("claimed_at", sa.DateTime),
-    sa.Column("uncertain_since", sa.DateTime),
-    sa.Index("outbox_notifications_due", "state", "next_attempt_at"),
-)
-
-
-def utc_naive(moment: datetime | None = None) -> datetime:
-    """``moment`` (default: now) as naive UTC, the one form stored; a naive input is taken as UTC already."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @dataclass(frozen=True)
@@ -86,12 +57,31 @@ class OutboxRow:
 _ROW_COLUMNS = [notifications.c[name] for name in OutboxRow.__dataclass_fields__]
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets a drain read while another writes; busy_timeout makes concurrent writers wait, not fail."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def enqueue_in(conn: sa.Connection, n: Notification, now: datetime | None = None) -> bool:
+    """``Outbox.enqueue`` inside the caller's transaction (the planners enqueue and log in one); True when
+    stored, False when the identity is already there."""
+    moment = utc_naive(now)
+    row = {
+        "identity": n.identity,
+        "kind": n.kind,
+        "channel": n.channel,
+        "severity": n.severity,
+        "payload": n.to_json(),
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": moment,
+        "last_error": "",
+        "created_at": moment,
+        "slack_channel_id": "",
+        "slack_ts": "",
+    }
+    return insert_new(conn, notifications, row, "identity")
+
+
+def channel_names(channel: str) -> list[str]:
+    """The spellings of one channel the outbox may hold (routing writes ``#name`` or ``name``)."""
+    name = channel.strip().lstrip("#")
+    return [name, f"#{name}"]
 
 
 class Outbox:
@@ -99,13 +89,7 @@ class Outbox:
 
     def __init__(self, url: str, max_attempts: int = 8) -> None:
         self.max_attempts = max_attempts
-        self._engine = sa.create_engine(url)
-        if self._engine.dialect.name == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
-        try:
-            metadata.create_all(self._engine)
-        except sa.exc.OperationalError:  # another process created the tables between check and create
-            metadata.create_all(self._engine)
+        self._engine = open_engine(url)
 
     def __repr__(self) -> str:
         return f"Outbox({self._engine.url.render_as_string(hide_password=True)!r})"
@@ -115,27 +99,8 @@ class Outbox:
 
     def enqueue(self, n: Notification, now: datetime | None = None) -> bool:
         """Store ``n`` to be sent; False (and nothing changes) when its identity is already stored."""
-        moment = utc_naive(now)
-        row = {
-            "identity": n.identity,
-            "kind": n.kind,
-            "channel": n.channel,
-            "severity": n.severity,
-            "payload": n.to_json(),
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": moment,
-            "last_error": "",
-            "created_at": moment,
-            "slack_channel_id": "",
-            "slack_ts": "",
-        }
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(notifications.insert().values(**row))
-        except sa.exc.IntegrityError:
-            return False
-        return True
+        with self._engine.begin() as conn:
+            return enqueue_in(conn, n, now)
 
     def get(self, identity: str) -> OutboxRow | None:
         with self._engine.connect() as conn:
@@ -169,8 +134,13 @@ class Outbox:
         with self._engine.begin() as conn:
             return conn.execute(stmt).rowcount
 
-    def claim(self, identity: str, now: datetime | None = None) -> str | None:
-        """Take the row for sending; the claim token, or None when another drain took it first."""
+    def claim(self, identity: str, now: datetime | None = None) -> OutboxRow | None:
+        """Take the row for sending: the row *as claimed* (read back by its claim token in the same
+        transaction), or None when another drain took it first.
+
+        Every decision about the attempt (look in Slack first? out of attempts?) must use this row, never
+        one read before the claim: another drain may have tried it in between and left it uncertain.
+        """
         moment = utc_naive(now)
         token = uuid.uuid4().hex
         stmt = (
@@ -183,7 +153,11 @@ class Outbox:
             .values(state="sending", claim_token=token, claimed_at=moment)
         )
         with self._engine.begin() as conn:
-            return token if conn.execute(stmt).rowcount == 1 else None
+            if conn.execute(stmt).rowcount != 1:
+                return None
+            mine = sa.and_(notifications.c.identity == identity, notifications.c.claim_token == token)
+            found = conn.execute(sa.select(*_ROW_COLUMNS).where(mine)).one()
+        return OutboxRow(**found._mapping)
 
     def _finish(self, identity: str, token: str, **values) -> bool:
         stmt = (
@@ -267,13 +241,43 @@ class Outbox:
         counts = self.counts()
         return counts["pending"] + counts["sending"]
 
-    def dead(self, limit: int = 50) -> list[OutboxRow]:
-        """The most recent dead notifications, newest first."""
+    def dead(self, limit: int = 50, channel: str | None = None) -> list[OutboxRow]:
+        """The most recent dead notifications (of one channel), newest first."""
+        query = sa.select(*_ROW_COLUMNS).where(notifications.c.state == "dead")
+        if channel:
+            query = query.where(notifications.c.channel.in_(channel_names(channel)))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(notifications.c.id.desc()).limit(limit)).all()
+        return [OutboxRow(**r._mapping) for r in rows]
+
+    def dead_by_channel(self) -> dict[str, int]:
+        """How many notifications are dead, per channel as routed."""
         query = (
-            sa.select(*_ROW_COLUMNS)
+            sa.select(notifications.c.channel, sa.func.count())
             .where(notifications.c.state == "dead")
-            .order_by(notifications.c.id.desc())
-            .limit(limit)
+            .group_by(notifications.c.channel)
         )
         with self._engine.connect() as conn:
-            return [OutboxRow(**r._mapping) for r in conn.execute(query).all()]
+            return {channel: int(n) for channel, n in conn.execute(query).all()}
+
+    def retry_dead(self, channel: str | None = None, now: datetime | None = None) -> int:
+        """Dead notifications (all, or one channel's) back to pending, due now, attempts reset: what an
+        operator runs once the channel exists or the bot is in it.
+
+        The identity stays, so nothing can be enqueued twice, and ``uncertain_since`` stays: a row that
+        may have reached Slack before it died is looked for in the channel before it is sent again.
+        """
+        stmt = (
+            notifications.update()
+            .where(notifications.c.state == "dead")
+            .values(
+                state="pending",
+                attempts=0,
+                next_attempt_at=utc_naive(now),
+                claim_token=None,
+            )
+        )
+        if channel:
+            stmt = stmt.where(notifications.c.channel.in_(channel_names(channel)))
+        with self._engine.begin() as conn:
+            return conn.execute(stmt).rowcount

@@ -13,6 +13,7 @@ did not process a rate-limited request), a long one is the outbox's ``next_attem
 from __future__ import annotations
 
 import http.client
+import random
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,9 @@ from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.jitter import Jitter
 
-__all__ = ["SendError", "Sender", "SlackSender", "carries_identity"]
+__all__ = ["CHANNEL_LIST_METHOD", "SendError", "Sender", "SlackSender", "carries_identity"]
 
 # Slack error codes worth another try; every other error code means the request itself is wrong.
 TRANSIENT_ERRORS = frozenset(
@@ -37,6 +39,7 @@ DEFAULT_RETRY_AFTER = 30.0
 HISTORY_PAGE = 200
 READ_RETRY_BACKOFF_SECONDS = 0.2
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
+CHANNEL_LIST_METHOD = "conversations_list"
 
 
 class SendError(Exception):
@@ -44,14 +47,18 @@ class SendError(Exception):
 
     ``kind``: ``rate_limited`` (not processed; wait ``retry_after``), ``transient`` (certainly not
     processed), ``uncertain`` (may have been processed), ``permanent`` (Slack refused; retrying won't help).
+    ``method`` is the Web API method that failed (``conversations_list``: the channel listing).
     The message is built from the method and Slack's error code only, so it never carries the token.
     """
 
-    def __init__(self, kind: str, message: str, *, code: str = "", retry_after: float = 0.0) -> None:
+    def __init__(
+        self, kind: str, message: str, *, code: str = "", retry_after: float = 0.0, method: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.code = code
         self.retry_after = retry_after
+        self.method = method
 
 
 class Sender(Protocol):
@@ -94,6 +101,14 @@ class ShortRateLimitRetry(RateLimitErrorRetryHandler):
             return False
 
 
+class ProportionalJitter(Jitter):
+    """Up to the pause again, not slack_sdk's default of up to a whole second: a dropped read is retried
+    after 0.2–0.4 s, then 0.4–0.8 s, so a drain keeps within its deadline while connections drop."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration + random.uniform(0, duration)
+
+
 def _epoch(moment: datetime) -> str:
     return f"{moment.replace(tzinfo=UTC).timestamp():.6f}"
 
@@ -121,7 +136,9 @@ class SlackSender:
         self.ui_url = ui_url
         rate = ShortRateLimitRetry(max_inline_wait_seconds)
         self._writes = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[rate])
-        pause = BackoffRetryIntervalCalculator(backoff_factor=READ_RETRY_BACKOFF_SECONDS)
+        pause = BackoffRetryIntervalCalculator(
+            backoff_factor=READ_RETRY_BACKOFF_SECONDS, jitter=ProportionalJitter()
+        )
         reads = [ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=pause), rate]
         self._reads = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=reads)
         self._channels: dict[str, str] | None = None
@@ -154,6 +171,7 @@ class SlackSender:
             OSError,
         ) as err:
             failure = SendError(doubt, self._scrub(f"{method}: {type(err).__name__}: {err}"))
+        failure.method = method
         raise failure
 
     def _api_failure(self, method: str, response, doubt: str) -> SendError:
@@ -173,28 +191,39 @@ class SlackSender:
         return SendError("permanent", message, code=code)
 
     def channel_id(self, channel: str) -> str:
-        """The id of a channel given by name (``#alerts`` or ``alerts``) or id, from one cached listing."""
+        """The id of a channel given by name (``#alerts`` or ``alerts``) or id, from one cached listing.
+
+        Only a *complete* listing is cached and only a channel missing from one is an error
+        (``channel_not_found``, permanent: the operator must create it or invite the bot). A page that
+        fails (429, 5xx, timeout) raises that failure, retried later, and caches nothing: a partial map
+        would make every channel on the unread pages look missing.
+        """
         name = channel.lstrip("#")
         if _CHANNEL_ID.match(name):
             return name
         if self._channels is None:
-            self._channels = {}
+            listed: dict[str, str] = {}
             cursor = None
             while True:
                 page = self._call(
-                    "conversations_list",
+                    CHANNEL_LIST_METHOD,
                     write=False,
                     types="public_channel,private_channel",
                     exclude_archived=True,
                     limit=HISTORY_PAGE,
                     cursor=cursor,
                 )
-                self._channels.update({c["name"]: c["id"] for c in page.get("channels", [])})
+                listed.update({c["name"]: c["id"] for c in page.get("channels", [])})
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break
+            self._channels = listed
         if name not in self._channels:
-            raise SendError("permanent", f"channel_not_found: #{name} (does it exist, is the bot in it?)")
+            raise SendError(
+                "permanent",
+                f"channel_not_found: #{name} (does it exist, is the bot in it?)",
+                code="channel_not_found",
+            )
         return self._channels[name]
 
     def post(self, args: dict) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """Fixtures for alert delivery: a fake Slack on 127.0.0.1, a controllable clock, an outbox per test,
-notification factories — and the end-of-run summary of the crash and storm trials."""
+notification factories. (The crash, storm and concurrency trials report in the fault table:
+tests/faults/test_alert_faults.py.)"""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ UI_URL = "http://127.0.0.1:3000"
 CHANNELS = {"C0CRITICAL1": "alerts-critical", "C0WARNING01": "alerts-warning", "C0INFO00001": "alerts-info"}
 CLIENT_TIMEOUT = 1.0  # seconds: generous on a loaded machine; a "slow" fault answers after 1.5 s
 START = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
-
-_STATS = pytest.StashKey[dict]()
 
 
 class Clock:
@@ -102,24 +101,3 @@ def notification(identity: str, **overrides) -> Notification:
     }
     values.update(overrides)
     return Notification(**values)
-
-
-@pytest.fixture
-def delivery_stats(request: pytest.FixtureRequest) -> dict:
-    """Counts the crash and storm tests add to; printed once at the end of the run."""
-    stats = request.config.stash.setdefault(_STATS, {})
-    for key in ("crash_points", "crash_trials", "storm_messages", "sent", "duplicated", "lost", "concurrent"):
-        stats.setdefault(key, 0)
-    return stats
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    stats = config.stash.get(_STATS, None)
-    if not stats:
-        return
-    terminalreporter.write_sep("-", "alert delivery")
-    terminalreporter.write_line(
-        f"alert delivery: {stats['crash_points']} crash points × {stats['crash_trials']} trials, "
-        f"storm {stats['storm_messages']} messages, {stats['concurrent']} sent by two concurrent drains: "
-        f"sent {stats['sent']}, duplicated {stats['duplicated']}, lost {stats['lost']}"
-    )

@@ -7,15 +7,22 @@ Every call is recorded as ``(method, arguments)`` in a list the test owns. Fault
 - ``Fault("500")`` — server error, not processed;
 - ``Fault("slow", delay=…)`` — processed, then answered after the client's timeout;
 - ``Fault("drop")`` — the connection closes before anything is processed;
-- ``Fault("processed_drop")`` — processed (the message exists), then the answer is lost.
+- ``Fault("processed_drop")`` — processed (the message exists), then the answer is lost;
+- ``Fault("ok")`` — answered normally (holds a place in a script: "the second call fails").
+
+``FakeSlack.rate_limit_first(n)`` answers 429 to the first ``n`` calls of *every* method (a workspace
+over its limits: listing, history, replies, posting, editing, files), then hands over to the faults
+(``fault_fn``) set before it; ``storm(...)`` builds a seeded ``fault_fn`` of the given kinds.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +39,7 @@ PAGE = 100
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # 429 | 500 | slow | drop | processed_drop
+    kind: str  # 429 | 500 | slow | drop | processed_drop | ok
     retry_after: int = 30
     delay: float = 1.5
 
@@ -288,6 +295,21 @@ class FakeSlack:
     def methods(self) -> list[str]:
         return [method for method, _ in self.state.calls]
 
+    def rate_limit_first(self, n: int, retry_after: int = 30) -> Counter:
+        """429 with ``Retry-After`` on the first ``n`` calls of every method, then the faults set before;
+        returns the per-method call counter (to check every method was limited)."""
+        counts: Counter = Counter()
+        then = self.state.fault_fn
+
+        def limited(method: str, args: dict) -> Fault | None:
+            counts[method] += 1
+            if counts[method] <= n:
+                return Fault("429", retry_after=retry_after)
+            return then(method, args) if then else None
+
+        self.state.fault_fn = limited
+        return counts
+
     def __enter__(self) -> FakeSlack:
         self.thread.start()
         return self
@@ -295,3 +317,30 @@ class FakeSlack:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+WRITES = ("chat.postMessage", "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal")
+READS = ("conversations.list", "conversations.history", "conversations.replies")
+
+
+def storm(
+    kinds: tuple[str, ...],
+    rate: float,
+    seed: int,
+    *,
+    methods: tuple[str, ...] = WRITES + READS,
+    delay: float = 0.3,
+) -> tuple[Callable[[str, dict], Fault | None], Counter]:
+    """A seeded ``fault_fn``: each call of ``methods`` fails with probability ``rate``, as one of ``kinds``
+    (429s ask for 5–120 s); returns it with the counter of what it injected."""
+    rng = random.Random(seed)
+    injected: Counter = Counter()
+
+    def fault(method: str, args: dict) -> Fault | None:
+        if method not in methods or rng.random() >= rate:
+            return None
+        kind = rng.choice(kinds)
+        injected[kind] += 1
+        return Fault(kind, retry_after=rng.choice((5, 30, 120)), delay=delay)
+
+    return fault, injected

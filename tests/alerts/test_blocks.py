@@ -206,3 +206,35 @@ def test_values_carry_units_where_the_rule_makes_them_obvious():
     assert format_value(1_200_000, "") == "1,200,000"
     assert format_value(None, "usd") == "–"
     assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_a_resolved_notification_says_resolved_once_in_header_fallback_and_thread_reply():
+    """The policy's title already reads "Resolved: rule: subject" (grouping.title); the header and the
+    thread reply used to prefix it again ("Resolved: Resolved: …")."""
+    from bucketlens.alerts.blocks import render_resolved_reply
+    from bucketlens.alerts.grouping import title
+
+    alerts = (alert_summary(state="resolved"),)
+    n = notification("r1", kind="resolved", title=title("resolved", alerts, "rule=user_daily_upload_bytes"), alerts=alerts)  # fmt: skip
+    payload = render(n, UI_URL)
+    header = payload["attachments"][0]["blocks"][0]["text"]["text"]
+    reply = render_resolved_reply(n)["text"]
+
+    assert n.title == "Resolved: user_daily_upload_bytes: user 1042"
+    assert header == ":white_check_mark: Resolved: user_daily_upload_bytes: user 1042"
+    assert reply == ":white_check_mark: Resolved: user_daily_upload_bytes: user 1042 (user 1042)"
+    assert payload["text"].splitlines()[0] == "[warning] Resolved: user_daily_upload_bytes: user 1042"
+    assert all(text.count("Resolved") == 1 for text in (header, reply, payload["text"].splitlines()[0]))
+
+
+def test_a_title_without_the_prefix_still_gets_it_once():
+    """A sensor's resolution ("S3 Inventory reports are arriving again") is prefixed by the header."""
+    from bucketlens.alerts.blocks import render_resolved_reply
+
+    n = notification("s1", kind="resolved", title="S3 Inventory reports are arriving again", alerts=())
+    header = render(n, UI_URL)["attachments"][0]["blocks"][0]["text"]["text"]
+    assert header == ":white_check_mark: Resolved: S3 Inventory reports are arriving again"
+    assert (
+        render_resolved_reply(n)["text"]
+        == ":white_check_mark: Resolved: S3 Inventory reports are arriving again"
+    )

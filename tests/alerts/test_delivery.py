@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 
 from bucketlens.alerts.blocks import RESOLVED_COLOR, render
-from bucketlens.alerts.delivery import PreviewSender, SlackSender, deliver_once
+from bucketlens.alerts.delivery import PreviewSender, SimulatedCrash, SlackSender, deliver_once
 from bucketlens.alerts.outbox import Outbox, utc_naive
 from resources.outbox import AlertOutbox
 from resources.slack import SlackResource
+from sensors.alert_delivery import TickReport
 from tests.alerts.conftest import CLIENT_TIMEOUT, TOKEN, UI_URL, notification
 from tests.alerts.fake_slack import Fault
 
@@ -129,19 +130,15 @@ def test_after_max_attempts_the_row_is_dead_and_a_meta_notice_goes_to_the_same_c
     assert [r.identity for r in box.dead()] == ["a1"]
 
 
-@pytest.mark.parametrize(
-    ("channel", "token", "error"),
-    [("no-such-channel", TOKEN, "channel_not_found"), ("alerts-info", "xoxb-wrong", "invalid_auth")],
-)
-def test_slack_refusals_are_dead_at_once(outbox, slack, clock, channel, token, error):
-    box_sender = SlackSender(token, slack.api_url, timeout=CLIENT_TIMEOUT)
-    outbox.enqueue(notification("a1", channel=channel), clock())
+def test_slack_refusals_are_dead_at_once(outbox, slack, clock):
+    box_sender = SlackSender("xoxb-wrong", slack.api_url, timeout=CLIENT_TIMEOUT)
+    outbox.enqueue(notification("a1", channel="C0INFO00001"), clock())  # an id: no listing needed
 
     report = drain(outbox, box_sender, clock)
 
     row = outbox.get("a1")
     assert (report.dead, row.state, row.attempts) == (1, "dead", 1)
-    assert error in row.last_error
+    assert "invalid_auth" in row.last_error
     assert outbox.get("dead:a1").state in ("pending", "dead")  # announced (and, here, undeliverable too)
     assert outbox.get("dead:dead:a1") is None  # a dead notice is not announced again
 
@@ -188,7 +185,7 @@ def test_an_edit_waits_for_its_original_without_spending_attempts(outbox, sender
 
 
 def test_an_edit_of_a_dead_original_is_posted_as_a_new_message(outbox, sender, slack, clock):
-    outbox.enqueue(notification("a1", channel="gone"), clock())
+    outbox.enqueue(notification("a1", channel="C0NOSUCH001"), clock())  # Slack: channel_not_found
     drain(outbox, sender, clock)
     outbox.enqueue(notification("a1:resolved", kind="resolved", edit_of="a1"), clock())
 
@@ -295,3 +292,190 @@ def test_the_resources_choose_the_sender_by_token_and_open_the_outbox(outbox_url
     assert TOKEN not in repr(with_token) and TOKEN not in str(with_token)
     box = AlertOutbox(url=outbox_url, max_attempts=3).open()
     assert box.max_attempts == 3 and box.counts()["pending"] == 0
+
+
+# --- a rate-limited or failed channel listing (issue 14, defect 2) -----------------------------------
+
+
+def test_a_rate_limited_channel_listing_delays_messages_and_kills_none(outbox, sender, slack, clock):
+    """Slack rate-limited the first three conversations.list calls: the old sender kept the empty channel
+    map it had started, and 35 of 36 notifications died as channel_not_found. Now the rows wait for the
+    Retry-After (not an attempt), and the drain asks Slack once, not once per row."""
+    slack.script("conversations.list", *[Fault("429", retry_after=30)] * 3)
+    items = [notification(f"n{i:02d}", channel=("alerts-warning", "alerts-info")[i % 2]) for i in range(36)]
+    for item in items:
+        outbox.enqueue(item, clock())
+
+    first = drain(outbox, sender, clock)
+    assert (first.sent, first.dead, first.retried) == (0, 0, 36)
+    assert slack.methods().count("conversations.list") == 1  # one failed listing, not 36
+    assert {(r.state, r.attempts) for r in (outbox.get(i.identity) for i in items)} == {("pending", 0)}
+
+    reports = [drain(outbox, sender, clock.advance(seconds=30) and clock) for _ in range(3)]
+
+    assert [r.sent for r in reports] == [0, 0, 36] and sum(r.dead for r in reports) == 0
+    assert outbox.counts() == {"pending": 0, "sending": 0, "sent": 36, "dead": 0}
+    assert all(len(slack.state.posted(i.identity)) == 1 for i in items)
+
+
+@pytest.mark.parametrize("fault", ["500", "drop"])
+def test_a_listing_that_fails_on_a_later_page_caches_nothing(outbox, slack, clock, fault):
+    """150 channels: the second page fails. A partial map would make the channel on page two look
+    missing (permanently dead); the row must be retried and find it."""
+    for i in range(147):
+        slack.state.channels[f"C0EXTRA{i:04d}"] = f"extra-{i:03d}"
+    page_two = next(n for n in list(slack.state.channels.values())[100:] if n.startswith("extra"))
+    sender = SlackSender(TOKEN, slack.api_url, timeout=CLIENT_TIMEOUT)
+    tries = 3 if fault == "drop" else 1  # slack_sdk retries a dropped read twice itself
+    slack.script("conversations.list", Fault("ok"), *[Fault(fault)] * tries)  # page 1 fine, page 2 fails
+    outbox.enqueue(notification("a1", channel=f"#{page_two}"), clock())
+
+    first = drain(outbox, sender, clock)
+    second = drain(outbox, sender, clock.advance(minutes=1) and clock)
+
+    assert (first.dead, first.retried, second.sent) == (0, 1, 1)
+    assert outbox.get("a1").slack_channel_id == slack.state.channel_id(page_two)
+
+
+def test_a_channel_missing_from_a_complete_listing_is_announced_and_recoverable(outbox, sender, slack, clock):
+    """An operator error: the rows wait as dead (none lost), one meta-alert per channel goes to the
+    fallback channel saying what to do, and once the channel exists retry-dead delivers each once."""
+    for i in range(3):
+        outbox.enqueue(notification(f"g{i}", channel="#storage-new"), clock())
+    outbox.enqueue(notification("ok"), clock())
+
+    report = deliver_once(outbox, sender, now=clock(), fallback_channel="#alerts-critical")
+
+    assert (report.sent, report.dead, report.missing_channels) == (2, 3, {"#storage-new": 3})
+    assert [r.identity for r in outbox.dead(channel="storage-new")] == ["g2", "g1", "g0"]
+    [notice] = [m for m in slack.state.messages["C0CRITICAL1"]]
+    assert notice["metadata"]["event_payload"]["identity"].startswith("channel_missing:#storage-new:")
+    assert "3 notification(s)" in notice["text"]
+    assert "bucketlens alerts retry-dead --channel storage-new" in notice["text"]
+    assert outbox.get("dead:g0") is None  # one notice for the channel, not one per message
+
+    slack.state.channels["C0STORNEW01"] = "storage-new"  # the operator creates it and invites the bot
+    assert outbox.retry_dead(channel="storage-new", now=clock()) == 3
+    again = deliver_once(outbox, SlackSender(TOKEN, slack.api_url, timeout=CLIENT_TIMEOUT), now=clock())
+
+    assert (again.sent, again.dead) == (3, 0)
+    assert [len(slack.state.posted(f"g{i}")) for i in range(3)] == [1, 1, 1]
+    assert outbox.counts()["dead"] == 0
+
+
+def test_not_in_channel_from_slack_is_a_channel_problem_too(outbox, sender, slack, clock):
+    slack.server.m_chat_postMessage = lambda args: {"ok": False, "error": "not_in_channel"}
+    outbox.enqueue(notification("a1", channel="alerts-info"), clock())
+
+    report = deliver_once(outbox, sender, now=clock(), fallback_channel="alerts-critical")
+
+    # the notice dies too (this Slack refuses every post) and is not announced again
+    assert (report.dead, report.missing_channels) == (2, {"alerts-info": 1})
+    [notice] = [r for r in outbox.dead() if r.identity.startswith("channel_missing:")]
+    assert notice.channel == "alerts-critical" and outbox.get("dead:a1") is None
+    assert [r.identity for r in outbox.dead()] == [notice.identity, "a1"]
+
+
+def test_429_on_the_first_calls_of_every_method_delays_but_never_loses_or_duplicates(
+    outbox, sender, slack, clock, tmp_path
+):
+    """Every Web API method delivery uses answers 429 (Retry-After 30) to its first three calls; lost
+    answers make some rows uncertain so history and replies are read too. Enough drains later every
+    notification is in Slack exactly once and nothing is dead."""
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"png")
+    items = [notification(f"a{i}", channel=("alerts-warning", "alerts-info")[i % 2]) for i in range(8)]
+    items += [
+        notification("a0:resolved", kind="resolved", edit_of="a0"),
+        notification("a2:esc", kind="escalation", thread_of="a2"),
+        notification("r1", kind="report", alerts=(), text="weekly", attachment_path=str(chart)),
+    ]
+    for item in items:
+        outbox.enqueue(item, clock())
+    lost_once: set[str] = set()
+
+    def lose_each_first_answer(method: str, args: dict) -> Fault | None:
+        identity = (args.get("metadata") or {}).get("event_payload", {}).get("identity")
+        if method != "chat.postMessage" or identity in lost_once:
+            return None
+        lost_once.add(identity)
+        return Fault("processed_drop")
+
+    slack.state.fault_fn = lose_each_first_answer
+    counts = slack.rate_limit_first(3, retry_after=30)
+
+    reports = []
+    while outbox.pending_count() and len(reports) < 40:
+        reports.append(drain(outbox, sender, clock))
+        clock.advance(seconds=31)
+
+    used = {"conversations.list", "conversations.history", "conversations.replies", "chat.postMessage",
+            "chat.update", "files.getUploadURLExternal", "files.completeUploadExternal"}  # fmt: skip
+    assert used <= {m for m, c in counts.items() if c > 3}  # each was limited, then answered
+    assert outbox.counts() == {"pending": 0, "sending": 0, "sent": len(items), "dead": 0}
+    assert [len(slack.state.posted(i.identity)) for i in items if i.kind != "report"] == [1] * 10
+    assert len([m for m in slack.state.messages["C0WARNING01"] if m.get("files")]) == 1
+    assert sum(r.reconciled for r in reports) == 10  # every post's answer was lost once: found, not resent
+
+
+# --- two drains at once (issue 14, defect 3) --------------------------------------------------------
+
+
+def test_a_drain_decides_from_the_row_as_claimed_not_from_its_stale_read(outbox, sender, slack, clock):
+    """Drain A reads the due rows [w, x]. While A sends w, drain B (the other of sensor tick and
+    `alerts deliver`) posts x, Slack posts it but the answer is lost: x is uncertain, due again soon.
+    A then claims x: deciding from its stale read (not uncertain) it would post x a second time."""
+    for identity in ("w", "x"):
+        outbox.enqueue(notification(identity), clock() - timedelta(hours=1))
+    slack.script("chat.postMessage", Fault("processed_drop"))
+    interleaved = []
+
+    def other_drain_runs_meanwhile(step: str, identity: str) -> None:
+        if (step, identity) == ("before_send", "w") and not interleaved:
+            other = SlackSender(TOKEN, slack.api_url, timeout=CLIENT_TIMEOUT)
+            interleaved.append(deliver_once(outbox, other, now=clock() - timedelta(minutes=1)))
+
+    report = drain(outbox, sender, clock, crash=other_drain_runs_meanwhile)
+
+    [b] = interleaved
+    assert (b.sent, b.retried) == (0, 1)  # w was A's (sending); x posted, its answer lost
+    assert (report.sent, report.reconciled) == (1, 1)  # A found x in Slack instead of posting it again
+    assert [len(slack.state.posted(i)) for i in ("w", "x")] == [1, 1]
+    assert outbox.counts()["sent"] == 2
+
+
+def test_a_drain_stops_claiming_at_its_deadline_and_says_how_many_remain(outbox, slack, clock):
+    slack.state.fault_fn = lambda method, args: (
+        Fault("slow", delay=0.2) if method == "chat.postMessage" else None
+    )
+    patient = SlackSender(TOKEN, slack.api_url, timeout=2)
+    for i in range(10):
+        outbox.enqueue(notification(f"a{i}"), clock())
+
+    report = drain(outbox, patient, clock, deadline=timedelta(seconds=0.5))
+
+    assert 1 <= report.sent <= 3  # 0.2 s a post: only rows started before 0.5 s (at most 3), each finished
+    assert report.deferred == 10 - report.sent
+    assert outbox.counts() == {"pending": report.deferred, "sending": 0, "sent": report.sent, "dead": 0}
+    line = TickReport(delivery=report).line()  # what the sensor's tick says
+    assert f"{report.deferred} left for the next tick (time limit)" in line
+
+
+def test_an_upload_interrupted_after_slack_answered_is_found_again(outbox, sender, slack, clock, tmp_path):
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"png")
+    outbox.enqueue(
+        notification("r1", kind="report", alerts=(), text="weekly", attachment_path=str(chart)), clock()
+    )
+
+    def crash(at: str, identity: str) -> None:
+        if at == "after_send":
+            raise SimulatedCrash(at)
+
+    with pytest.raises(SimulatedCrash):
+        deliver_once(outbox, sender, now=clock(), crash=crash)
+    report = deliver_once(outbox, sender, now=clock.advance(minutes=3))
+
+    assert report.reconciled == 1
+    assert slack.methods().count("files.completeUploadExternal") == 1
+    assert outbox.get("r1").state == "sent"

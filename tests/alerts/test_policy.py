@@ -33,8 +33,9 @@ def alerting():
 
 
 @pytest.fixture
-def log(tmp_path):
-    notify_log = NotifyLog(f"sqlite:///{tmp_path / 'outbox.sqlite'}")
+def log(alert_db_url):
+    """The notify log on SQLite and on the real PostgreSQL server: every policy replay runs on both."""
+    notify_log = NotifyLog(alert_db_url)
     yield notify_log
     notify_log.dispose()
 

@@ -100,3 +100,29 @@ def test_a_stale_inventory_alerts_once_and_its_return_edits_the_message(tmp_path
     assert updated["ts"] == stale["ts"]
     fresh = source_freshness_sensor(dg.build_sensor_context(resources=res, cursor=back.cursor))
     assert isinstance(fresh, dg.SkipReason) and "within" in fresh.skip_message
+
+
+def test_a_missing_channel_warns_in_the_tick_and_alerts_the_critical_channel(resources, fake_slack):
+    """No fallback channel configured: the meta-alert goes to the critical channel; the sensor's skip
+    reason (what the UI shows for the tick) and its log say which channel and what to run."""
+    from bucketlens.alerts.outbox import Outbox
+    from sensors.alert_delivery import alert_delivery_sensor
+    from tests.alerts.conftest import notification
+
+    box = Outbox(resources["outbox"].url)
+    for i in range(2):
+        box.enqueue(notification(f"m{i}", channel="#storage-new"))
+    box.dispose()
+
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        result = alert_delivery_sensor(context)
+
+    assert (
+        "Slack channel #storage-new is missing or the bot is not in it: 2 notification(s)"
+        in result.skip_message
+    )
+    assert "bucketlens alerts retry-dead --channel storage-new" in result.skip_message
+    (notice,) = fake_slack.state.messages["C0CRIT"]
+    assert notice["metadata"]["event_payload"]["identity"].startswith("channel_missing:#storage-new:")
+    assert "2 notification(s) routed to #storage-new could not be posted" in notice["text"]

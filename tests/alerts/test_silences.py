@@ -24,8 +24,9 @@ DAY = date(2026, 10, 1)
 
 
 @pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'outbox.sqlite'}"
+def url(alert_db_url):
+    """Silences on SQLite and on the real PostgreSQL server."""
+    return alert_db_url
 
 
 def row(rule: str, user: str, day: date = DAY) -> AlertRow:
@@ -78,6 +79,13 @@ def test_add_list_and_expire(url):
     assert list_silences(url, now=NOW + timedelta(hours=2)) == []
     (expired,) = list_silences(url, include_expired=True, now=NOW + timedelta(hours=2))
     assert expired.expires_at == datetime(2026, 10, 2, 9, 0)
+
+
+def test_a_long_creator_name_is_stored_whole(url):
+    """``--by`` is whatever the operator types; PostgreSQL enforced the old VARCHAR(256)."""
+    by = "ops-team/" + "x" * 300
+    add_silence(url, ["rule=x"], "noise", by, NOW + timedelta(hours=1), now=NOW)
+    assert [s.created_by for s in list_silences(url, now=NOW)] == [by]
 
 
 def test_a_silenced_alert_is_not_notified_until_the_silence_expires(url):
