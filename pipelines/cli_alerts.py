@@ -47,7 +47,7 @@ def cmd_alerts_deliver(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}")
     if report.delivery.dead:
         _print_dead(settings.outbox_db, limit=10)
-    return 1 if report.delivery.dead else 0
+    return 1 if report.delivery.dead or report.rules_error else 0
 
 
 def _print_dead(url: str, limit: int, channel: str | None = None) -> int:

@@ -23,7 +23,7 @@ import dagster as dg
 from bucketlens.alerts.delivery import DeliveryReport, deliver_once, missing_channel_hint
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import flush_due, plan_escalations
-from bucketlens.alerts.rules import Alerting
+from bucketlens.alerts.routing import Routing
 from bucketlens.alerts.silences import list_silences
 from bucketlens.anomaly import RulesError
 from resources.outbox import AlertOutbox
@@ -36,6 +36,7 @@ class TickReport:
     released: int = 0  # notifications the policy released this tick (group intervals, escalations)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     states: dict[str, int] = field(default_factory=dict)  # outbox rows per state after the drain
+    rules_error: str = ""  # the rules file is invalid: nothing new was planned, the queue still drained
 
     def line(self) -> str:
         d = self.delivery
@@ -48,35 +49,42 @@ class TickReport:
 
     def warnings(self) -> list[str]:
         """One line per channel that swallowed notifications this tick: what happened, what to do."""
-        return [
+        lines = [self.rules_error] if self.rules_error else []
+        return lines + [
             f"Slack channel {channel} is missing or the bot is not in it: {count} notification(s) held as "
             f"dead; {missing_channel_hint(channel)}"
             for channel, count in sorted(self.delivery.missing_channels.items())
         ]
 
 
-def fallback_channel(alerting: Alerting) -> str:
+def fallback_channel(routing: Routing) -> str:
     """Where meta-alerts about delivery go: the routing's fallback channel, else the critical channel."""
-    routing = alerting.routing
     return routing.fallback_channel or routing.channels.get("critical", "")
 
 
 def deliver_tick(
     outbox: AlertOutbox, slack: SlackResource, rules: RulesFile, now: datetime | None = None, limit: int = 200
 ) -> TickReport:
-    """Release what is due, then send up to ``limit`` notifications once."""
+    """Release what is due, then send up to ``limit`` notifications once. An invalid rules file stops
+    the planning (what to release needs the routing) but never the drain: notifications already queued
+    were planned under valid rules and still go out."""
     now = now or datetime.now(UTC)
-    alerting = rules.alerting()
     report = TickReport()
+    try:
+        alerting = rules.alerting()
+    except RulesError as exc:
+        alerting, report.rules_error = None, exc.summary()
     log, box = NotifyLog(outbox.url), outbox.open()
     try:
-        silences = list_silences(outbox.url, now=now)
-        with log.planning() as turn:
-            turn.run(lambda snap: flush_due(now, alerting, snap, silences), now)
-            turn.run(lambda snap: plan_escalations(now, alerting, snap), now)
-        report.released = turn.enqueued
+        if alerting is not None:
+            silences = list_silences(outbox.url, now=now)
+            with log.planning() as turn:
+                turn.run(lambda snap: flush_due(now, alerting, snap, silences), now)
+                turn.run(lambda snap: plan_escalations(now, alerting, snap), now)
+            report.released = turn.enqueued
+        routing = alerting.routing if alerting is not None else Routing()
         report.delivery = deliver_once(
-            box, slack.sender(), limit=limit, fallback_channel=fallback_channel(alerting)
+            box, slack.sender(), limit=limit, fallback_channel=fallback_channel(routing)
         )
         report.states = box.counts()
     finally:
@@ -93,12 +101,10 @@ def deliver_tick(
 def alert_delivery_sensor(
     context: dg.SensorEvaluationContext, outbox: AlertOutbox, slack: SlackResource, rules: RulesFile
 ):
-    try:
-        report = deliver_tick(outbox, slack, rules)
-    except RulesError as exc:  # the tick's skip reason and log say what to fix, not a traceback
-        context.log.error(exc.summary())
-        return dg.SkipReason(exc.summary())
-    for warning in report.warnings():
+    report = deliver_tick(outbox, slack, rules)
+    if report.rules_error:  # the tick's log and skip reason say what to fix, never a traceback
+        context.log.error(report.rules_error)
+    for warning in report.warnings()[1 if report.rules_error else 0 :]:
         context.log.warning(warning)
     if report.delivery.dead:
         context.log.warning(

@@ -23,6 +23,7 @@ from resources.rules import RulesFile
 from resources.slack import SlackResource
 from resources.warehouse import Warehouse
 from sensors.alert_delivery import alert_delivery_sensor
+from tests.alerts.conftest import notification
 from tests.pipelines.test_cli import BIN
 
 DEFAULTS = yaml.safe_load(DEFAULT_RULES.read_text())
@@ -192,24 +193,34 @@ def test_alerts_deliver_with_a_bad_rules_file_says_why_in_one_line(tmp_path, mon
     monkeypatch.setenv(
         "BUCKETLENS_RULES", str(_write(tmp_path, _bad(_set("routing", "channels", value=None))))
     )
-    assert main(["alerts", "deliver"]) == 2
-    err = capsys.readouterr().err
-    assert err == "bucketlens alerts: routing.channels: must be a mapping of severity to channel, got null\n"
+    assert main(["alerts", "deliver"]) == 1  # the queue drained, but the operator must fix the file
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (
+        f"warning: rules file {tmp_path / 'rules.yaml'} is invalid: routing.channels: must be a mapping of "
+        "severity to channel, got null"
+    )
 
 
-def test_the_delivery_sensor_skips_with_the_error_instead_of_raising(tmp_path):
+def test_the_delivery_sensor_names_the_error_and_still_drains_the_queue(tmp_path):
+    """A bad rules file stops planning new notifications, never the delivery of those already queued."""
     bad = _write(tmp_path, _bad(_rule(0, severity="urgent")))
+    outbox = AlertOutbox(url=f"sqlite:///{tmp_path / 'outbox.sqlite'}")
+    box = outbox.open()
+    box.enqueue(notification("queued-before-the-typo"))
+    box.dispose()
     resources = {
-        "outbox": AlertOutbox(url=f"sqlite:///{tmp_path / 'outbox.sqlite'}"),
+        "outbox": outbox,
         "slack": SlackResource(preview_path=str(tmp_path / "preview.jsonl"), ui_url="http://ui.test"),
         "rules": RulesFile(path=str(bad)),
     }
     result = alert_delivery_sensor(dg.build_sensor_context(resources=resources))
     assert isinstance(result, dg.SkipReason)
-    assert result.skip_message == (
+    assert result.skip_message.startswith("released 0; sent 1,")
+    assert result.skip_message.endswith(
         f"rules file {bad} is invalid: alerts.rules[0] (rapid_upload).severity: must be one of info, "
         'warning, critical, from_source, got "urgent"'
     )
+    assert "queued-before-the-typo" in (tmp_path / "preview.jsonl").read_text()
 
 
 def test_the_alert_events_asset_fails_with_the_errors_as_its_description(tmp_path):
