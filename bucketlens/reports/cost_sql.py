@@ -81,3 +81,8 @@ def by_category(days: dict[date, dict[str, Decimal]]) -> dict[str, Decimal]:
         for c, usd in cats.items():
             out[c] = out.get(c, Decimal(0)) + usd
     return out
+
+
+def shares(categories: dict[str, Decimal], cost: Decimal) -> dict[str, Decimal | None]:
+    """Each category's part of ``cost``; None when there is no cost to share (not 0 % of nothing)."""
+    return {c: v / cost if cost else None for c, v in categories.items()}

@@ -36,6 +36,16 @@ def percent(fraction: Number, places: int = 2) -> str:
     return "—" if fraction is None else f"{100 * float(fraction):.{places}f} %"
 
 
+def points(pct: Number, places: int = 1) -> str:
+    """A figure that is already a percentage (quota use 85.3) as "85.3 %"."""
+    return "—" if pct is None else f"{pct:.{places}f} %"
+
+
+def number(n: Number, places: int = 0) -> str:
+    """A plain quantity (milliseconds, requests per second), rounded, with thousands separators."""
+    return "—" if n is None else f"{n:,.{places}f}"
+
+
 def change(now: Number, before: Number) -> float | None:
     """Relative change now vs before; None when there is nothing to compare with."""
     if now is None or before is None or float(before) == 0:

@@ -1,5 +1,6 @@
 """The monthly report: the calendar month containing D, to date — cost, its trend and its month-over-month
-change (flagged above the rules file's ratio), plan margins, quota use and abuse."""
+change (flagged above the rules file's ratio), plan margins, quota use and abuse. The figures are computed
+here; ``templates/monthly.html`` lays them out."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from decimal import Decimal
 import duckdb
 
 from bucketlens.reports import charts, fmt
-from bucketlens.reports import html as h
 from bucketlens.reports.alerts_today import abuse_by_pattern
-from bucketlens.reports.cost_sql import by_category, category_days, registered_users, total
+from bucketlens.reports.cost_sql import by_category, category_days, registered_users, shares, total
+from bucketlens.reports.html import render
 from bucketlens.reports.monthly_sql import (
     FULLEST_SQL,
     MONTH_OVER_MONTH_SQL,
@@ -83,108 +84,31 @@ def build_monthly_report(
         [float(months[m]["usd"]) if m in months else None for m in trend],
         "usd",
     )
-    tiles = [
-        h.Tile("Cost, month to date", fmt.usd(cost), f"{len(days)} days", alert=mom["flagged"]),
-        h.Tile("Daily average", fmt.usd(average)),
-        h.Tile("Cost per user", fmt.usd(per_user, 4), f"{fmt.count(users)} registered users"),
-        h.Tile(
-            "Month over month",
-            fmt.percent(mom["change"], 1),
-            "above the threshold" if mom["flagged"] else mom_text,
-            alert=mom["flagged"],
-        ),
-        h.Tile(
-            "Users over 80 % of quota",
-            fmt.count(quota.get("over_80")),
-            f"{fmt.count(quota.get('over_100'))} over quota",
-        ),
-        h.Tile("Abuse flags this month", str(figures["abuse_flags"]), f"{len(abuse)} patterns"),
-    ]
-    mom_note = f"Month over month: {mom_text}; flagged above +{100 * mom_ratio:.0f} % (rules: service.month_over_month_cost.ratio)."
-    body = [
-        h.tiles(tiles),
-        h.section(
-            "Cost trend",
-            h.chart(png, "cost per month over six months"),
-            h.note(mom_note),
-            h.table(
-                ["month", "cost", "days with cost", "estimate"],
-                [
-                    (
-                        f"{m:%B %Y}",
-                        fmt.usd(months[m]["usd"]),
-                        months[m]["days"],
-                        "yes" if months[m]["is_estimate"] else "no",
-                    )
-                    if m in months
-                    else (f"{m:%B %Y}", "no data", "—", "—")
-                    for m in trend
-                ],
-                numeric=(1, 2),
-            ),
-        ),
-        h.section(
-            "Cost by category",
-            h.table(
-                ["category", "cost", "share"],
-                [
-                    (c, fmt.usd(v, 4), fmt.percent(float(v / cost) if cost else None, 1))
-                    for c, v in categories.items()
-                ],
-                numeric=(1, 2),
-            ),
-        ),
-        h.section(
-            "Plan margins, month to date",
-            h.table(
-                ["plan", "users", "cost", "revenue", "margin", "days", "includes estimates"],
-                [
-                    (
-                        p["plan"],
-                        fmt.count(p["users"]),
-                        fmt.usd(p["cost_usd"]),
-                        fmt.usd(p["revenue_usd"]),
-                        fmt.usd(p["margin_usd"]),
-                        p["days"],
-                        "yes" if p["is_estimate"] else "no",
-                    )
-                    for p in plans
-                ],
-                numeric=(1, 2, 3, 4, 5),
-            ),
-        ),
-        h.section(
-            "Quota use",
-            h.note(
-                f"{fmt.count(quota.get('over_80'))} of {fmt.count(quota.get('users'))} users above 80 % of their quota, {fmt.count(quota.get('over_100'))} above 100 %, on {day.isoformat()}."
-            ),
-            h.table(
-                ["user", "plan", "stored", "quota", "use"],
-                [
-                    (
-                        r["user_id"],
-                        r["plan"] or "—",
-                        fmt.size(r["stored_bytes"]),
-                        fmt.size(r["quota_bytes"]),
-                        h.Cell(
-                            f"{r['quota_use_pct']:.1f} %", "num flag" if r["quota_use_pct"] > 100 else "num"
-                        ),
-                    )
-                    for r in fullest
-                ],
-                numeric=(2, 3),
-            ),
-        ),
-        h.section(
-            "Abuse flags this month",
-            h.table(
-                ["pattern", "severity", "flags", "users"],
-                [(a["pattern"], h.severity(a["severity"]), a["flags"], a["users"]) for a in abuse],
-                numeric=(2, 3),
-            ),
-        ),
-    ]
     title = f"bucketlens monthly report — {day:%B %Y}"
+    page = render(
+        "monthly.html",
+        title=title,
+        ui_link=ui_link,
+        figures=figures,
+        start=start,
+        day=day,
+        cost=cost,
+        days=len(days),
+        average=average,
+        per_user=per_user,
+        users=users,
+        categories=categories,
+        shares=shares(categories, cost),
+        trend=[(m, months.get(m)) for m in trend],
+        mom=mom,
+        mom_text=mom_text,
+        mom_ratio=mom_ratio,
+        plans=plans,
+        quota=quota,
+        fullest=fullest,
+        abuse=abuse,
+        png=png,
+    )
     preview = "\n".join(
         [
             f"**{title}** (to {day.isoformat()})",
@@ -196,5 +120,4 @@ def build_monthly_report(
             f"- abuse flags this month: {figures['abuse_flags']}",
         ]
     )
-    subtitle = f"{start:%d %B} – {day:%d %B %Y} (UTC), month to date"
-    return Report(NAME, day, h.page(title, subtitle, body, ui_link, figures), figures, preview)
+    return Report(NAME, day, page, figures, preview)

@@ -1,7 +1,7 @@
 """The weekly cost summary: the 7 days ending D against the 7 days before, and the Slack post for it.
 
 It is materialized for every day (as "the 7 days ending D"); on a Sunday those 7 days are the ISO week,
-which is when the schedule posts it to Slack.
+which is when the schedule posts it to Slack. The page is ``templates/weekly.html``.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ import duckdb
 from bucketlens.alerts.notification import Notification
 from bucketlens.markdown import escape_markdown
 from bucketlens.reports import charts, fmt
-from bucketlens.reports import html as h
 from bucketlens.reports.cost_sql import (
     CATEGORIES,
     by_category,
     category_days,
     estimated_days,
     registered_users,
+    shares,
     top_users,
     total,
 )
+from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
 
 NAME = "weekly_cost_summary"
@@ -101,76 +102,26 @@ def build_weekly_report(
         figures["previous_week_cost_usd"] = float(week.previous_cost)
     if week.change is not None:
         figures["week_over_week_change"] = round(week.change, 6)
-    tiles = [
-        h.Tile(
-            "Cost, 7 days",
-            fmt.usd(week.cost),
-            f"{fmt.change_text(week.cost, week.previous_cost)} vs 7 days before",
-        ),
-        h.Tile("Previous 7 days", fmt.usd(week.previous_cost)),
-        h.Tile("Cost per user", fmt.usd(week.cost_per_user, 4), f"{fmt.count(week.users)} registered users"),
-        h.Tile(
-            "Estimated days",
-            str(week.estimated_days),
-            "priced from the price book" if week.estimated_days else "all billed",
-        ),
-    ]
-    breakdown = h.table(
-        ["category", "cost", "share"],
-        [
-            (c, fmt.usd(v, 4), fmt.percent(float(v / week.cost) if week.cost else None, 1))
-            for c, v in week.categories.items()
-        ]
-        + [(h.Cell("total", "flag"), fmt.usd(week.cost, 4), "")],
-        numeric=(1, 2),
-    )
-    per_day = h.table(
-        ["day", *CATEGORIES, "total"],
-        [
-            (
-                f"{d:%a %Y-%m-%d}",
-                *(fmt.usd(days.get(d, {}).get(c), 4) for c in CATEGORIES),
-                fmt.usd(sum(days.get(d, {}).values(), Decimal(0)), 4),
-            )
+    title = f"bucketlens weekly cost summary — {week.label}"
+    page = render(
+        "weekly.html",
+        title=title,
+        ui_link=ui_link,
+        figures=figures,
+        week=week,
+        shares=shares(week.categories, week.cost),
+        categories=CATEGORIES,
+        per_day=[
+            {"day": d, "usd": days.get(d, {}), "total": sum(days.get(d, {}).values(), Decimal(0))}
             for d in dates
         ],
-        numeric=tuple(range(1, len(CATEGORIES) + 2)),
+        png=png,
     )
-    top = h.table(
-        ["user", "plan", "cost", "7 days before", "change", "largest part"],
-        [
-            (
-                r["user_id"],
-                r["plan"] or "—",
-                fmt.usd(r["usd"], 4),
-                fmt.usd(r["prev_usd"], 4),
-                fmt.change_text(r["usd"], r["prev_usd"]),
-                r["main_category"],
-            )
-            for r in week.top
-        ],
-        numeric=(2, 3, 4),
-    )
-    body = [
-        h.tiles(tiles),
-        h.section("Cost by category", h.chart(png, "cost per day by category"), breakdown),
-        h.section("Per day", per_day),
-        h.section("Top 10 users by cost", top, h.note("_shared (cost no user caused) is not listed")),
-    ]
-    title = f"bucketlens weekly cost summary — {week.label}"
     # user ids are the service's users' own text: shown literally (bucketlens.markdown)
     preview = f"**{title}**\n\n" + "  \n".join(
         escape_markdown(line) for line in summary_text(week).splitlines()
     )
-    report = Report(
-        NAME,
-        day,
-        h.page(title, f"{week.start:%d %b} – {day:%d %b %Y} (UTC)", body, ui_link, figures),
-        figures,
-        preview,
-        {CHART: png},
-    )
-    return report, week
+    return Report(NAME, day, page, figures, preview, {CHART: png}), week
 
 
 def summary_text(week: WeekCost) -> str:

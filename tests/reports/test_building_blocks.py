@@ -1,9 +1,16 @@
-"""The reports' pure parts on hand-made data: charts, escaping, the alert source, month over month."""
+"""The reports' pure parts on hand-made data: charts, the template environment, outside URLs, the alert
+source, month over month."""
 
 import io
+import tomllib
 from datetime import date
+from fnmatch import fnmatch
+from importlib.resources import files
+from pathlib import Path
 
 import duckdb
+import jinja2
+import pytest
 from PIL import Image
 
 from bucketlens.reports import charts
@@ -27,16 +34,35 @@ def test_stacked_bars_take_credits_below_zero():
     assert Image.open(io.BytesIO(png)).size == (1200, 320)
 
 
-def test_user_text_is_escaped_and_only_the_ui_link_leaves_the_page():
-    doc = h.page(
-        "t",
-        "s",
-        [h.table(["user"], [['<img src="http://evil/x">']])],
-        ui_link="http://127.0.0.1:3000/a?b=1&c=2",
+def test_only_the_ui_link_leaves_the_page_and_escaped_text_is_not_a_url():
+    link = "http://127.0.0.1:3000/a?b=1&c=2"
+    doc = f'<a href="{link.replace("&", "&amp;")}">x</a><p>&lt;img src=&quot;http://evil/x&quot;&gt;</p>'
+    assert h.external_urls(doc, allowed=[link]) == []  # the escaped tag is text, not an image
+    assert h.external_urls(doc) == [link]
+    assert h.external_urls('<img src="data:image/png;base64,AA"><img src="https://cdn.example/x.png">') == [
+        "https://cdn.example/x.png"
+    ]
+
+
+def test_the_templates_escape_values_and_refuse_undefined_names():
+    assert (
+        h.ENV.from_string("<td>{{ v }}</td>").render(v='<img src="x">')
+        == "<td>&lt;img src=&#34;x&#34;&gt;</td>"
     )
-    assert "<img src=" not in doc and "&lt;img src=&quot;http://evil/x&quot;&gt;" in doc
-    assert h.external_urls(doc, allowed=["http://127.0.0.1:3000/a?b=1&c=2"]) == []
-    assert h.external_urls('<img src="https://cdn.example/x.png">') == ["https://cdn.example/x.png"]
+    with pytest.raises(jinja2.UndefinedError, match="'missing' is undefined"):
+        h.ENV.from_string("<td>{{ missing }}</td>").render()
+
+
+def test_every_template_is_shipped_as_package_data():
+    """setuptools copies only files matching ``[tool.setuptools.package-data]`` into a wheel; without
+    ``*.html`` there the installed package would have no templates (checked with ``build_py``)."""
+    patterns = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"][
+        "setuptools"
+    ]["package-data"]["*"]
+    templates = files("bucketlens.reports") / "templates"
+    names = sorted(t.name for t in templates.iterdir())
+    assert names == ["base.html", "daily.html", "macros.html", "monthly.html", "weekly.html"]
+    assert [n for n in names if not any(fnmatch(n, p) for p in patterns)] == []
 
 
 def _anomaly_tables(con):

@@ -1,0 +1,219 @@
+"""The jinja2 pages show what the f-string pages showed, and user text on them stays text.
+
+``tests/reports/legacy`` is a frozen copy of the f-string renderer. Each report is rendered by both from
+the same warehouse and what a reader sees is compared (``page_content``: text, tables cell by cell with
+their classes, links, images, CSS, key figures), as are the report's figures, markdown preview and chart
+files. Two warehouses: the tiny generated source as the pipeline built it, and a copy varied so the
+branches the tiny month never reaches are taken too — a September to compare with (month over month
++100 %, flagged; a previous week), the alert engine's events instead of the detections, a day priced
+from the price book, no UI link — and with users whose ids are HTML.
+"""
+
+import re
+import shutil
+from datetime import timedelta
+
+import duckdb
+import pytest
+
+from bucketlens.reports import daily, monthly, weekly
+from bucketlens.reports.report import Report
+from tests.reports.conftest import UI
+from tests.reports.legacy import daily as legacy_daily
+from tests.reports.legacy import monthly as legacy_monthly
+from tests.reports.legacy import weekly as legacy_weekly
+from tests.reports.page_content import page_content
+
+MOM_RATIO = 0.2  # the default rules file's service.month_over_month_cost.ratio
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=1>'
+
+
+def _page_of_week(build):
+    return lambda con, day, link: build(con, day, link)[0]
+
+
+def _with_ratio(build):
+    return lambda con, day, link: build(con, day, MOM_RATIO, link)
+
+
+# report -> (asset name, charts on the page, old builder, new builder); builders take (con, day, ui_link).
+REPORTS = {
+    "daily": (daily.NAME, 2, legacy_daily.build_daily_report, daily.build_daily_report),
+    "weekly": (
+        weekly.NAME,
+        1,
+        _page_of_week(legacy_weekly.build_weekly_report),
+        _page_of_week(weekly.build_weekly_report),
+    ),
+    "monthly": (
+        monthly.NAME,
+        1,
+        _with_ratio(legacy_monthly.build_monthly_report),
+        _with_ratio(monthly.build_monthly_report),
+    ),
+}
+
+
+def _build(warehouse, builders, day, link: str) -> list[Report]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return [build(con, day, link) for build in builders]
+    finally:
+        con.close()
+
+
+def _old_and_new(warehouse, report: str, day, link: str) -> list[Report]:
+    return _build(warehouse, REPORTS[report][2:], day, link)
+
+
+def _new(warehouse, report: str, day, link: str) -> Report:
+    return _build(warehouse, REPORTS[report][3:], day, link)[0]
+
+
+def _link(report: str, day) -> str:
+    return f"{UI}/assets/{REPORTS[report][0]}?view=partitions&partition={day.isoformat()}"
+
+
+def _first(con, sql: str, params: list) -> str:
+    return con.execute(sql, params).fetchall()[0][0]
+
+
+@pytest.fixture(scope="module")
+def varied(reported, tmp_path_factory):
+    """A copy of the tiny warehouse with the rare branches and two users whose ids are HTML: ``SCRIPT`` is
+    the week's top spender (weekly page), ``IMG`` the user fullest of quota (monthly page); both have
+    alert events on the last day (daily page)."""
+    home, days, _ = reported
+    last = days[-1]
+    path = tmp_path_factory.mktemp("varied") / "warehouse.duckdb"
+    shutil.copyfile(home / "warehouse.duckdb", path)
+    con = duckdb.connect(str(path))
+    try:
+        # September = October's cost again 10, 20 and 30 days earlier at half the amount (billed).
+        con.execute(
+            "INSERT INTO cost.user_daily_cost BY NAME "
+            "SELECT c.* REPLACE (c.usage_date - s.days AS usage_date, c.amount_usd / 2 AS amount_usd, "
+            "false AS is_estimate) FROM cost.user_daily_cost c, (VALUES (10), (20), (30)) s(days)"
+        )
+        con.execute("UPDATE cost.user_daily_cost SET is_estimate = true WHERE usage_date = ?", [last])
+        spender = _first(
+            con,
+            "SELECT user_id FROM cost.user_daily_cost WHERE usage_date BETWEEN ? AND ? AND user_id <> '_shared' "
+            "GROUP BY ALL ORDER BY sum(amount_usd) DESC, user_id LIMIT 1",
+            [last - timedelta(days=6), last],
+        )
+        fullest = _first(
+            con,
+            "SELECT user_id FROM cost.user_quota_use WHERE usage_date = ? AND user_id <> ? "
+            "ORDER BY quota_use_pct DESC, user_id LIMIT 1",
+            [last, spender],
+        )
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE column_name = 'user_id' AND table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            for old, new in ((spender, SCRIPT), (fullest, IMG)):
+                con.execute(f'UPDATE "{schema}"."{table}" SET user_id = ? WHERE user_id = ?', [new, old])
+        con.execute("CREATE SCHEMA IF NOT EXISTS alerts")
+        con.execute(
+            "CREATE OR REPLACE TABLE alerts.alert_events (alert_key VARCHAR, rule VARCHAR, severity VARCHAR, "
+            "subject VARCHAR, state VARCHAR, value DOUBLE, threshold DOUBLE, usage_date DATE, reason VARCHAR)"
+        )
+        events = [
+            ("k1", "user_rapid_upload", "critical", f"user {SCRIPT}", "firing", 150.0, 100.0, last, None),
+            ("k2", "user_hot_key", "warning", f"user {IMG}", "resolved", 9e3, 5e3, last, f"key {IMG} hot"),
+        ]
+        con.executemany("INSERT INTO alerts.alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+    finally:
+        con.close()
+    return path
+
+
+def assert_same_page(old: Report, new: Report) -> None:
+    assert (new.name, new.day, new.figures, new.preview, new.charts) == (
+        old.name,
+        old.day,
+        old.figures,
+        old.preview,
+        old.charts,
+    )
+    before, after = page_content(old.html), page_content(new.html)
+    # The one rule that went: .grid2 styled html.side_by_side, which no page called (dead code).
+    before.css = [rule for rule in before.css if not rule.startswith(".grid2{")]
+    assert after == before
+    assert len(after.tables) >= 3 and after.images and after.figures  # not a comparison of two empty pages
+
+
+@pytest.mark.parametrize("report", REPORTS)
+@pytest.mark.parametrize("which", ["first", "sunday", "last"])
+def test_templates_match_the_old_pages_on_the_tiny_warehouse(reported, report, which):
+    """The first day has no day before it and no growth; the Sunday ends an ISO week."""
+    home, days, _ = reported
+    day = {"first": days[0], "sunday": next(d for d in days if d.isoweekday() == 7), "last": days[-1]}[which]
+    old, new = _old_and_new(home / "warehouse.duckdb", report, day, _link(report, day))
+    assert_same_page(old, new)
+    assert page_content(new.html).links == [(_link(report, day), "Open in Dagster")]
+
+
+@pytest.mark.parametrize("report", REPORTS)
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_templates_match_the_old_pages_on_the_varied_warehouse(reported, varied, report, which):
+    _, days, _ = reported
+    day = days[0] if which == "first" else days[-1]
+    old, new = _old_and_new(varied, report, day, "")
+    assert_same_page(old, new)
+    content = page_content(new.html)
+    assert content.links == []  # no UI link given, none shown
+    # The branches this warehouse is for are taken.
+    if report == "daily":
+        assert "source: alerts.alert_events" in content.text
+    if report == "weekly" and which == "last":
+        assert new.figures["previous_week_cost_usd"] > 0
+    if report == "monthly":
+        assert new.figures["month_over_month_flagged"] == 1
+
+
+def test_the_comparison_sees_a_changed_cell_a_moved_row_a_lost_class_and_another_chart(reported):
+    home, days, _ = reported
+    html = _new(home / "warehouse.duckdb", "daily", days[-1], _link("daily", days[-1])).html
+    original = page_content(html)
+    rows = re.search(
+        r"Top 10 users by storage</h2>\s*<table>.*?<tbody>\s*(<tr>.*?</tr>)\s*(<tr>.*?</tr>)", html, re.S
+    )
+    mutations = {
+        "a cell": re.sub(r'(<td class="num">[^<]*)(</td>)', r"\g<1>0\g<2>", html, count=1),
+        "a row": html.replace(rows[1] + "\n" + rows[2], rows[2] + "\n" + rows[1]),
+        "a class": html.replace('<td class="num">', "<td>", 1),
+        "a chart": html.replace("base64,iVBOR", "base64,iVBOQ", 1),
+        "the link": html.replace("partition=", "partition=x", 1),
+    }
+    for what, changed in mutations.items():
+        assert changed != html, what
+        assert page_content(changed) != original, what
+    # Formatting is not content: re-indented cells and entities spelled another way compare equal.
+    assert page_content(html.replace("<td", "\n    <td").replace("&amp;", "&#38;")) == original
+
+
+@pytest.mark.parametrize(
+    ("report", "shown"),
+    [
+        ("daily", {f"user {SCRIPT}", f"user {IMG}", f"key {IMG} hot"}),
+        ("weekly", {SCRIPT}),
+        ("monthly", {IMG}),
+    ],
+)
+def test_user_text_is_escaped_on_every_page(reported, varied, report, shown):
+    _, days, _ = reported
+    html = _new(varied, report, days[-1], _link(report, days[-1])).html
+    content = page_content(html)
+    cells = {cell[3] for table in content.tables for row in table for cell in row}
+    assert shown <= cells  # shown to the reader literally, as the text it is
+    # … and never as markup: one <script> (the figures), no image but the charts, no event handler.
+    tags = [tag for tag, _ in content.elements]
+    assert tags.count("script") == 1 and html.count("</script>") == 1
+    assert tags.count("img") == REPORTS[report][1] and "<img src=x" not in html
+    assert all(src.startswith("data:image/png;base64,") for _, _, src in content.images)
+    assert [a for _, attrs in content.elements for a in attrs if a.startswith("on")] == []
