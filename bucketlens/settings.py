@@ -67,6 +67,19 @@ VARIABLES: tuple[Variable, ...] = (
         "BUCKETLENS_PRICE_BOOK", "(shipped copy)", "Path of a price book JSON replacing the shipped one."
     ),
     Variable(
+        "BUCKETLENS_COST_EXPORT",
+        "(unset: the documented rule)",
+        "Name of the cost export (`cur/<export>/`) that is the bill when several exports bill the same account "
+        "and month (CUR 2.0 and FOCUS, or a copy). Unset: the one with the most complete columns, CUR 2.0 over "
+        "FOCUS; exports that disagree by more than a cent are refused until one is named.",
+    ),
+    Variable(
+        "BUCKETLENS_ACCOUNT_IDS",
+        "(unset: the cost export's usage accounts)",
+        "Comma-separated AWS account ids of the bucket owner (and its organization): a 403 from any other "
+        "account is not billed (AWS, since 2024-05).",
+    ),
+    Variable(
         "BUCKETLENS_PLAN_PRICES",
         "personal=9.99,family=29.99",
         "Monthly USD per plan, for revenue and margin (illustrative defaults: set your own).",
@@ -148,6 +161,8 @@ class Settings:
     slack_bot_token: str = ""
     slack_api_url: str = "https://slack.com/api/"
     ui_url: str = "http://127.0.0.1:3000"
+    cost_export: str = ""
+    account_ids: str = ""
 
     @property
     def warehouse_path(self) -> Path:
@@ -189,6 +204,10 @@ class Settings:
             raise ValueError(
                 f"BUCKETLENS_LOG_LATENESS_HOURS must be a whole number of hours 0..72, not {lateness!r}"
             )
+        accounts = [a.strip() for a in env.get("BUCKETLENS_ACCOUNT_IDS", "").split(",") if a.strip()]
+        bad = [a for a in accounts if not (len(a) == 12 and a.isdigit())]
+        if bad:
+            raise ValueError(f"BUCKETLENS_ACCOUNT_IDS entry {bad[0]!r} is not a 12-digit AWS account id")
         return cls(
             home=home,
             source=source,
@@ -210,6 +229,8 @@ class Settings:
             slack_bot_token=env.get("SLACK_BOT_TOKEN", ""),
             slack_api_url=env.get("SLACK_API_URL") or defaults["SLACK_API_URL"],
             ui_url=(env.get("BUCKETLENS_UI_URL") or defaults["BUCKETLENS_UI_URL"]).rstrip("/"),
+            cost_export=env.get("BUCKETLENS_COST_EXPORT", "").strip(),
+            account_ids=",".join(accounts),
         )
 
 
