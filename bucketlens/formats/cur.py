@@ -514,3 +514,35 @@ def stage_cost_line_items(
         cost_by_line_item_type={t: Decimal(c) for t, _, c in by_type},
         schema_kinds=sorted(kinds),
     )
+
+
+def record_direct_bill(con: duckdb.DuckDBPyConnection, day: date, reason: str) -> None:
+    """Record line items written straight into ``raw.cost_line_items`` for ``day`` (a benchmark's own
+    bill, not read from an export) as the chosen export(s) of the day, with their cost per day, so the
+    checks that hold the split to the chosen export hold it to these."""
+    ensure_tables(con)
+    exports = con.execute(
+        "SELECT DISTINCT billing_period, export_name, execution_id, schema_kind FROM raw.cost_line_items "
+        "WHERE usage_start::DATE = ?",
+        [day],
+    ).fetchall()
+    for period, name, execution, kind in exports:
+        con.execute(
+            "DELETE FROM raw.cost_exports WHERE billing_period = ? AND export_name = ?", [period, name]
+        )
+        con.execute(
+            "INSERT INTO raw.cost_exports BY NAME SELECT ?::VARCHAR AS billing_period, ?::VARCHAR AS export_name, "
+            "?::VARCHAR AS execution_id, ?::VARCHAR AS schema_kind, true AS chosen, ?::VARCHAR AS reason, "
+            "now()::TIMESTAMP AS loaded_at",
+            [period, name, execution, kind, reason],
+        )
+        con.execute(
+            "DELETE FROM raw.cost_export_days WHERE billing_period = ? AND export_name = ? AND usage_date = ?",
+            [period, name, day],
+        )
+        con.execute(
+            "INSERT INTO raw.cost_export_days SELECT billing_period, export_name, execution_id, usage_start::DATE, "
+            "count(*), sum(unblended_cost)::DECIMAL(18,6) FROM raw.cost_line_items "
+            "WHERE usage_start::DATE = ? AND billing_period = ? AND export_name = ? GROUP BY ALL",
+            [day, period, name],
+        )
