@@ -21,6 +21,7 @@ from bucketlens.logs import get_logger, log_event
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 LOG = get_logger("assets")
+ERROR = dg.AssetCheckSeverity.ERROR
 
 
 @dataclass
@@ -71,11 +72,15 @@ def _merge_checks(results: list[DayResult]) -> list[dg.AssetCheckResult]:
             description = first_failure.description if first_failure else None
             if first_failure:
                 metadata.update({f"first_failure_{k}": v for k, v in first_failure.metadata.items()})
+        # A range fails a check as severely as its worst failing day (a warning-only NoData day must not
+        # soften another day's error, nor the reverse).
+        severities = {c.severity for _, c in outcomes if not c.passed} or {last.severity}
+        severity = ERROR if ERROR in severities else severities.pop()
         merged.append(
             dg.AssetCheckResult(
                 check_name=name,
                 passed=not failing,
-                severity=last.severity,
+                severity=severity,
                 metadata=metadata,
                 description=description,
             )

@@ -39,6 +39,7 @@ from benchmarks.bill import CLASS_USAGE_SQL, day_line_items
 from bucketlens.duckdb_options import set_option
 from bucketlens.formats.cur import COLUMNS as CUR_COLUMNS
 from bucketlens.formats.cur import TABLE_DDL as CUR_TABLE_DDL
+from bucketlens.formats.cur import record_direct_bill
 
 INVENTORY_COLUMNS = "user_id, storage_class, size, e_tag, is_latest, is_delete_marker, last_modified"
 STORAGE_VALUES = (
@@ -182,6 +183,7 @@ def prepare(
             f"INSERT INTO raw.cost_line_items ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
             [[line[n] for n in names] for line in lines],
         )
+        record_direct_bill(con, day, "the benchmark's own bill, written by benchmarks.bill")
         inventory_parquet, line_items_parquet = exports / "inventory.parquet", exports / "line_items.parquet"
         con.execute(
             f"COPY (SELECT {INVENTORY_COLUMNS} FROM raw.inventory_objects WHERE snapshot_date = $day) "

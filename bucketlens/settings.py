@@ -12,11 +12,13 @@ the README writes a default that depends on another variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -37,6 +39,17 @@ def _comma_list(value: Any) -> Any:
 
 
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
+
+
+def _account_ids(value: str) -> str:
+    """12-digit AWS account ids, comma-separated (kept as written for the resource that reads them)."""
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if not re.fullmatch(r"\d{12}", part):
+            raise ValueError(f"{part!r} is not a 12-digit AWS account id")
+    return value
+
+
+AccountIds = Annotated[str, AfterValidator(_account_ids)]
 
 
 def _var(name: str, default: Any, meaning: str, shown: str | None = None) -> Any:
@@ -130,6 +143,21 @@ class Settings(BaseModel):
         "Path of a price book JSON replacing `bucketlens/costing/price_book.json` (list prices with their "
         "source date).",
         "shipped copy",
+    )
+    cost_export: str = _var(
+        "BUCKETLENS_COST_EXPORT",
+        "",
+        "Name of the cost export (`cur/<export>/`) that is the bill when several exports bill the same "
+        "account and month (CUR 2.0 and FOCUS, or a copy). Unset: the one with the most complete columns, "
+        "CUR 2.0 over FOCUS; exports that disagree by more than a cent are refused until one is named.",
+        "unset: the documented rule",
+    )
+    account_ids: AccountIds = _var(
+        "BUCKETLENS_ACCOUNT_IDS",
+        "",
+        "Comma-separated AWS account ids of the bucket owner (and its organization): a 403 from any other "
+        "account is not billed (AWS, since 2024-05).",
+        "unset: the cost export's usage accounts",
     )
     plan_prices: str = _var(
         "BUCKETLENS_PLAN_PRICES",

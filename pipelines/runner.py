@@ -56,7 +56,12 @@ def chunks(days: list[date], size: int) -> list[list[date]]:
 def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
     messages = []
     for failure in result.get_step_failure_events():
-        error = failure.step_failure_data.error
+        data = failure.step_failure_data
+        if data.user_failure_data and data.user_failure_data.description:
+            # an expected condition (a dg.Failure): its own one-line description, without the class name
+            messages.append(f"{failure.step_key}: {data.user_failure_data.description.strip()}")
+            continue
+        error = data.error
         cause = error.cause if error and error.cause else error
         message = (cause.message if cause else "failed").strip()
         messages.append(f"{failure.step_key}: {message.splitlines()[0] if message else 'failed'}")

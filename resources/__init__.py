@@ -58,7 +58,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             log_lateness_hours=settings.log_lateness_hours,
         ),
         "pricing": Pricing(
-            provider=settings.provider, price_book_path=settings.price_book, plan_prices=settings.plan_prices
+            provider=settings.provider,
+            price_book_path=settings.price_book,
+            plan_prices=settings.plan_prices,
+            cost_export=settings.cost_export,
+            account_ids=settings.account_ids,
         ),
         "rules": RulesFile(path=settings.rules_file),
         "engine": QueryEngine(

@@ -29,11 +29,28 @@ QUARANTINE = "stage_inventory_quarantine_day"
 
 @dataclass
 class StagedDay:
+    """What a day's listing staged, and what was verified of it before (for ``manifests_verified``)."""
+
     origin: str
     manifests: list[str] = field(default_factory=list)
     files: int = 0
     delete_markers: int = 0
     noncurrent_versions: int = 0
+    listing: bool = False  # a ListObjectsV2 scan: no manifest, nothing to verify
+    checksums_verified: int = 0  # manifests whose manifest.checksum matched
+    files_verified: int = 0  # data files whose size and MD5 matched their manifest
+
+
+@dataclass
+class VerifiedManifest:
+    """A manifest and local copies of its data files, with what :meth:`InventoryReports.prepare`
+    verified of them; ``stage`` carries the counts into :class:`StagedDay` so the check reports what
+    was verified rather than assuming it."""
+
+    manifest: fmt.InventoryManifest
+    local: dict[str, str]
+    checksum_verified: bool = False
+    files_verified: int = 0
 
 
 class InventorySource(dg.ConfigurableResource):
@@ -41,6 +58,11 @@ class InventorySource(dg.ConfigurableResource):
 
     def prepare(self, days: list[date]) -> dict[date, object]:
         raise NotImplementedError
+
+    def has_server_access_logs(self) -> bool:
+        """Whether the store writes S3 server access logs, so a day without log objects is a missing
+        source rather than the store's nature (AWS S3: yes; R2 and MinIO, listed instead: no)."""
+        return True
 
     def stage(
         self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
@@ -70,9 +92,7 @@ class InventoryReports(InventorySource):
 
     source: SourceStore
 
-    def _verified(
-        self, day: date, listing: dict[str, int]
-    ) -> list[tuple[fmt.InventoryManifest, dict[str, str]]]:
+    def _verified(self, day: date, listing: dict[str, int]) -> list[VerifiedManifest]:
         source = self.source
         manifest_keys = fmt.inventory_manifest_keys(sorted(listing), day)
         if not manifest_keys:
@@ -89,20 +109,22 @@ class InventoryReports(InventorySource):
                 )
             raw = source.read_bytes(key)
             fmt.verify_manifest_checksum(raw, source.read_bytes(checksum_key), source.describe(key))
-            manifest = fmt.parse_manifest(raw, source.describe(key))
-            local = {}
-            for f in manifest.files:
+            entry = VerifiedManifest(
+                fmt.parse_manifest(raw, source.describe(key)), {}, checksum_verified=True
+            )
+            for f in entry.manifest.files:
                 if f.key not in listing:
                     raise SourceFormatError(
                         source.describe(f.key), f"listed in {key} but missing from the source"
                     )
-                local[f.key] = self.source.local_path(f.key, size=f.size)
+                entry.local[f.key] = self.source.local_path(f.key, size=f.size)
                 try:
-                    fmt.verify_data_file(local[f.key], f)
-                except SourceFormatError:
+                    fmt.verify_data_file(entry.local[f.key], f)
+                except SourceFormatError as exc:
                     self.source.forget(f.key)
-                    raise
-            verified.append((manifest, local))
+                    raise SourceFormatError(source.describe(f.key), exc.reason, exc.line) from exc
+                entry.files_verified += 1
+            verified.append(entry)
         return verified
 
     def prepare(self, days: list[date]) -> dict[date, object]:
@@ -113,11 +135,12 @@ class InventoryReports(InventorySource):
     def stage(
         self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
     ) -> StagedDay:
-        manifests = prepared
+        manifests: list[VerifiedManifest] = prepared
         staged = StagedDay(origin=self.source.describe("inventory/"))
         _fresh_target(con, target)
         quarantines = []
-        for i, (manifest, local) in enumerate(manifests):
+        for i, entry in enumerate(manifests):
+            manifest, local = entry.manifest, entry.local
             quarantine = f"{STAGE}_{i}_quarantine"
             drop_tables(con, quarantine)
             load = fmt.stage_inventory(
@@ -126,6 +149,8 @@ class InventoryReports(InventorySource):
             quarantines.append(f"SELECT file, line_number, raw_text, reason FROM {quarantine}")
             staged.manifests.append(manifest.key)
             staged.files += len(manifest.files)
+            staged.checksums_verified += entry.checksum_verified
+            staged.files_verified += entry.files_verified
             staged.delete_markers += load.delete_markers
             staged.noncurrent_versions += load.noncurrent_versions
         con.execute(
@@ -157,6 +182,9 @@ class BucketListing(InventorySource):
 
     url: str
     max_age_days: int = 2
+
+    def has_server_access_logs(self) -> bool:
+        return False
 
     def _bucket_prefix(self) -> tuple[str, str]:
         if not self.url.startswith("s3://"):
@@ -205,4 +233,4 @@ class BucketListing(InventorySource):
             con.register("listing_page", page)
             con.execute(sql, {"day": day, "bucket": bucket, "origin": origin})
             con.unregister("listing_page")
-        return StagedDay(origin=origin, manifests=[origin])
+        return StagedDay(origin=origin, listing=True)

@@ -6,6 +6,7 @@ the plan prices turn users into revenue for the margin table.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import dagster as dg
@@ -37,10 +38,28 @@ def parse_plan_prices(text: str) -> dict[str, Decimal]:
     return prices
 
 
+def parse_account_ids(text: str) -> list[str]:
+    """``123456789012,210987654321`` → the bucket owner's AWS account ids (12 digits each)."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    for account in ids:
+        if not re.fullmatch(r"\d{12}", account):
+            raise ValueError(f"BUCKETLENS_ACCOUNT_IDS entry {account!r} is not a 12-digit AWS account id")
+    return ids
+
+
 class Pricing(dg.ConfigurableResource):
+    """How the bill is read: the price book for estimates, plan prices for revenue, which cost export is
+    the bill when several overlap (``cost_export``), and whose requests the owner pays for
+    (``account_ids``: the bucket owner's accounts; empty: the usage accounts of the cost export)."""
+
     provider: str = "aws_s3_us_east_1"
     price_book_path: str = ""  # empty: the copy shipped with bucketlens
     plan_prices: str = DEFAULT_PLAN_PRICES
+    cost_export: str = ""  # BUCKETLENS_COST_EXPORT; empty: the documented default rule
+    account_ids: str = ""  # BUCKETLENS_ACCOUNT_IDS, comma-separated
+
+    def owner_account_ids(self) -> list[str]:
+        return parse_account_ids(self.account_ids)
 
     def price_book(self) -> PriceBook:
         if self.provider not in PROVIDERS:

@@ -41,7 +41,13 @@ class Warehouse(DuckDBResource):
             set_option(con, "checkpoint_threshold", CHECKPOINT_THRESHOLD)
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            yield con
+            try:
+                yield con
+            except BaseException:
+                # dagster-duckdb closes the connection only when the block ends normally: a step that fails
+                # (a source refused, a dg.Failure) would keep the file open in this process until GC.
+                con.close()
+                raise
             # if another connection's transaction is open, DuckDB checkpoints when the last one closes
             with suppress(duckdb.TransactionException):
                 con.execute("CHECKPOINT")

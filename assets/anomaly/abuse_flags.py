@@ -6,15 +6,35 @@ the table they are in), so a flag in the UI leads to the rows that caused it.
 
 import dagster as dg
 
-from assets.anomaly.store import store_day
+from assets.anomaly.store import counted_problems, store_day
 from assets.metadata import markdown_table
-from assets.window import DayResult, daily_asset, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.anomaly import stage_abuse_flags
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, drop_tables
 
 TABLE = "anomaly.abuse_flags"
 EVIDENCE_QUERY = "SELECT * FROM anomaly.abuse_flags WHERE usage_date = '{day}' AND user_id = '<user>'"
+SEVERITIES = ["info", "warning", "critical"]
+EXPLAINED = CheckSpec(
+    "flags_are_explained",
+    "Every flag names its user and pattern, a known severity, a value at or over its threshold and JSON "
+    "evidence with the table it comes from; one flag per user and pattern.",
+)
+PROBLEMS_SQL = f"""
+SELECT count(*) FILTER (WHERE user_id IS NULL OR pattern IS NULL) AS unnamed,
+       count(*) FILTER (WHERE NOT list_contains($severities, severity)) AS unknown_severity,
+       count(*) FILTER (WHERE value IS NULL OR threshold IS NULL OR value < threshold) AS under_threshold,
+       count(*) FILTER (WHERE evidence_table IS NULL OR evidence IS NULL OR NOT json_valid(evidence))
+           AS without_evidence,
+       count(*) - count(DISTINCT (user_id, pattern)) AS repeated
+FROM {TABLE} WHERE usage_date = $day
+"""
+
+
+def flags_are_explained(con, day) -> Check:
+    """A flag an operator cannot follow back to its rows, or one under its own line, is a detector bug."""
+    return counted_problems(con, PROBLEMS_SQL, {"day": day, "severities": SEVERITIES}, day, "flag")
 
 
 def load_day(con, day, rules) -> DayResult:
@@ -40,12 +60,13 @@ def load_day(con, day, rules) -> DayResult:
         metadata["flags_sample"] = markdown_table(
             ["user", "pattern", "severity", "value", "threshold", "evidence in", "evidence"], sample
         )
-    return DayResult(day, metadata)
+    return DayResult(day, metadata, {EXPLAINED.name: flags_are_explained(con, day)})
 
 
 @daily_asset(
     "abuse_flags",
     "anomaly",
+    checks=(EXPLAINED,),
     deps=(
         "user_daily_storage",
         "user_daily_requests",

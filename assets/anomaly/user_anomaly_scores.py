@@ -7,14 +7,30 @@ person can read.
 
 import dagster as dg
 
-from assets.anomaly.store import store_day
+from assets.anomaly.store import counted_problems, store_day
 from assets.metadata import markdown_table
-from assets.window import DayResult, daily_asset, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.anomaly import stage_user_anomaly_scores
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, drop_tables
 
 TABLE = "anomaly.user_anomaly_scores"
+WELL_FORMED = CheckSpec(
+    "scores_well_formed",
+    "One score per user and metric, never NaN or infinite; every anomaly has a score and a reason.",
+)
+PROBLEMS_SQL = f"""
+SELECT count(*) FILTER (WHERE user_id IS NULL OR metric IS NULL) AS unnamed,
+       count(*) - count(DISTINCT (user_id, metric)) AS repeated,
+       count(*) FILTER (WHERE isnan(score) OR isinf(score) OR isnan(value) OR isinf(value)) AS not_finite,
+       count(*) FILTER (WHERE is_anomaly AND (score IS NULL OR reason IS NULL OR reason = '')) AS unexplained
+FROM {TABLE} WHERE usage_date = ?
+"""
+
+
+def scores_well_formed(con, day) -> Check:
+    """A NaN score compares false with every threshold: a user would never alarm, silently."""
+    return counted_problems(con, PROBLEMS_SQL, [day], day, "score")
 
 
 def load_day(con, day, rules) -> DayResult:
@@ -37,12 +53,13 @@ def load_day(con, day, rules) -> DayResult:
     }
     if top:
         metadata["top_anomalies"] = markdown_table(["user", "metric", "score", "baseline", "reason"], top)
-    return DayResult(day, metadata)
+    return DayResult(day, metadata, {WELL_FORMED.name: scores_well_formed(con, day)})
 
 
 @daily_asset(
     "user_anomaly_scores",
     "anomaly",
+    checks=(WELL_FORMED,),
     deps=("user_daily_storage", "user_daily_requests", "user_daily_cost", "users"),
 )
 def user_anomaly_scores(

@@ -34,6 +34,39 @@ SELECT * FROM raw.cost_line_items WHERE CAST(usage_start AS DATE) = $day
 """
 
 
+# The bill of the day as the chosen export states it (raw.cost_export_days, written from the export files
+# before the line items were loaded), and line items of the day that no chosen export holds.
+BILL_SQL = """
+SELECT coalesce(sum(d.cost), 0)::DECIMAL(18,6) AS bill, count(d.cost) AS covered,
+       (SELECT count(*) FROM day_line_items i ANTI JOIN (SELECT billing_period, export_name FROM raw.cost_exports
+        WHERE chosen) c USING (billing_period, export_name)) AS from_other_exports
+FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
+WHERE d.usage_date = $day AND e.chosen
+"""
+
+
+def matches_the_chosen_export(con, day, allocated, estimate: bool) -> Check:
+    """The split adds up to the chosen export's cost of the day — the bill, not what happened to be
+    loaded — and nothing of another export of the same bill was added; an estimated day must be one no
+    chosen export covers."""
+    bill, covered, others = con.execute(BILL_SQL, {"day": day}).fetchall()[0]
+    if estimate:
+        passed = covered == 0
+        text = f"{day}: estimated although the chosen export bills ${bill} for it"
+    else:
+        passed = allocated == bill and others == 0
+        text = f"{day}: allocated ${allocated} vs ${bill} in the chosen export; {others} line items of other exports"
+    return Check(
+        passed,
+        {
+            "chosen_export_usd": str(bill),
+            "allocated_usd": str(allocated),
+            "line_items_from_other_exports": others,
+        },
+        description=None if passed else text,
+    )
+
+
 def load_day(con, day, pricing: Pricing, log) -> DayResult:
     """Split the day's billed line items (or, without any, the price book's estimate) over users."""
     con.execute(DAY_LINE_ITEMS_SQL, {"day": day})
@@ -103,6 +136,7 @@ def load_day(con, day, pricing: Pricing, log) -> DayResult:
                 if check.ok
                 else f"{day}: allocated {check.allocated} vs billed {check.billed} (difference {check.difference})",
             ),
+            "matches_the_chosen_export": matches_the_chosen_export(con, day, check.allocated, estimate),
             "no_unknown_usage_types": Check(
                 not unknown,
                 {"unknown": ", ".join(t for t, _ in unknown) or "none"},
@@ -121,6 +155,12 @@ def load_day(con, day, pricing: Pricing, log) -> DayResult:
             "Σ over users (incl. _shared) equals the day's billed (or estimated) S3 cost exactly.",
             blocking=True,
         ),
+        CheckSpec(
+            "matches_the_chosen_export",
+            "Σ over users equals the day's cost in the chosen cost export (raw.cost_exports.chosen), and no line "
+            "item of another export of the same bill was added.",
+            blocking=True,
+        ),
         CheckSpec("no_unknown_usage_types", "Every usage type on the bill is understood."),
     ),
     deps=("cost_line_items", "user_daily_storage", "user_daily_requests"),
@@ -132,6 +172,6 @@ def user_daily_cost(
     dollars, and whether they are an estimate (no cost export for the day yet)."""
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
-        con.execute(cur.TABLE_DDL)  # stores without a cost export (R2, MinIO): no line items, all estimated
+        cur.ensure_tables(con)  # stores without a cost export (R2, MinIO): no line items, all estimated
         results = [load_day(con, day, pricing, context.log) for day in window_days(context)]
     return window_result(results)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import DayResult, daily_asset, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.warehouse import Replacement, Warehouse, replace_partitions
 
 ASSET = dg.AssetKey("user_quota_use")
@@ -26,6 +26,54 @@ LEFT JOIN (SELECT user_id, sum(bytes) AS bytes FROM usage.user_daily_storage WHE
     USING (user_id)
 WHERE u.snapshot_date = $day
 """
+
+
+ONE_ROW_PER_USER = CheckSpec(
+    "one_row_per_registered_user", "Exactly one row per user of raw.users on the day, none without an id."
+)
+BYTES_MATCH = CheckSpec(
+    "stored_bytes_match_storage",
+    "Σ stored bytes equals the registered users' bytes in usage.user_daily_storage (no user counted twice).",
+)
+RECONCILE_SQL = """
+SELECT (SELECT count(*) FROM cost.user_quota_use WHERE usage_date = $day) AS rows,
+       (SELECT count(DISTINCT user_id) FROM cost.user_quota_use WHERE usage_date = $day) AS distinct_users,
+       (SELECT count(*) FROM cost.user_quota_use WHERE usage_date = $day AND user_id IS NULL) AS without_id,
+       (SELECT count(DISTINCT user_id) FROM raw.users WHERE snapshot_date = $day) AS registered,
+       (SELECT coalesce(sum(stored_bytes), 0) FROM cost.user_quota_use WHERE usage_date = $day) AS quota_bytes,
+       (SELECT coalesce(sum(bytes), 0) FROM usage.user_daily_storage
+        WHERE usage_date = $day AND user_id IN (SELECT user_id FROM raw.users WHERE snapshot_date = $day))
+           AS storage_bytes
+"""
+
+
+def quota_checks(con, day) -> dict[str, Check]:
+    rows, distinct, without_id, registered, quota_bytes, storage_bytes = con.execute(
+        RECONCILE_SQL, {"day": day}
+    ).fetchall()[0]
+    one_each = rows == distinct == registered and without_id == 0
+    bytes_match = quota_bytes == storage_bytes
+    return {
+        ONE_ROW_PER_USER.name: Check(
+            one_each,
+            {
+                "rows": rows,
+                "distinct_users": distinct,
+                "registered_users": registered,
+                "without_id": without_id,
+            },
+            description=None
+            if one_each
+            else f"{day}: {rows} rows for {distinct} distinct ids, {registered} registered users",
+        ),
+        BYTES_MATCH.name: Check(
+            bytes_match,
+            {"quota_stored_bytes": int(quota_bytes), "storage_bytes": int(storage_bytes)},
+            description=None
+            if bytes_match
+            else f"{day}: {quota_bytes} bytes here vs {storage_bytes} in storage",
+        ),
+    }
 
 
 def load_day(con, day) -> DayResult:
@@ -54,12 +102,14 @@ def load_day(con, day) -> DayResult:
                 [(u, p, human_bytes(s), human_bytes(q), f"{pct:.1f}") for u, p, s, q, pct in fullest],
             ),
         },
+        checks=quota_checks(con, day),
     )
 
 
 @daily_asset(
     "user_quota_use",
     "cost",
+    checks=(ONE_ROW_PER_USER, BYTES_MATCH),
     deps=("users", "user_daily_storage"),
 )
 def user_quota_use(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:

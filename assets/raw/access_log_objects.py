@@ -8,9 +8,11 @@ arrived since (and the next morning's late ones) instead of re-reading the whole
 import dagster as dg
 
 from assets.metadata import markdown_table
+from assets.raw.guards import day_is_over, source_failures
 from assets.raw.log_ledger import ensure_ledger, stage_new_objects
-from assets.raw.log_objects import log_objects_for_day
+from assets.raw.log_objects import delivery_days, log_objects_for_day, no_log_objects
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from resources.inventory_source import InventorySource
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.warehouse import Warehouse
@@ -65,13 +67,24 @@ def load_delivered(
     kinds=("duckdb", "s3"),
 )
 def access_log_objects(
-    context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, service: ServiceLayout
+    context: dg.AssetExecutionContext,
+    source: SourceStore,
+    warehouse: Warehouse,
+    service: ServiceLayout,
+    inventory: InventorySource,
 ) -> dg.MaterializeResult:
     """Parse the access-log objects delivered on the day that were not parsed before into
     ``raw.access_log_records`` (every record, any day) with one ledger row per object in
     ``raw.access_log_objects``; run hourly so a day is parsed as it arrives."""
     listing = {o.key: o.size for o in source.list(LOG_PREFIX)}
-    with warehouse.connect() as con:
+    days = window_days(context)
+    # A finished day without a single delivered object means a wrong or empty source (the hourly run of
+    # today may simply be early); stores without server access logs (R2, MinIO) deliver none by nature.
+    delivered = delivery_days(list(listing))
+    empty = [d for d in days if day_is_over(d) and d not in delivered]
+    if empty and inventory.has_server_access_logs():
+        raise dg.Failure(description=no_log_objects(empty, source.describe(LOG_PREFIX), len(listing)))
+    with source_failures(), warehouse.connect() as con:
         ensure_ledger(con)
-        results = [load_delivered(con, day, listing, source, service) for day in window_days(context)]
+        results = [load_delivered(con, day, listing, source, service) for day in days]
     return window_result(results)

@@ -1,23 +1,36 @@
-"""raw.cost_line_items: the S3 line items of the newest cost export covering the partition's month.
+"""raw.cost_line_items: the S3 line items of the bill of the partition's month — one export per bill.
 
 A CUR 2.0 / FOCUS export is month-to-date and restated: a newer export of a billing period replaces
-the whole period. So each partition run replaces its *billing period* (not only its day) with the
-newest export, atomically, and records which export that was in ``raw.cost_exports``; a day the export
-does not cover yet keeps no rows and is estimated downstream from the price book.
+the whole period. So each partition run replaces its *billing period* (not only its day), atomically.
+Several exports of one bill (CUR 2.0 and FOCUS, an export and its copy) are detected and only one is
+loaded (``bucketlens.costing.exports`` says which and why); ``raw.cost_exports`` records every export
+found, with ``chosen`` and ``reason``, and ``raw.cost_export_days`` each one's cost per day. A period with
+no export under ``cur/`` keeps what was loaded (an empty or mistyped source never deletes a bill); a
+day no export covers yet keeps no rows and is estimated downstream from the price book.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import dagster as dg
 
 from assets.metadata import markdown_table
+from assets.raw.guards import source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from bucketlens.costing.exports import ExportSummary, OverlappingExportsError, choose_exports
 from bucketlens.formats import cur as fmt
+from resources.pricing import Pricing
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
 
 ASSET = dg.AssetKey("cost_line_items")
 CUR_PREFIX = "cur/"
+WARN = dg.AssetCheckSeverity.WARN
+PERIOD_ITEMS, PERIOD_EXPORTS, PERIOD_DAYS = (
+    "stage_period_line_items",
+    "stage_period_exports",
+    "stage_period_days",
+)
 
 
 def newest_exports(source: SourceStore, billing_period: str) -> tuple[list[fmt.CostExport], dict[str, int]]:
@@ -27,51 +40,153 @@ def newest_exports(source: SourceStore, billing_period: str) -> tuple[list[fmt.C
     return fmt.find_cost_exports(sorted(listing), manifests, billing_period), listing
 
 
-def load_period(con, source: SourceStore, period: str, log) -> list[tuple[fmt.CostExport, object]]:
-    """Replace the billing period with its newest export(s); one transaction per export."""
-    exports, listing = newest_exports(source, period)
-    loads = []
-    for export in exports:
-        local = {k: source.local_path(k, size=listing.get(k)) for k in export.data_keys}
-        drop_tables(con, "stage_cost_line_items")
-        load = fmt.stage_cost_line_items(con, export, local, stage="stage_cost_line_items")
-        loads.append((export, load))
+def utc_naive(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def summarize(con, stage: str, export: fmt.CostExport, load: fmt.CostLoad) -> ExportSummary:
+    total, _, _, accounts, complete = con.execute(fmt.EXPORT_SUMMARY_SQL.format(stage=stage)).fetchall()[0]
+    days = con.execute(fmt.EXPORT_DAYS_SQL.format(stage=stage)).fetchall()
+    return ExportSummary(
+        name=export.export_name,
+        schema_kind="+".join(load.schema_kinds) or "cur2",
+        accounts=frozenset(accounts or []),
+        total=Decimal(total),
+        day_totals={d: Decimal(c) for d, _, c in days},
+        complete_columns=int(complete),
+        export_time=export.export_time,
+    )
+
+
+def stage_export_records(con, period: str, staged, choices) -> None:
+    """TEMP tables of the period's export rows (one per export found) and per-day costs."""
+    chosen = {c.name: c for c in choices}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PERIOD_EXPORTS} AS SELECT * FROM raw.cost_exports LIMIT 0")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PERIOD_DAYS} AS SELECT * FROM raw.cost_export_days LIMIT 0")
+    for export, load, stage, summary in staged:
+        choice = chosen[export.export_name]
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE stage_cost_export AS SELECT
-               ?::VARCHAR AS billing_period, ?::VARCHAR AS export_name, ?::VARCHAR AS execution_id,
-               ?::VARCHAR AS manifest_key, ?::TIMESTAMP AS export_time, ?::INTEGER AS files,
-               (SELECT count(*) FROM stage_cost_line_items) AS line_items,
-               (SELECT coalesce(sum(unblended_cost), 0) FROM stage_cost_line_items)::DECIMAL(18,6) AS total_cost,
-               now()::TIMESTAMP AS loaded_at""",
+            f"""INSERT INTO {PERIOD_EXPORTS} BY NAME SELECT
+                ?::VARCHAR AS billing_period, ?::VARCHAR AS export_name, ?::VARCHAR AS execution_id,
+                ?::VARCHAR AS manifest_key, ?::TIMESTAMP AS export_time, ?::INTEGER AS files,
+                ?::BIGINT AS line_items, ?::DECIMAL(18,6) AS total_cost, now()::TIMESTAMP AS loaded_at,
+                ?::VARCHAR AS schema_kind, ?::VARCHAR AS usage_accounts, ?::DATE AS first_day,
+                ?::DATE AS last_day, ?::INTEGER AS complete_columns, ?::BOOLEAN AS chosen, ?::VARCHAR AS reason""",
             [
                 period,
                 export.export_name,
                 export.execution_id,
                 export.manifest_key,
-                export.export_time,
-                len(local),
+                utc_naive(export.export_time),
+                load.files,
+                load.line_items,
+                summary.total,
+                summary.schema_kind,
+                ",".join(sorted(summary.accounts)),
+                load.first_day,
+                load.last_day,
+                summary.complete_columns,
+                choice.chosen,
+                choice.reason,
             ],
         )
-        previous = con.execute(
-            "SELECT execution_id FROM raw.cost_exports WHERE billing_period = ? AND export_name = ?",
-            [period, export.export_name],
+        con.execute(
+            f"INSERT INTO {PERIOD_DAYS} SELECT ?, ?, ?, usage_date, line_items, cost FROM ("
+            + fmt.EXPORT_DAYS_SQL.format(stage=stage)
+            + ")",
+            [period, export.export_name, export.execution_id],
+        )
+
+
+def load_period(con, source: SourceStore, period: str, named: str, log) -> list[tuple]:
+    """Replace the billing period with its chosen export(s), in one transaction; return the choices.
+
+    Nothing is replaced when ``cur/`` holds no export of the period, when the exports of one bill
+    disagree and none is named, or when the chosen export has no S3 line item but the period has.
+    """
+    exports, listing = newest_exports(source, period)
+    if not exports:
+        return []
+    staged = []
+    for i, export in enumerate(exports):
+        local = {k: source.local_path(k, size=listing.get(k)) for k in export.data_keys}
+        stage = f"stage_cost_export_{i}"
+        drop_tables(con, stage)
+        load = fmt.stage_cost_line_items(con, export, local, stage=stage)
+        staged.append((export, load, stage, summarize(con, stage, export, load)))
+    try:
+        choices = choose_exports([s for *_, s in staged], named, period, len(fmt.OPTIONAL_COLUMNS))
+    except OverlappingExportsError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    chosen = {c.name for c in choices if c.chosen}
+    picked = [(e, load, stage) for e, load, stage, _ in staged if e.export_name in chosen]
+    loaded = scalar(con, "SELECT count(*) FROM raw.cost_line_items WHERE billing_period = ?", [period])
+    if loaded and not sum(load.line_items for _, load, _ in picked):
+        raise dg.Failure(
+            description=f"The cost export(s) {', '.join(sorted(chosen))} of {period} under "
+            f"{source.describe(CUR_PREFIX)} hold no S3 line item, but {loaded} are loaded for the period: "
+            "refusing to replace the bill with nothing."
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PERIOD_ITEMS} AS "
+        + " UNION ALL BY NAME ".join(f"SELECT * FROM {stage}" for _, _, stage in picked)
+    )
+    stage_export_records(con, period, staged, choices)
+    previous = dict(
+        con.execute(
+            "SELECT export_name, execution_id FROM raw.cost_exports WHERE billing_period = ? AND chosen IS NOT FALSE",
+            [period],
         ).fetchall()
-        scope = "billing_period = ? AND export_name = ?"
-        replace_partitions(
-            con,
-            [
-                Replacement(
-                    "raw.cost_line_items", "stage_cost_line_items", scope, [period, export.export_name]
-                ),
-                Replacement("raw.cost_exports", "stage_cost_export", scope, [period, export.export_name]),
-            ],
-        )
-        if previous and previous[0][0] != export.execution_id:
+    )
+    scope = "billing_period = ?"
+    replace_partitions(
+        con,
+        [
+            Replacement("raw.cost_line_items", PERIOD_ITEMS, scope, [period]),
+            Replacement("raw.cost_exports", PERIOD_EXPORTS, scope, [period]),
+            Replacement("raw.cost_export_days", PERIOD_DAYS, scope, [period]),
+        ],
+    )
+    for export, *_ in picked:
+        before = previous.get(export.export_name)
+        if before and before != export.execution_id:
             log.info(f"{export.export_name} {period}: restated by execution {export.execution_id}")
-    return loads
+    drop_tables(con, PERIOD_ITEMS, *(stage for *_, stage, _ in staged))
+    return [(e, load, next(c for c in choices if c.name == e.export_name)) for e, load, _, _ in staged]
 
 
-def day_result(con, day, loads) -> DayResult:
+DAY_CHECK_SQL = """
+SELECT
+    (SELECT coalesce(sum(unblended_cost), 0) FROM raw.cost_line_items
+     WHERE billing_period = $period AND usage_start::DATE = $day) AS loaded,
+    (SELECT coalesce(sum(d.cost), 0) FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
+     WHERE d.billing_period = $period AND d.usage_date = $day AND e.chosen) AS chosen_export,
+    (SELECT count(*) FROM raw.cost_line_items i ANTI JOIN
+        (SELECT billing_period, export_name FROM raw.cost_exports WHERE chosen) c USING (billing_period, export_name)
+     WHERE i.billing_period = $period AND i.usage_start::DATE = $day) AS from_other_exports
+"""
+
+
+def one_export_check(con, day, period: str) -> Check:
+    """The day's loaded S3 cost is the chosen export's, and no line item came from another export."""
+    loaded, chosen, others = con.execute(DAY_CHECK_SQL, {"period": period, "day": day}).fetchall()[0]
+    passed = loaded == chosen and others == 0
+    return Check(
+        passed,
+        {
+            "loaded_usd": str(loaded),
+            "chosen_export_usd": str(chosen),
+            "line_items_from_other_exports": others,
+        },
+        description=None
+        if passed
+        else f"{day}: loaded ${loaded} vs ${chosen} in the chosen export; {others} line items from other exports",
+    )
+
+
+def day_result(con, source: SourceStore, day, choices) -> DayResult:
     period = day.strftime("%Y-%m")
     day_rows = con.execute(
         """SELECT line_item_type, product_code, count(*), sum(unblended_cost)
@@ -84,16 +199,45 @@ def day_result(con, day, loads) -> DayResult:
         "AND NOT starts_with(coalesce(product_code, ''), 'AmazonS3') AND schema_kind = 'cur2'",
         [period],
     )
+    exports = con.execute(
+        """SELECT export_name, schema_kind, execution_id, usage_accounts, total_cost, complete_columns, chosen, reason
+           FROM raw.cost_exports WHERE billing_period = ? ORDER BY chosen DESC, export_name""",
+        [period],
+    ).fetchall()
+    chosen = [
+        f"{name}@{execution}" for name, _, execution, *_, is_chosen, _ in exports if is_chosen is not False
+    ]
     day_cost = sum((r[3] for r in day_rows), Decimal(0))
     covered = bool(day_rows)
+    found_now = bool(choices)
+    period_kept = not found_now and bool(exports)
+    where = source.describe(f"{CUR_PREFIX}<export>/data/BILLING_PERIOD={period}/")
     return DayResult(
         day,
         metadata={
             "dagster/row_count": sum(r[2] for r in day_rows),
             "billing_period": period,
-            "exports": ", ".join(f"{e.export_name}@{e.execution_id}" for e, _ in loads) or "none yet",
-            "period_line_items": sum(load.line_items for _, load in loads),
-            "period_cost_usd": float(sum((load.total_cost for _, load in loads), Decimal(0))),
+            "exports": ", ".join(chosen) or "none yet",
+            "chosen_export": ", ".join(chosen) or "none yet",
+            "exports_found": len(choices),
+            "exports_not_chosen": ", ".join(e.export_name for e, _, c in choices if not c.chosen) or "none",
+            "cost_exports": markdown_table(
+                ["export", "kind", "execution", "accounts", "period USD", "columns", "chosen", "reason"],
+                [
+                    (n, k, x, a, f"{t:.6f}", c, "yes" if ch is not False else "no", r)
+                    for n, k, x, a, t, c, ch, r in exports
+                ],
+            ),
+            "period_line_items": int(
+                scalar(con, "SELECT count(*) FROM raw.cost_line_items WHERE billing_period = ?", [period])
+            ),
+            "period_cost_usd": float(
+                scalar(
+                    con,
+                    "SELECT coalesce(sum(unblended_cost), 0) FROM raw.cost_line_items WHERE billing_period = ?",
+                    [period],
+                )
+            ),
             "day_cost_usd": float(day_cost),
             "day_covered": covered,
             "day_breakdown": markdown_table(
@@ -105,8 +249,17 @@ def day_result(con, day, loads) -> DayResult:
             "day_covered_by_export": Check(
                 covered,
                 description=None if covered else f"No export covers {day} yet: its cost will be estimated.",
-                severity=dg.AssetCheckSeverity.WARN,
+                severity=WARN,
             ),
+            "period_export_found": Check(
+                not period_kept,
+                {"where": where},
+                description=f"No cost export of {period} under {where}; kept the line items loaded before."
+                if period_kept
+                else None,
+                severity=WARN,
+            ),
+            "one_export_per_bill": one_export_check(con, day, period),
             "only_s3_products": Check(non_s3 == 0, {"non_s3_rows": int(non_s3)}),
         },
     )
@@ -117,22 +270,32 @@ def day_result(con, day, loads) -> DayResult:
     "raw",
     checks=(
         CheckSpec("day_covered_by_export", "The cost export covers this day yet."),
+        CheckSpec(
+            "period_export_found",
+            "An export of the billing period is under cur/ (without one, the period loaded before is kept).",
+        ),
+        CheckSpec(
+            "one_export_per_bill",
+            "The day's loaded S3 cost equals the chosen export's, and no line item comes from another export "
+            "of the same bill.",
+            blocking=True,
+        ),
         CheckSpec("only_s3_products", "Every loaded line item is an S3 product."),
     ),
     kinds=("duckdb", "s3"),
+    code_version="2",
 )
 def cost_line_items(
-    context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse
+    context: dg.AssetExecutionContext, source: SourceStore, warehouse: Warehouse, pricing: Pricing
 ) -> dg.MaterializeResult:
-    """One row per S3 line item (usage, tax, credit, ...) of the newest CUR 2.0 or FOCUS export of the
-    partition's billing period; the whole period is replaced when a newer export arrives."""
+    """One row per S3 line item (usage, tax, credit, ...) of the chosen CUR 2.0 or FOCUS export of the
+    partition's billing period (one per bill); the whole period is replaced when a newer export arrives."""
     days = window_days(context)
-    with warehouse.connect() as con:
-        con.execute(fmt.TABLE_DDL)
-        con.execute(fmt.EXPORTS_DDL)
+    with source_failures(), warehouse.connect() as con:
+        fmt.ensure_tables(con)
         loads = {
-            p: load_period(con, source, p, context.log)
+            p: load_period(con, source, p, pricing.cost_export, context.log)
             for p in dict.fromkeys(d.strftime("%Y-%m") for d in days)
         }
-        results = [day_result(con, day, loads[day.strftime("%Y-%m")]) for day in days]
+        results = [day_result(con, source, day, loads[day.strftime("%Y-%m")]) for day in days]
     return window_result(results)

@@ -8,9 +8,10 @@ scan for stores without inventory — and stages the same rows either way.
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
+from assets.raw.guards import source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import inventory as fmt
-from resources.inventory_source import QUARANTINE, InventorySource
+from resources.inventory_source import QUARANTINE, InventorySource, StagedDay
 from resources.service import ServiceLayout
 from resources.warehouse import Warehouse, drop_tables, rewriting_raw_day, scalar
 
@@ -46,6 +47,35 @@ OWNERS_SQL = """
 SELECT count(*) FROM (
     SELECT DISTINCT user_id FROM raw.inventory_objects WHERE snapshot_date = ? AND user_id <> '_shared'
 )"""
+
+
+def manifests_verified(staged: StagedDay) -> Check:
+    """What was verified before the day was written: every manifest's checksum and every data file's
+    size and MD5, counted as they were verified (so a listing that skipped verification fails here).
+    A ListObjectsV2 scan has no manifest: the check passes saying so (origin ``listing``)."""
+    if staged.listing:
+        return Check(
+            True,
+            {"origin": "listing", "verification": "not applicable: a ListObjectsV2 scan has no manifest"},
+            description="Not applicable: the listing comes from ListObjectsV2, which has no manifest to verify.",
+        )
+    counts = {
+        "manifests": len(staged.manifests),
+        "checksums_verified": staged.checksums_verified,
+        "files_in_manifests": staged.files,
+        "files_verified": staged.files_verified,
+    }
+    passed = bool(staged.manifests) and (
+        staged.checksums_verified == len(staged.manifests) and staged.files_verified == staged.files
+    )
+    return Check(
+        passed,
+        counts,
+        description=None
+        if passed
+        else f"{staged.checksums_verified} of {len(staged.manifests)} manifest checksums and "
+        f"{staged.files_verified} of {staged.files} data files were verified before loading",
+    )
 
 
 def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLayout) -> DayResult:
@@ -89,10 +119,10 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
                 ["storage class", "versions", "bytes"],
                 [(c, f"{n:,}", human_bytes(b)) for c, n, b in by_class],
             ),
-            "manifest_keys": ", ".join(staged.manifests),
+            "manifest_keys": ", ".join(staged.manifests) or staged.origin,
         },
         checks={
-            "manifests_verified": Check(True, {"manifests": len(staged.manifests)}),
+            "manifests_verified": manifests_verified(staged),
             "keys_not_null": Check(null_keys == 0, {"null_rows": int(null_keys)}),
             "unique_versions": Check(duplicates == 0, {"duplicates": int(duplicates)}),
             "no_quarantined_rows": Check(quarantined == 0, {"quarantined_rows": quarantined}, severity=WARN),
@@ -104,13 +134,18 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
     "inventory_objects",
     "raw",
     checks=(
-        CheckSpec("manifests_verified", "Manifest checksum, file sizes and MD5s match."),
+        CheckSpec(
+            "manifests_verified",
+            "Every manifest's checksum and every data file's size and MD5 were verified before loading "
+            "(not applicable to a ListObjectsV2 listing).",
+            blocking=True,
+        ),
         CheckSpec("keys_not_null", "bucket, key and user_id are never NULL."),
         CheckSpec("unique_versions", "No (bucket, key, version_id) listed twice."),
         CheckSpec("no_quarantined_rows", "Every inventory row could be typed."),
     ),
     kinds=("duckdb", "s3"),
-    code_version="2",
+    code_version="3",
 )
 def inventory_objects(
     context: dg.AssetExecutionContext,
@@ -121,9 +156,10 @@ def inventory_objects(
     """One row per object version in the day's listing (current and noncurrent versions, delete
     markers), with the owning ``user_id`` from the key pattern or ``_shared``."""
     days = window_days(context)
-    prepared = inventory.prepare(days)
+    with source_failures():  # every day of the window verified before anything is deleted
+        prepared = inventory.prepare(days)
     context.log.info(f"listing for {len(days)} day(s) prepared by {type(inventory).__name__}")
-    with warehouse.connect() as con:
+    with source_failures(), warehouse.connect() as con:
         con.execute(fmt.TABLE_DDL)
         con.execute(QUARANTINE_DDL)
         results = [load_day(con, day, inventory, prepared[day], service) for day in days]

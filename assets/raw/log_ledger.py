@@ -7,7 +7,11 @@ that reads the same late objects, a rerun — is SQL over ``raw.access_log_recor
 
 import hashlib
 import os
+from datetime import date, timedelta
 
+import dagster as dg
+
+from assets.raw.log_objects import log_objects_for_day
 from bucketlens.formats import access_log as fmt
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
@@ -84,6 +88,7 @@ def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceL
                   ON q.file = o.key""",
         [parser, new, [listing[k] for k in new], [versions[k] for k in new]],
     )
+    refuse_shrunk_objects(con, parser, source)
     replace_partitions(
         con,
         [
@@ -100,3 +105,46 @@ def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceL
         ],
     )
     return load
+
+
+SHRUNK_SQL = """
+SELECT o.key, o.records, s.records, s.quarantined, o.size, s.size
+FROM raw.access_log_objects o JOIN stage_access_log_objects s USING (key)
+WHERE o.parser = ? AND s.records < o.records
+ORDER BY o.key
+"""
+
+
+def refuse_shrunk_objects(con, parser: str, source: SourceStore) -> None:
+    """A log object parsed before that now yields fewer records under the same grammar was truncated or
+    garbled after delivery: S3 never rewrites a log object, so its new content must not replace the
+    records already loaded. Fail naming it, before anything is written."""
+    shrunk = con.execute(SHRUNK_SQL, [parser]).fetchall()
+    if not shrunk:
+        return
+    key, before, after, bad, old_size, new_size = shrunk[0]
+    more = f" (and {len(shrunk) - 1} more object(s))" if len(shrunk) > 1 else ""
+    raise dg.Failure(
+        description=f"{source.describe(key)} changed after it was parsed: {before} records then, {after} now "
+        f"({bad} unparseable lines; {old_size} -> {new_size} bytes){more}. S3 never rewrites a log object, so it "
+        "was truncated or garbled: its loaded records were kept and nothing was replaced. Restore the object "
+        "to reload the day."
+    )
+
+
+# A log object's delivery day, from the end of its name (…YYYY-mm-DD-HH-MM-SS-<unique>).
+_DELIVERY_DAY_SQL = r"regexp_extract(key, '(\d{4}-\d{2}-\d{2})-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]+$', 1)"
+
+
+def ledger_objects_for_day(con, day: date, lateness_hours: int) -> tuple[list[str], list[str]]:
+    """Like :func:`log_objects_for_day`, over the objects the ledger has parsed: what was delivered
+    stays counted when its object later disappears from the source (a lifecycle rule expiring old
+    logs, a partial copy), so rebuilding a day never drops requests the warehouse already holds."""
+    days = [(day + timedelta(days=i)).isoformat() for i in range(2 + lateness_hours // 24)]
+    keys = [
+        k
+        for (k,) in con.execute(
+            f"SELECT key FROM raw.access_log_objects WHERE list_contains(?, {_DELIVERY_DAY_SQL})", [days]
+        ).fetchall()
+    ]
+    return log_objects_for_day(sorted(keys), day, lateness_hours)

@@ -9,6 +9,8 @@ only records whose own timestamp falls on the day.
 import re
 from datetime import date, datetime, timedelta
 
+from assets.raw.guards import days_text
+
 _DELIVERY_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})-[0-9A-Za-z]+$")
 
 
@@ -40,3 +42,18 @@ def log_objects_for_day(keys: list[str], day: date, lateness_hours: int) -> tupl
             if t < own_end:
                 own.append(key)
     return read, own
+
+
+def delivery_days(keys: list[str]) -> set[date]:
+    """The days on which at least one of ``keys`` was delivered (one pass over a window's listing)."""
+    return {t.date() for t in map(delivery_time, keys) if t is not None}
+
+
+def no_log_objects(days: list[date], where: str, found: int) -> str:
+    """The one-line failure for days on which the source (``where``: the prefix's URL) delivered no
+    log object."""
+    return (
+        f"No access-log objects delivered on {days_text(days)} under {where} (expected "
+        f"<prefix>{days[0]:%Y-%m-%d}-HH-MM-SS-<id> keys; {found} objects under the prefix). "
+        "Nothing was replaced: is the source right?"
+    )

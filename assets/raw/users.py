@@ -1,13 +1,17 @@
 """raw.users: the service's users as they stood at the end of the partition day."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 
 from assets.metadata import markdown_table
+from assets.raw.guards import one_line
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from resources.service import ServiceLayout
-from resources.users_db import UsersDatabase
+from resources.users_db import UsersDatabase, UsersQueryError
 from resources.warehouse import Replacement, Warehouse, replace_partitions
 
 ASSET = dg.AssetKey("users")
@@ -31,6 +35,49 @@ WHERE (created_at IS NULL OR created_at < ?::TIMESTAMP) AND user_id IS NOT NULL
 """
 # Rows the users query returned without an id: not loaded (no usage can be theirs), counted by a check.
 MISSING_IDS_SQL = "SELECT count(*) FROM users_frame WHERE user_id IS NULL"
+
+
+def missing_sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:///path`` URL names, when it does not exist: SQLite would silently create an
+    empty database there (a typo then reads as "no users"). None for other databases and in-memory ones."""
+    parsed = sa.engine.make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return None if Path(path).is_file() else str(Path(path).resolve())
+
+
+def read_users(users_db: UsersDatabase) -> pd.DataFrame:
+    """All users, or a one-line failure naming the database (a missing SQLite file, a failing query)."""
+    missing = missing_sqlite_file(users_db.url)
+    if missing:
+        raise dg.Failure(
+            description=f"The users database {missing} does not exist (BUCKETLENS_USERS_DB={users_db.describe()}); "
+            "refusing to create an empty one. Nothing was replaced."
+        )
+    try:
+        return users_db.fetch_users()
+    except UsersQueryError as exc:
+        raise dg.Failure(description=one_line(str(exc))) from None
+    except sa.exc.SQLAlchemyError as exc:
+        reason = one_line(str(getattr(exc, "orig", None) or exc))
+        raise dg.Failure(
+            description=f"The users query failed on {users_db.describe()}: {reason}. Nothing was replaced."
+        ) from None
+
+
+def refuse_to_empty_loaded_days(con, days, where: str) -> None:
+    """A query that returns no user would replace loaded days with nobody: fail naming them instead."""
+    loaded = con.execute(
+        "SELECT snapshot_date, count(*) FROM raw.users WHERE list_contains(?, snapshot_date) GROUP BY ALL ORDER BY 1",
+        [days],
+    ).fetchall()
+    if loaded:
+        day, count = loaded[0]
+        raise dg.Failure(
+            description=f"The users query returned no user from {where}, but {day} holds {count} users loaded "
+            f"before ({len(loaded)} day(s) of this window are loaded). Nothing was replaced."
+        )
 
 
 def load_day(con, day, id_regex: str) -> DayResult:
@@ -85,12 +132,15 @@ def users(
 ) -> dg.MaterializeResult:
     """One row per user who existed by the end of the day: plan, quota, signup time, status, read from
     the service's database through the configured query."""
-    frame = users_db.fetch_users()
+    frame = read_users(users_db)
     context.log.info(f"{len(frame)} users read from {users_db.describe()}")
     id_regex = "^(" + service.ownership().user_id_regex + ")$"
+    days = window_days(context)
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
+        if frame.empty:
+            refuse_to_empty_loaded_days(con, days, users_db.describe())
         con.register("users_frame", frame)
-        results = [load_day(con, day, id_regex) for day in window_days(context)]
+        results = [load_day(con, day, id_regex) for day in days]
         con.unregister("users_frame")
     return window_result(results)

@@ -31,8 +31,12 @@ CREATE TABLE IF NOT EXISTS usage.service_daily_metrics (
     inventory_bytes BIGINT,
     inventory_objects BIGINT,
     log_request_count BIGINT,
-    log_error_rate DOUBLE
+    log_error_rate DOUBLE,
+    service_active_users BIGINT
 )"""
+# ``active_users`` is per bucket: a user active in two buckets is in both rows. The service's figure is
+# ``service_active_users`` (distinct over every bucket, the same on each row of the day: never sum it).
+ADDED_COLUMNS = (("service_active_users", "BIGINT"),)
 
 STAGE_SQL = """
 CREATE OR REPLACE TEMP TABLE stage_service_daily_metrics AS
@@ -74,14 +78,14 @@ inventory AS (
     SELECT bucket, sum(size) AS bytes, count(*) FILTER (WHERE NOT coalesce(is_delete_marker, false)) AS objects
     FROM raw.inventory_objects WHERE snapshot_date = $day GROUP BY ALL
 ),
-active AS (
-    SELECT bucket, count(DISTINCT user_id) AS users FROM (
-        SELECT bucket, user_id FROM raw.inventory_objects
-        WHERE snapshot_date = $day AND NOT coalesce(is_delete_marker, false)
-        UNION ALL
-        SELECT bucket, user_id FROM raw.access_log_requests WHERE usage_date = $day
-    ) WHERE user_id <> '_shared' GROUP BY ALL
+active_rows AS (
+    SELECT bucket, user_id FROM raw.inventory_objects
+    WHERE snapshot_date = $day AND NOT coalesce(is_delete_marker, false) AND user_id <> '_shared'
+    UNION ALL
+    SELECT bucket, user_id FROM raw.access_log_requests WHERE usage_date = $day AND user_id <> '_shared'
 ),
+active AS (SELECT bucket, count(DISTINCT user_id) AS users FROM active_rows GROUP BY ALL),
+service_active AS (SELECT count(DISTINCT user_id) AS users FROM active_rows),
 buckets AS (
     SELECT bucket FROM storage_cw UNION SELECT bucket FROM logs UNION SELECT bucket FROM inventory
 )
@@ -99,7 +103,8 @@ SELECT $day::DATE AS usage_date, b.bucket,
        CASE WHEN r.requests IS NOT NULL THEN 'cloudwatch' WHEN l.requests IS NOT NULL THEN 'access_logs' END AS requests_source,
        i.bytes::BIGINT AS inventory_bytes, i.objects AS inventory_objects,
        l.requests AS log_request_count,
-       CASE WHEN l.requests > 0 THEN l.errors / l.requests END AS log_error_rate
+       CASE WHEN l.requests > 0 THEN l.errors / l.requests END AS log_error_rate,
+       (SELECT users FROM service_active) AS service_active_users
 FROM buckets b
 LEFT JOIN storage_cw s USING (bucket) LEFT JOIN requests_cw r USING (bucket) LEFT JOIN logs l USING (bucket)
 LEFT JOIN inventory i USING (bucket) LEFT JOIN active a USING (bucket)
@@ -169,7 +174,7 @@ def load_day(con, day, log) -> DayResult:
         metadata.update(
             {
                 "total_bytes": dg.MetadataValue.int(int(main["total_bytes"] or 0)),
-                "active_users": dg.MetadataValue.int(int(main["active_users"] or 0)),
+                "active_users": dg.MetadataValue.int(int(main["service_active_users"] or 0)),
                 "requests": dg.MetadataValue.int(int(main["request_count"] or 0)),
                 "error_rate": dg.MetadataValue.float(float(main["error_rate"] or 0)),
                 "availability": dg.MetadataValue.float(float(main["availability"] or 0)),
@@ -191,11 +196,14 @@ def load_day(con, day, log) -> DayResult:
     "usage",
     checks=(CheckSpec("sources_agree_within_1_percent", "CloudWatch, logs and inventory agree."),),
     deps=("cloudwatch_metrics", "access_log_requests", "inventory_objects"),
+    code_version="2",
 )
 def service_daily_metrics(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per bucket and day: stored bytes and objects, active users, requests, error rate,
     availability, latency and the busiest hour, with the logs' and inventory's own figures beside."""
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
+        for name, sql_type in ADDED_COLUMNS:
+            con.execute(f"ALTER TABLE usage.service_daily_metrics ADD COLUMN IF NOT EXISTS {name} {sql_type}")
         results = [load_day(con, day, context.log) for day in window_days(context)]
     return window_result(results)

@@ -12,7 +12,8 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.costing.operations import billable_sql, request_tier_sql
-from bucketlens.formats import access_log
+from bucketlens.formats import access_log, cur
+from resources.pricing import Pricing
 from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
 
 ASSET = dg.AssetKey("user_daily_requests")
@@ -64,11 +65,29 @@ GROUP BY ALL
 """
 
 
-def load_day(con, day) -> DayResult:
+# The bucket owner's accounts when BUCKETLENS_ACCOUNT_IDS does not name them: the usage accounts of the
+# cost export (every account the bill covers), of the day's billing period or any before it.
+EXPORT_ACCOUNTS_SQL = """
+SELECT DISTINCT usage_account_id FROM raw.cost_line_items
+WHERE usage_account_id IS NOT NULL AND billing_period <= strftime(?::DATE, '%Y-%m') ORDER BY 1
+"""
+
+
+def owner_accounts(con, day, configured: list[str]) -> tuple[list[str], str]:
+    """The accounts whose 403s are billed, and where they came from (for the metadata)."""
+    if configured:
+        return configured, "BUCKETLENS_ACCOUNT_IDS"
+    accounts = [a for (a,) in con.execute(EXPORT_ACCOUNTS_SQL, [day]).fetchall()]
+    return accounts, "cost export usage accounts" if accounts else "unknown (only anonymous 403s unbilled)"
+
+
+def load_day(con, day, configured_accounts: list[str] = ()) -> DayResult:
+    accounts, accounts_from = owner_accounts(con, day, list(configured_accounts))
     sql = STAGE_SQL.format(
-        tier=request_tier_sql("r.operation"), billable=billable_sql("r.http_status", "r.requester")
+        tier=request_tier_sql("r.operation"),
+        billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
     )
-    con.execute(sql, {"day": day})
+    con.execute(sql, {"day": day, "owner_accounts": accounts})
     (rows,) = replace_partitions(
         con, [Replacement("usage.user_daily_requests", "stage_user_daily_requests", "usage_date = ?", [day])]
     )
@@ -95,6 +114,8 @@ def load_day(con, day) -> DayResult:
             "bytes_sent": dg.MetadataValue.int(int(sent)),
             "bytes_received": dg.MetadataValue.int(int(received)),
             "active_users": dg.MetadataValue.int(int(users)),
+            "owner_accounts": ", ".join(accounts) or "unknown",
+            "owner_accounts_from": accounts_from,
             "by_tier": markdown_table(["tier", "class", "requests", "billable"], tiers),
         },
         checks={
@@ -116,13 +137,20 @@ def load_day(con, day) -> DayResult:
             blocking=True,
         ),
     ),
-    deps=("access_log_requests", "inventory_objects"),
+    # The cost export names the bucket owner's accounts, which decide whether a 403 is billed.
+    deps=("access_log_requests", "inventory_objects", "cost_line_items"),
+    code_version="2",
 )
-def user_daily_requests(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def user_daily_requests(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing
+) -> dg.MaterializeResult:
     """One row per user × operation × storage class × status class and day: requests, billable
-    requests, errors, bytes sent (egress) and received (uploads), bytes restored from archive."""
+    requests (not 5xx, not a 403 from anonymous or from outside the owner's accounts), errors, bytes
+    sent (egress) and received (uploads), bytes restored from archive."""
+    configured = pricing.owner_account_ids()
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
         con.execute(access_log.TABLE_DDL)  # stores without S3 server access logs (R2): no requests
-        results = [load_day(con, day) for day in window_days(context)]
+        con.execute(cur.TABLE_DDL)  # stores without a cost export: the owner's accounts are unknown
+        results = [load_day(con, day, configured) for day in window_days(context)]
     return window_result(results)

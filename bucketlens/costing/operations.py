@@ -9,15 +9,19 @@ performed by S3 itself (`S3.EXPIRE.*`, `S3.CREATE.DELETEMARKER`, …) cost nothi
 with AWS's grouping. The rules live in one ordered table (``TIER_RULES``) from which both the DuckDB
 expression and the Python twin are generated, so the two cannot drift.
 
-Billable: 5xx responses are never billed; since 2024-05-13 a 403 AccessDenied initiated outside the owner's
-account is not billed either. The access log does not tell us the owner's account, so we treat only
-*anonymous* 403s (requester `-` or NULL) as unbilled — a documented limitation: 403s from other named
-accounts are counted as billed.
+Billable: 5xx responses are never billed; since 2024-05-13 a 403 (AccessDenied) initiated outside the
+owner's account or organization is not billed either. The access log's requester names an IAM or STS ARN
+that carries its account id (``arn:aws:iam::123456789012:user/x``, ``arn:aws:sts::…:assumed-role/…``), so
+with the owner's account ids (``BUCKETLENS_ACCOUNT_IDS``, or the usage accounts of the cost export) a 403
+from any other account is unbilled. Anonymous 403s (requester ``-`` or NULL) are unbilled too. A 403
+whose requester carries no account id (a canonical user id), or any 403 while the owner's accounts are
+unknown, stays billed: nothing proves it came from outside.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 TIER1 = "tier1"
 TIER2 = "tier2"
@@ -93,7 +97,19 @@ def is_delete_sql(operation_col: str) -> str:
     return f"coalesce(regexp_full_match(upper(trim({operation_col})), '{DELETE_OPERATION_REGEX}'), false)"
 
 
-def billable(http_status: int | str | None, requester: str | None) -> bool:
+# The account id inside an IAM or STS principal ARN (any partition: aws, aws-cn, aws-us-gov).
+REQUESTER_ACCOUNT_REGEX = r"^arn:aws[a-z-]*:(?:iam|sts)::([0-9]{12}):"
+
+
+def requester_account(requester: str | None) -> str | None:
+    """The AWS account id an access-log requester carries, or None (anonymous, canonical id, service)."""
+    match = re.match(REQUESTER_ACCOUNT_REGEX, (requester or "").strip())
+    return match.group(1) if match else None
+
+
+def billable(
+    http_status: int | str | None, requester: str | None, owner_accounts: Collection[str] = ()
+) -> bool:
     """Python twin of :func:`billable_sql`."""
     try:
         status = int(http_status) if http_status not in (None, "", "-") else None
@@ -101,21 +117,31 @@ def billable(http_status: int | str | None, requester: str | None) -> bool:
         status = None
     if status is not None and 500 <= status <= 599:
         return False
-    anonymous = requester is None or requester.strip() in ("", "-")
-    return not (status == 403 and anonymous)
+    if status != 403:
+        return True
+    if requester is None or requester.strip() in ("", "-"):
+        return False
+    account = requester_account(requester)
+    return not (owner_accounts and account is not None and account not in owner_accounts)
 
 
-def billable_sql(status_col: str, requester_col: str) -> str:
+def billable_sql(status_col: str, requester_col: str, owner_accounts_sql: str = "[]::VARCHAR[]") -> str:
     """DuckDB boolean expression: is this access-log request billed?
 
-    5xx: not billed. 403 from an anonymous requester (``-``/NULL): not billed (AWS stopped billing 403s from
-    outside the owner's account in 2024-05; the log cannot tell other named accounts from the owner's, so
-    those stay billed). Everything else, including a missing status (lifecycle records): billed — whether it
-    costs anything is the tier's business (:func:`request_tier_sql`).
+    5xx: not billed. 403 from an anonymous requester (``-``/NULL): not billed. 403 from a requester whose
+    ARN names an account outside ``owner_accounts_sql`` (a ``VARCHAR[]`` expression, typically a bound
+    parameter; empty: the owner's accounts are unknown) — not billed (AWS, since 2024-05). Everything else,
+    including a missing status (lifecycle records): billed — whether it costs anything is the tier's
+    business (:func:`request_tier_sql`).
     """
     status = f"TRY_CAST(NULLIF(trim(CAST({status_col} AS VARCHAR)), '-') AS INTEGER)"
     anonymous = f"({requester_col} IS NULL OR trim({requester_col}) IN ('', '-'))"
+    account = f"nullif(regexp_extract(trim({requester_col}), '{REQUESTER_ACCOUNT_REGEX}', 1), '')"
+    outside = (
+        f"(len({owner_accounts_sql}) > 0 AND {account} IS NOT NULL "
+        f"AND NOT list_contains({owner_accounts_sql}, {account}))"
+    )
     return (
         f"(CASE WHEN {status} BETWEEN 500 AND 599 THEN false "
-        f"WHEN {status} = 403 AND {anonymous} THEN false ELSE true END)"
+        f"WHEN {status} = 403 AND ({anonymous} OR {outside}) THEN false ELSE true END)"
     )

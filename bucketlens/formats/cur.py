@@ -50,6 +50,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 _COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
 TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.cost_line_items (\n    {_COLUMN_LIST}\n)"
 STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST + "\n)"
+# One row per export found for a billing period, whether chosen or not: two exports of one account and
+# period (CUR 2.0 and FOCUS, a CUR 2.0 export and its copy) are one bill, and only the chosen one is in
+# raw.cost_line_items (bucketlens.costing.exports says which and why).
 EXPORTS_DDL = """CREATE TABLE IF NOT EXISTS raw.cost_exports (
     billing_period VARCHAR,
     export_name VARCHAR,
@@ -59,8 +62,60 @@ EXPORTS_DDL = """CREATE TABLE IF NOT EXISTS raw.cost_exports (
     files INTEGER,
     line_items BIGINT,
     total_cost DECIMAL(18,6),
-    loaded_at TIMESTAMP
+    loaded_at TIMESTAMP,
+    schema_kind VARCHAR,
+    usage_accounts VARCHAR,
+    first_day DATE,
+    last_day DATE,
+    complete_columns INTEGER,
+    chosen BOOLEAN,
+    reason VARCHAR
 )"""
+# Columns added after the first release: a warehouse created before gets them (chosen stays NULL for
+# periods loaded then, until a run replaces the period).
+EXPORTS_ADDED_COLUMNS = (
+    ("schema_kind", "VARCHAR"),
+    ("usage_accounts", "VARCHAR"),
+    ("first_day", "DATE"),
+    ("last_day", "DATE"),
+    ("complete_columns", "INTEGER"),
+    ("chosen", "BOOLEAN"),
+    ("reason", "VARCHAR"),
+)
+# Each export's S3 cost per day, chosen or not: what the reconciliation holds the split to.
+EXPORT_DAYS_DDL = """CREATE TABLE IF NOT EXISTS raw.cost_export_days (
+    billing_period VARCHAR,
+    export_name VARCHAR,
+    execution_id VARCHAR,
+    usage_date DATE,
+    line_items BIGINT,
+    cost DECIMAL(18,6)
+)"""
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or bring up to date) ``raw.cost_line_items``, ``raw.cost_exports`` and ``raw.cost_export_days``."""
+    con.execute(TABLE_DDL)
+    con.execute(EXPORTS_DDL)
+    for name, sql_type in EXPORTS_ADDED_COLUMNS:
+        con.execute(f"ALTER TABLE raw.cost_exports ADD COLUMN IF NOT EXISTS {name} {sql_type}")
+    con.execute(EXPORT_DAYS_DDL)
+
+
+# Contract columns an export may or may not fill: the more of them it fills, the more the split can use
+# (a FOCUS export has no usage type; an export without resource ids cannot name the bucket).
+OPTIONAL_COLUMNS = ("usage_end", "usage_type", "operation", "resource_id", "usage_amount", "pricing_unit",
+                    "unblended_rate", "region", "description", "usage_account_id")  # fmt: skip
+EXPORT_SUMMARY_SQL = (
+    "SELECT coalesce(sum(unblended_cost), 0)::DECIMAL(18,6), min(usage_start)::DATE, max(usage_start)::DATE, "
+    "list(DISTINCT usage_account_id ORDER BY usage_account_id) FILTER (WHERE usage_account_id IS NOT NULL), "
+    + " + ".join(f"(count({c}) > 0)::INTEGER" for c in OPTIONAL_COLUMNS)
+    + " FROM {stage}"
+)
+EXPORT_DAYS_SQL = """
+SELECT usage_start::DATE AS usage_date, count(*) AS line_items, sum(unblended_cost)::DECIMAL(18,6) AS cost
+FROM {stage} GROUP BY ALL ORDER BY 1
+"""
 
 DATA_KEY_RE = re.compile(
     r"^cur/(?P<export>[^/]+)/data/BILLING_PERIOD=(?P<period>\d{4}-\d{2})/"
@@ -461,17 +516,33 @@ def stage_cost_line_items(
     )
 
 
-def cost_export_row(export: CostExport, load: CostLoad, loaded_at: datetime) -> tuple:
-    """One ``raw.cost_exports`` row (column order of :data:`EXPORTS_DDL`) recording what was loaded."""
-    export_time = _to_utc_naive(export.export_time) if export.export_time else None
-    return (
-        export.billing_period,
-        export.export_name,
-        export.execution_id,
-        export.manifest_key,
-        export_time,
-        load.files,
-        load.line_items,
-        load.total_cost,
-        _to_utc_naive(loaded_at),
-    )
+def record_direct_bill(con: duckdb.DuckDBPyConnection, day: date, reason: str) -> None:
+    """Record line items written straight into ``raw.cost_line_items`` for ``day`` (a benchmark's own
+    bill, not read from an export) as the chosen export(s) of the day, with their cost per day, so the
+    checks that hold the split to the chosen export hold it to these."""
+    ensure_tables(con)
+    exports = con.execute(
+        "SELECT DISTINCT billing_period, export_name, execution_id, schema_kind FROM raw.cost_line_items "
+        "WHERE usage_start::DATE = ?",
+        [day],
+    ).fetchall()
+    for period, name, execution, kind in exports:
+        con.execute(
+            "DELETE FROM raw.cost_exports WHERE billing_period = ? AND export_name = ?", [period, name]
+        )
+        con.execute(
+            "INSERT INTO raw.cost_exports BY NAME SELECT ?::VARCHAR AS billing_period, ?::VARCHAR AS export_name, "
+            "?::VARCHAR AS execution_id, ?::VARCHAR AS schema_kind, true AS chosen, ?::VARCHAR AS reason, "
+            "now()::TIMESTAMP AS loaded_at",
+            [period, name, execution, kind, reason],
+        )
+        con.execute(
+            "DELETE FROM raw.cost_export_days WHERE billing_period = ? AND export_name = ? AND usage_date = ?",
+            [period, name, day],
+        )
+        con.execute(
+            "INSERT INTO raw.cost_export_days SELECT billing_period, export_name, execution_id, usage_start::DATE, "
+            "count(*), sum(unblended_cost)::DECIMAL(18,6) FROM raw.cost_line_items "
+            "WHERE usage_start::DATE = ? AND billing_period = ? AND export_name = ? GROUP BY ALL",
+            [day, period, name],
+        )

@@ -13,5 +13,6 @@ class SourceFormatError(ValueError):
     def __init__(self, file: str, message: str, line: int | None = None) -> None:
         self.file = file
         self.line = line
+        self.reason = message
         where = f"{file}:{line}" if line is not None else file
         super().__init__(f"{where}: {message}")

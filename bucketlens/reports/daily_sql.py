@@ -1,7 +1,8 @@
 """SQL behind the daily report (partition = day ``$day``); each query returns a handful of rows."""
 
 # The service over the 30 days ending $day, one row per day whether or not it has data (a gap stays a gap).
-# Rates are weighted by requests across buckets; storage, objects and users are summed over buckets.
+# Rates are weighted by requests across buckets; storage and objects are summed over buckets; active users
+# are the service's distinct count (a user active in two buckets is one user), never a sum over buckets.
 SERVICE_DAYS_SQL = """
 WITH days AS (
     SELECT d::DATE AS usage_date
@@ -9,7 +10,7 @@ WITH days AS (
 ),
 service AS (
     SELECT usage_date, sum(total_bytes) AS total_bytes, sum(object_count) AS object_count,
-           sum(active_users) AS active_users, sum(request_count) AS request_count,
+           max(service_active_users) AS active_users, sum(request_count) AS request_count,
            sum(error_rate * request_count) / nullif(sum(request_count), 0) AS error_rate,
            sum(availability * request_count) / nullif(sum(request_count), 0) AS availability,
            sum(avg_latency_ms * request_count) / nullif(sum(request_count), 0) AS avg_latency_ms

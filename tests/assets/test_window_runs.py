@@ -5,10 +5,10 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.cost import COST_ASSETS
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
 from bucketlens.settings import Settings
-from pipelines.runner import RANGE_END_TAG, RANGE_START_TAG
 from resources import build_resources
 from tests.assets.raw_helpers import query
 from tests.conftest import bucketlens_env

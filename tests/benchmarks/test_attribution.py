@@ -123,6 +123,7 @@ def test_bench_attribution_command_small(tmp_path, capsys):
         assert s["rows_per_second"] == round(200_000 / s["seconds"])
     assert r["bucketlens"]["checks"] == {
         "bytes_match_inventory": True, "reconciles_to_the_bill": True, "no_unknown_usage_types": True,
+        "matches_the_chosen_export": True,
     }  # fmt: skip
     assert r["bucketlens"]["duckdb_threads"] and r["bucketlens"]["duckdb_memory_limit"]
     assert r["time_ratio"] == round(r["bucketlens"]["seconds"] / r["pandas"]["seconds"], 4)

@@ -7,6 +7,7 @@ from bucketlens.costing.operations import (
     is_delete_sql,
     request_tier,
     request_tier_sql,
+    requester_account,
 )
 from tests.costing.tables import connect
 
@@ -68,35 +69,67 @@ def test_request_tier_sql_matches_table():
     assert [(op, got) for op, expected, got in rows if got != expected] == []
 
 
+OWNER = "123456789012"
+INSIDE = f"arn:aws:sts::{OWNER}:assumed-role/photos-app-backend/photovault-api"
+OUTSIDE = "arn:aws:iam::999999999999:user/scraper"
+CANONICAL = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+# (status, requester, billed when the owner's accounts are unknown, billed when they are [OWNER])
 BILLABLE_TABLE = [
-    (200, "arn:aws:iam::123:user/a", True),
-    (304, "-", True),
-    (404, "-", True),
-    (403, "arn:aws:iam::123:user/a", True),  # named requester: we cannot tell it is outside the account
-    (403, "-", False),
-    (403, None, False),
-    (500, "arn:aws:iam::123:user/a", False),
-    (503, "-", False),
-    (None, "-", True),  # lifecycle records carry no status
+    (200, "arn:aws:iam::123:user/a", True, True),
+    (304, "-", True, True),
+    (404, "-", True, True),
+    (403, "-", False, False),  # anonymous: never billed
+    (403, None, False, False),
+    (403, INSIDE, True, True),  # the owner's own role: billed
+    (403, f"arn:aws:iam::{OWNER}:root", True, True),
+    (403, OUTSIDE, True, False),  # another account: unbilled once the owner's accounts are known
+    (403, "arn:aws-us-gov:sts::999999999999:assumed-role/r/s", True, False),
+    (403, CANONICAL, True, True),  # no account id in it: nothing proves it came from outside
+    (200, OUTSIDE, True, True),  # only 403s are free
+    (404, OUTSIDE, True, True),
+    (500, "arn:aws:iam::123:user/a", False, False),
+    (503, "-", False, False),
+    (None, "-", True, True),  # lifecycle records carry no status
 ]
 
 
-@pytest.mark.parametrize(("status", "requester", "expected"), BILLABLE_TABLE)
-def test_billable_python(status, requester, expected):
-    assert billable(status, requester) is expected
+@pytest.mark.parametrize(("status", "requester", "unknown", "known"), BILLABLE_TABLE)
+def test_billable_python(status, requester, unknown, known):
+    assert billable(status, requester) is unknown
+    assert billable(status, requester, [OWNER]) is known
+
+
+def test_requester_account_is_read_from_iam_and_sts_arns():
+    assert requester_account(INSIDE) == OWNER
+    assert requester_account(OUTSIDE) == "999999999999"
+    assert [requester_account(r) for r in ("-", None, CANONICAL, "svc:logging.s3.amazonaws.com")] == [
+        None
+    ] * 4
 
 
 def test_billable_sql_matches_table_for_int_and_text_status():
     con = connect()
-    con.execute("CREATE TABLE r (status INTEGER, status_text VARCHAR, requester VARCHAR, expected BOOLEAN)")
-    con.executemany(
-        "INSERT INTO r VALUES (?, ?, ?, ?)",
-        [(s, "-" if s is None else str(s), q, e) for s, q, e in BILLABLE_TABLE],
+    con.execute(
+        "CREATE TABLE r (status INTEGER, status_text VARCHAR, requester VARCHAR, unknown BOOLEAN, known BOOLEAN)"
     )
+    con.executemany(
+        "INSERT INTO r VALUES (?, ?, ?, ?, ?)",
+        [(s, "-" if s is None else str(s), q, u, k) for s, q, u, k in BILLABLE_TABLE],
+    )
+    accounts = "$owners::VARCHAR[]"
     rows = con.execute(
-        f"SELECT expected, {billable_sql('status', 'requester')}, {billable_sql('status_text', 'requester')} FROM r"
+        f"SELECT unknown, known, {billable_sql('status', 'requester')}, {billable_sql('status_text', 'requester')}, "
+        f"{billable_sql('status', 'requester', accounts)}, {billable_sql('status_text', 'requester', accounts)} "
+        "FROM r ORDER BY rowid",
+        {"owners": [OWNER]},
     ).fetchall()
-    assert all(expected == a == b for expected, a, b in rows)
+    assert [(u, k) for u, k, *_ in rows] == [(u, k) for _, _, u, k in BILLABLE_TABLE]
+    assert all(u == a == b and k == c == d for u, k, a, b, c, d in rows)
+    # an empty account list is "unknown": the legacy rule
+    unknown = con.execute(
+        f"SELECT bool_and(unknown = {billable_sql('status', 'requester', accounts)}) FROM r", {"owners": []}
+    ).fetchall()
+    assert unknown == [(True,)]
 
 
 def test_delete_operations():

@@ -15,11 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from bucketlens.formats.cur import (
-    EXPORTS_DDL,
-    TABLE_DDL,
+    EXPORT_DAYS_SQL,
+    EXPORT_SUMMARY_SQL,
+    OPTIONAL_COLUMNS,
     CostExport,
-    cost_export_row,
     cost_manifest_keys,
+    ensure_tables,
     find_cost_exports,
     stage_cost_line_items,
 )
@@ -258,25 +259,40 @@ def test_restaging_a_period_replaces_it(tmp_path, con):
     assert load.total_cost == Decimal("0.046846")
 
 
-def test_contract_tables_accept_the_stage_and_the_export_record(tmp_path, con):
+def test_contract_tables_accept_the_stage_and_the_export_summary(tmp_path, con):
     pq.write_table(arrow_line_items(CUR2_NAMES), tmp_path / "a.parquet")
     key = f"{DATA}/a.parquet"
     export = CostExport("s3-costs", PERIOD, "exec-1", f"{META}/s3-costs-Manifest.json",
                         datetime(2026, 9, 3, 6, 30, tzinfo=UTC), [key])  # fmt: skip
-    load = stage_cost_line_items(con, export, {key: str(tmp_path / "a.parquet")})
+    stage_cost_line_items(con, export, {key: str(tmp_path / "a.parquet")})
     con.execute("CREATE SCHEMA raw")
-    con.execute(TABLE_DDL)
-    con.execute(EXPORTS_DDL)
+    ensure_tables(con)
     con.execute("INSERT INTO raw.cost_line_items SELECT * FROM stage_cost_line_items")
-    row = cost_export_row(export, load, datetime(2026, 9, 3, 7, tzinfo=UTC))
-    con.execute("INSERT INTO raw.cost_exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
     assert con.execute("SELECT sum(unblended_cost) FROM raw.cost_line_items").fetchall() == [
         (Decimal("3.316834"),)
     ]
-    assert con.execute("SELECT * FROM raw.cost_exports").fetchall() == [
-        (PERIOD, "s3-costs", "exec-1", f"{META}/s3-costs-Manifest.json", datetime(2026, 9, 3, 6, 30), 1, 5,
-         Decimal("3.316834"), datetime(2026, 9, 3, 7))
-    ]  # fmt: skip
+    # What decides which export is the bill: its total, days, accounts and how many optional columns
+    # it fills (all 10 here; the Tax line's NULL usage type does not make the column absent).
+    total, first, last, accounts, complete = con.execute(
+        EXPORT_SUMMARY_SQL.format(stage="stage_cost_line_items")
+    ).fetchall()[0]
+    assert (total, first, last, accounts, complete) == (
+        Decimal("3.316834"), date(2026, 9, 1), date(2026, 9, 2), ["123456789012"], len(OPTIONAL_COLUMNS)
+    )  # fmt: skip
+    assert con.execute(EXPORT_DAYS_SQL.format(stage="stage_cost_line_items")).fetchall() == [
+        (date(2026, 9, 1), 3, Decimal("3.304500")),
+        (date(2026, 9, 2), 2, Decimal("0.012334")),
+    ]
+    # ensure_tables brings a raw.cost_exports of the first release (9 columns) up to date
+    con.execute("DROP TABLE raw.cost_exports")
+    con.execute(
+        "CREATE TABLE raw.cost_exports (billing_period VARCHAR, export_name VARCHAR, execution_id VARCHAR, "
+        "manifest_key VARCHAR, export_time TIMESTAMP, files INTEGER, line_items BIGINT, "
+        "total_cost DECIMAL(18,6), loaded_at TIMESTAMP)"
+    )
+    ensure_tables(con)
+    columns = [r[0] for r in con.execute("DESCRIBE raw.cost_exports").fetchall()]
+    assert columns[-3:] == ["complete_columns", "chosen", "reason"] and len(columns) == 16
 
 
 # --- discovery --------------------------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Which logged requests the bucket owner pays for (issue 22.3): since 2024-05 AWS does not bill a 403 that
+comes from outside the owner's account or organization. The requester's ARN carries its account; the
+owner's accounts come from BUCKETLENS_ACCOUNT_IDS or, unset, from the cost export's usage accounts."""
+
+import importlib
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pytest
+
+from bucketlens.formats import access_log, cur
+from bucketlens.formats import inventory as inventory_fmt
+
+asset = importlib.import_module(
+    "assets.usage.user_daily_requests"
+)  # the module; the package exports the asset
+DAY = date(2026, 10, 5)
+OWNER = "123456789012"
+INSIDE = f"arn:aws:sts::{OWNER}:assumed-role/photos-app-backend/photovault-api"
+OUTSIDE = "arn:aws:iam::999999999999:user/scraper"
+CANONICAL = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+# (status, requester, how many) GETs of user 1001's photo
+REQUESTS = [(200, INSIDE, 5), (403, OUTSIDE, 3), (403, "-", 4), (403, INSIDE, 2), (403, CANONICAL, 1)]
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    for schema in ("raw", "usage"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    for ddl in (access_log.TABLE_DDL, inventory_fmt.TABLE_DDL, cur.TABLE_DDL, asset.TABLE_DDL):
+        con.execute(ddl)
+    rows = [(status, requester) for status, requester, n in REQUESTS for _ in range(n)]
+    con.executemany(
+        "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
+        "requester, user_id, request_id) VALUES (?, ?, 'photos-prod', 'users/1001/a.jpg', 'REST.GET.OBJECT', "
+        "?, ?, '1001', ?)",
+        [(DAY, f"{DAY} 10:00:00", s, r, f"R{i}") for i, (s, r) in enumerate(rows)],
+    )
+    return con
+
+
+def billed_403s(con) -> tuple[int, int]:
+    return con.execute(
+        "SELECT sum(request_count), sum(billable_count) FROM usage.user_daily_requests "
+        "WHERE usage_date = ? AND http_status_class = '4xx'",
+        [DAY],
+    ).fetchall()[0]
+
+
+def test_owner_accounts_unknown_only_anonymous_403s_are_free(con):
+    result = asset.load_day(con, DAY, [])
+    assert billed_403s(con) == (10, 6)  # 3 outside + 2 inside + 1 canonical billed; 4 anonymous free
+    assert result.metadata["billable_requests"] == dg.MetadataValue.int(11)  # + the 5 successful GETs
+    assert result.metadata["owner_accounts_from"] == "unknown (only anonymous 403s unbilled)"
+
+
+def test_configured_owner_accounts_make_403s_from_other_accounts_free(con):
+    result = asset.load_day(con, DAY, [OWNER])
+    assert billed_403s(con) == (10, 3)  # the owner's own 2 and the canonical-id 1; not the outside 3
+    assert result.metadata["billable_requests"] == dg.MetadataValue.int(8)
+    assert result.metadata["owner_accounts_from"] == "BUCKETLENS_ACCOUNT_IDS"
+
+
+def test_the_cost_exports_usage_accounts_are_the_owners_when_none_are_configured(con):
+    con.execute(
+        "INSERT INTO raw.cost_line_items (billing_period, usage_start, usage_account_id) VALUES (?, ?, ?)",
+        ["2026-10", f"{DAY} 00:00:00", OWNER],
+    )
+    result = asset.load_day(con, DAY, [])
+    assert billed_403s(con) == (10, 3)
+    assert (result.metadata["owner_accounts"], result.metadata["owner_accounts_from"]) == (
+        OWNER,
+        "cost export usage accounts",
+    )
