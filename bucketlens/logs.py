@@ -30,7 +30,12 @@ def get_logger(name: str) -> logging.Logger:
 def log_event(
     logger: logging.Logger, event: str, message: str, level: int = logging.INFO, **fields: Any
 ) -> None:
-    """A record with a machine-readable ``event`` name and ``fields`` besides its human ``message``."""
+    """A record with a machine-readable ``event`` name and ``fields`` besides its human ``message``.
+
+    Dagster's own start-up (``dagster._utils.log.configure_loggers``) calls ``logging.config.dictConfig``
+    without ``disable_existing_loggers=False``, which silences every logger created before it; ours are
+    module-level, so each record re-enables its logger rather than vanish."""
+    logger.disabled = False
     logger.log(level, message, extra={"event": event, "fields": fields})
 
 

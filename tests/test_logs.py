@@ -41,3 +41,15 @@ def test_configuring_twice_keeps_one_handler():
     configure("text", out)
     log_event(get_logger("cli"), "x", "once")
     assert out.getvalue() == "once\n"
+
+
+def test_a_library_reconfiguring_logging_does_not_silence_us():
+    """Dagster's start-up calls ``logging.config.dictConfig`` with ``disable_existing_loggers`` left on,
+    which disabled the module-level loggers: the CLI's lines vanished mid-suite."""
+    import logging.config
+
+    out = io.StringIO()
+    configure("text", out)
+    logging.config.dictConfig({"version": 1})
+    log_event(get_logger("cli"), "day_done", "still printed")
+    assert out.getvalue() == "still printed\n"
