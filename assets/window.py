@@ -2,8 +2,10 @@
 
 Every asset is partitioned by day but declares ``BackfillPolicy.single_run()``, so a backfill of a month
 is one run (DuckDB admits one writer; a run per day would spend more time starting runs than loading
-data). The asset loops over the days of its window, replacing each day in its own transaction, and
-summarises the days in one MaterializeResult: for a single day exactly that day's metadata and checks;
+data). An asset processes its whole window in a handful of statements — one staging query over the
+days, one transaction replacing exactly those days, one grouped query for the per-day figures and check
+inputs (``figures_by_day``) — and summarises the days in one MaterializeResult: for a single day exactly
+that day's metadata and checks;
 for a range, the per-day figures (``per_day``, which ``bucketlens run`` prints as progress lines, and a
 table) and checks that pass only if they pass on every day, naming the days that did not.
 """
@@ -44,6 +46,22 @@ def window_days(context: dg.AssetExecutionContext) -> list[date]:
     window = context.partition_time_window
     start = window.start.date()
     return [start + timedelta(days=i) for i in range((window.end.date() - start).days)]
+
+
+def figures_by_day(con, sql: str, params, days: list[date]) -> dict[date, dict[str, object]]:
+    """One query's rows keyed by their first column (the day): how a set-based asset reads its per-day
+    figures and check inputs for the whole window at once. Every day of ``days`` is present, with ``{}``
+    when the query returned no row for it."""
+    cursor = con.execute(sql, params)
+    names = [column[0] for column in cursor.description][1:]
+    found = {row[0]: dict(zip(names, row[1:], strict=True)) for row in cursor.fetchall()}
+    return {day: found.get(day, {}) for day in days}
+
+
+def detail_day(days: list[date]) -> date | None:
+    """The day whose tables (top users, breakdowns) are worth computing: a one-day run shows them in the
+    UI; a range shows only the per-day figures, so its tables are not computed at all."""
+    return days[0] if len(days) == 1 else None
 
 
 def _plain(value: object) -> object:

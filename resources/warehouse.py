@@ -103,6 +103,16 @@ def replace_partitions(con: duckdb.DuckDBPyConnection, replacements: Sequence[Re
     return inserted
 
 
+def replace_days(
+    con: duckdb.DuckDBPyConnection, table: str, stage: str, date_column: str, days: Sequence
+) -> dict[object, int]:
+    """Replace exactly the window ``days`` (consecutive) of ``table`` by the rows of ``stage``, in one
+    transaction; the rows written per day (0 for a day the stage has none of)."""
+    replace_partitions(con, [Replacement(table, stage, f"{date_column} BETWEEN ? AND ?", [days[0], days[-1]])])
+    counts = dict(con.execute(f"SELECT {date_column}, count(*) FROM {stage} GROUP BY ALL").fetchall())
+    return {day: int(counts.get(day, 0)) for day in days}
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> object:
     """First column of the first row (``fetchall``: DuckDB 2.0 leaves ``fetchone`` results open)."""
     rows = con.execute(sql, list(params)).fetchall()

@@ -10,11 +10,20 @@ an upload without a storage-class header.
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.costing.operations import billable_sql, request_tier_sql
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
 from bucketlens.formats import access_log, cur
+from bucketlens.usage import USER_DAILY_REQUESTS_SQL
 from resources.pricing import Pricing
-from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("user_daily_requests")
 TABLE_DDL = """
@@ -33,98 +42,85 @@ CREATE TABLE IF NOT EXISTS usage.user_daily_requests (
     restored_bytes BIGINT
 )"""
 
-STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE stage_user_daily_requests AS
-WITH requests AS (
-    SELECT * FROM raw.access_log_requests WHERE usage_date = $day
-),
-touched_class AS (
-    SELECT bucket, key, any_value(storage_class) AS storage_class
-    FROM raw.inventory_objects
-    WHERE snapshot_date = $day
-      AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
-      AND (bucket, key) IN (SELECT (bucket, key) FROM requests WHERE key IS NOT NULL)
-    GROUP BY ALL
-)
-SELECT $day::DATE AS usage_date, r.user_id, r.operation,
-       coalesce(c.storage_class, 'STANDARD') AS storage_class,
-       CASE WHEN r.http_status IS NULL THEN 'none' ELSE (r.http_status // 100)::VARCHAR || 'xx' END AS http_status_class,
-       {tier} AS request_tier,
-       count(*) AS request_count,
-       count(*) FILTER (WHERE {billable}) AS billable_count,
-       count(*) FILTER (WHERE r.http_status >= 400) AS error_count,
-       coalesce(sum(r.bytes_sent), 0)::BIGINT AS bytes_sent,
-       coalesce(sum(r.object_size) FILTER (
-           WHERE r.http_status < 300 AND (starts_with(r.operation, 'REST.PUT.') OR r.operation = 'REST.POST.UPLOAD')
-       ), 0)::BIGINT AS bytes_received,
-       coalesce(sum(r.object_size) FILTER (
-           WHERE r.operation = 'REST.POST.RESTORE' AND r.http_status < 300
-       ), 0)::BIGINT AS restored_bytes
-FROM requests r LEFT JOIN touched_class c USING (bucket, key)
-GROUP BY ALL
-"""
-
-
+STAGE = "stage_user_daily_requests"
 # The bucket owner's accounts when BUCKETLENS_ACCOUNT_IDS does not name them: the usage accounts of the
 # cost export (every account the bill covers), of the day's billing period or any before it.
 EXPORT_ACCOUNTS_SQL = """
 SELECT DISTINCT usage_account_id FROM raw.cost_line_items
 WHERE usage_account_id IS NOT NULL AND billing_period <= strftime(?::DATE, '%Y-%m') ORDER BY 1
 """
+FIGURES_SQL = """
+SELECT coalesce(u.usage_date, l.usage_date) AS usage_date, u.requests, u.billable, u.errors, u.sent,
+       u.received, u.users, coalesce(l.logged, 0) AS logged
+FROM (SELECT usage_date, sum(request_count) AS requests, sum(billable_count) AS billable,
+             sum(error_count) AS errors, sum(bytes_sent) AS sent, sum(bytes_received) AS received,
+             count(DISTINCT user_id) FILTER (WHERE user_id <> '_shared') AS users
+      FROM usage.user_daily_requests WHERE usage_date BETWEEN $start AND $end GROUP BY ALL) u
+FULL JOIN (SELECT usage_date, count(*) AS logged FROM raw.access_log_requests
+           WHERE usage_date BETWEEN $start AND $end GROUP BY ALL) l USING (usage_date)
+"""
+TIERS_SQL = """
+SELECT request_tier, storage_class, sum(request_count), sum(billable_count)
+FROM usage.user_daily_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 3 DESC
+"""
 
 
 def owner_accounts(con, day, configured: list[str]) -> tuple[list[str], str]:
-    """The accounts whose 403s are billed, and where they came from (for the metadata)."""
+    """The accounts whose 403s are billed on ``day``, and where they came from (for the metadata)."""
     if configured:
         return configured, "BUCKETLENS_ACCOUNT_IDS"
     accounts = [a for (a,) in con.execute(EXPORT_ACCOUNTS_SQL, [day]).fetchall()]
     return accounts, "cost export usage accounts" if accounts else "unknown (only anonymous 403s unbilled)"
 
 
-def load_day(con, day, configured_accounts: list[str] = ()) -> DayResult:
-    accounts, accounts_from = owner_accounts(con, day, list(configured_accounts))
-    sql = STAGE_SQL.format(
-        tier=request_tier_sql("r.operation"),
-        billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
-    )
-    con.execute(sql, {"day": day, "owner_accounts": accounts})
-    (rows,) = replace_partitions(
-        con, [Replacement("usage.user_daily_requests", "stage_user_daily_requests", "usage_date = ?", [day])]
-    )
-    logged = scalar(con, "SELECT count(*) FROM raw.access_log_requests WHERE usage_date = ?", [day])
-    requests, billable, errors, sent, received, users = con.execute(
-        """SELECT coalesce(sum(request_count), 0), coalesce(sum(billable_count), 0), coalesce(sum(error_count), 0),
-                  coalesce(sum(bytes_sent), 0), coalesce(sum(bytes_received), 0),
-                  count(DISTINCT user_id) FILTER (WHERE user_id <> '_shared')
-           FROM usage.user_daily_requests WHERE usage_date = ?""",
-        [day],
-    ).fetchall()[0]
-    tiers = con.execute(
-        """SELECT request_tier, storage_class, sum(request_count), sum(billable_count)
-           FROM usage.user_daily_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 3 DESC""",
-        [day],
-    ).fetchall()
-    return DayResult(
-        day,
-        metadata={
-            "dagster/row_count": rows,
-            "requests": dg.MetadataValue.int(int(requests)),
-            "billable_requests": dg.MetadataValue.int(int(billable)),
-            "errors": dg.MetadataValue.int(int(errors)),
-            "bytes_sent": dg.MetadataValue.int(int(sent)),
-            "bytes_received": dg.MetadataValue.int(int(received)),
-            "active_users": dg.MetadataValue.int(int(users)),
+def account_spans(con, days, configured: list[str]) -> list[tuple[list, list[str], str]]:
+    """The window cut where the owner's accounts change (a new billing period's export may add one):
+    (days, accounts, origin) spans, one in the usual case, so each day is billed as on its own."""
+    spans: list[tuple[list, list[str], str]] = []
+    for day in days:
+        accounts, origin = owner_accounts(con, day, configured)
+        if spans and spans[-1][1] == accounts:
+            spans[-1][0].append(day)
+        else:
+            spans.append(([day], accounts, origin))
+    return spans
+
+
+def load_window(con, days, configured_accounts: list[str] = ()) -> list[DayResult]:
+    """Stage the window with one query per span of owner accounts, replace exactly those days, read the
+    per-day figures with one grouped query."""
+    spans = account_spans(con, days, list(configured_accounts))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM usage.user_daily_requests LIMIT 0")
+    for span, accounts, _ in spans:
+        params = {"start": span[0], "end": span[-1], "owner_accounts": accounts}
+        con.execute(f"INSERT INTO {STAGE} BY NAME {USER_DAILY_REQUESTS_SQL}", params)
+    rows = replace_days(con, "usage.user_daily_requests", STAGE, "usage_date", days)
+    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    origin = {day: (accounts, source) for span, accounts, source in spans for day in span}
+    results = []
+    for day in days:
+        f = {k: int(v or 0) for k, v in figures[day].items()}
+        accounts, accounts_from = origin[day]
+        metadata = {
+            "dagster/row_count": rows[day],
+            "requests": dg.MetadataValue.int(f.get("requests", 0)),
+            "billable_requests": dg.MetadataValue.int(f.get("billable", 0)),
+            "errors": dg.MetadataValue.int(f.get("errors", 0)),
+            "bytes_sent": dg.MetadataValue.int(f.get("sent", 0)),
+            "bytes_received": dg.MetadataValue.int(f.get("received", 0)),
+            "active_users": dg.MetadataValue.int(f.get("users", 0)),
             "owner_accounts": ", ".join(accounts) or "unknown",
             "owner_accounts_from": accounts_from,
-            "by_tier": markdown_table(["tier", "class", "requests", "billable"], tiers),
-        },
-        checks={
-            "requests_match_logs": Check(
-                int(requests) == int(logged),
-                {"per_user_total": int(requests), "access_log_records": int(logged)},
-            )
-        },
-    )
+        }
+        if day == detail_day(days):
+            tiers = con.execute(TIERS_SQL, [day]).fetchall()
+            metadata["by_tier"] = markdown_table(["tier", "class", "requests", "billable"], tiers)
+        check = Check(
+            f.get("requests", 0) == f.get("logged", 0),
+            {"per_user_total": f.get("requests", 0), "access_log_records": f.get("logged", 0)},
+        )
+        results.append(DayResult(day, metadata, {"requests_match_logs": check}))
+    return results
 
 
 @daily_asset(
@@ -152,5 +148,5 @@ def user_daily_requests(
         con.execute(TABLE_DDL)
         con.execute(access_log.TABLE_DDL)  # stores without S3 server access logs (R2): no requests
         con.execute(cur.TABLE_DDL)  # stores without a cost export: the owner's accounts are unknown
-        results = [load_day(con, day, configured) for day in window_days(context)]
+        results = load_window(con, window_days(context), configured)
     return window_result(results)

@@ -4,8 +4,8 @@ Why transpile rather than keep two copies: one copy cannot drift. sqlglot turns 
 Athena's (Trino) dialect; what it leaves as DuckDB-only are rewritten on its syntax tree:
 ``GROUP BY ALL`` becomes the explicit non-aggregate columns, ``HUGEINT`` (``INT128``) becomes
 ``DECIMAL(38, 0)``, ``regexp_full_match`` becomes an anchored ``REGEXP_LIKE``, ``any_value(x)
-IGNORE NULLS`` loses the clause Trino rejects, and the ``$day`` parameter becomes ``?``, bound through Athena's
-``ExecutionParameters`` (values are never formatted into SQL). ``raw.<table>`` stays as written: the
+IGNORE NULLS`` loses the clause Trino rejects, and each ``$name`` parameter becomes ``?``, bound in the
+order of its occurrences through Athena's ``ExecutionParameters`` (values are never formatted into SQL). ``raw.<table>`` stays as written: the
 Glue catalog database named ``raw`` holds the contract's tables (inventory and access logs).
 """
 
@@ -58,9 +58,39 @@ def transpile(duckdb_sql: str) -> str:
     return tree.sql(dialect="athena")
 
 
+def _named(duckdb_sql: str) -> str:
+    """The query in Athena's dialect with its parameters still named (``:start``), to learn their order."""
+    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+    for select in tree.find_all(exp.Select):
+        _expand_group_by_all(select)
+    for param in list(tree.find_all(exp.Parameter)):
+        param.replace(exp.Placeholder(this=param.name))
+    return tree.sql(dialect="athena")
+
+
 def parameter_count(athena_sql: str) -> int:
-    """How many ``?`` placeholders the transpiled query binds (one per ``$day`` occurrence)."""
+    """How many ``?`` placeholders the transpiled query binds (one per parameter occurrence)."""
     return sum(1 for _ in sqlglot.parse_one(athena_sql, read="athena").find_all(exp.Placeholder))
+
+
+def parameter_names(duckdb_sql: str) -> list[str]:
+    """The ``$name`` parameters of a DuckDB query in the order of the ``?`` that ``transpile`` writes
+    (read from the tokens of the generated text, so a parameter inside a string is never counted)."""
+    tokens = sqlglot.tokenize(_named(duckdb_sql), read="athena")
+    return [
+        b.text
+        for a, b in zip(tokens, tokens[1:], strict=False)
+        if a.token_type.name == "COLON" and b.start == a.end + 1 and b.text.isidentifier()
+    ]
+
+
+def athena_literal(value: object) -> str:
+    """An execution parameter as Athena wants it: a DATE literal, an ARRAY of strings, or a string."""
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(athena_literal(str(v)) for v in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class AthenaQueryFailed(RuntimeError):
@@ -80,8 +110,8 @@ class AthenaEngine:
     polling_interval: float = 1.0
     max_polls: int = 600
 
-    def run(self, duckdb_sql: str, day: date) -> list[dict[str, str | None]]:
-        """Transpile, submit with ``day`` bound to every ``?``, wait, return rows as dicts of strings."""
+    def run(self, duckdb_sql: str, params: dict[str, object]) -> list[dict[str, str | None]]:
+        """Transpile, submit with each ``$name`` bound from ``params``, wait, return rows as dicts of strings."""
         sql = transpile(duckdb_sql)
         request = {
             "QueryString": sql,
@@ -89,9 +119,9 @@ class AthenaEngine:
             "ResultConfiguration": {"OutputLocation": self.output_location},
             "WorkGroup": self.workgroup,
         }
-        count = parameter_count(sql)
-        if count:
-            request["ExecutionParameters"] = [f"DATE '{day.isoformat()}'"] * count
+        names = parameter_names(duckdb_sql)
+        if names:
+            request["ExecutionParameters"] = [athena_literal(params[name]) for name in names]
         execution_id = self.client.start_query_execution(**request)["QueryExecutionId"]
         self._wait(execution_id)
         return self._rows(execution_id)

@@ -1,44 +1,26 @@
-"""Every query the Athena engine runs, by name, in DuckDB's dialect: the assets' own SQL.
+"""Every query the Athena engine runs, by name, in DuckDB's dialect: the usage layer's own SQL.
 
-Why a catalog: the scale-out path must run *the same* SQL as the warehouse, so it is taken from the
-asset modules (never copied), and every entry is transpiled and checked by tests. An entry is the
-SELECT of an asset's staging statement (``CREATE ... AS`` is the warehouse's business, not Athena's),
-reading the contract's ``raw.*`` tables, which the Glue catalog holds under the same names.
+Why a catalog: the scale-out path must run *the same* SQL as the warehouse, so it is taken from
+``bucketlens.usage`` (never copied), and every entry is transpiled and checked by tests. Entries read the
+contract's ``raw.*`` tables, which the Glue catalog holds under the same names, and take the window's
+``$start`` and ``$end`` days (``$owner_accounts`` too, for requests).
 """
 
 from __future__ import annotations
 
-import importlib
-import re
+from bucketlens.usage import USER_DAILY_REQUESTS_SQL, USER_DAILY_STORAGE_SQL
 
-_CREATE_PREFIX = re.compile(r"^\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+TABLE\s+\w+\s+AS\s+", re.IGNORECASE)
-
-
-def _select_of(stage_sql: str) -> str:
-    """The query of a ``CREATE OR REPLACE TEMP TABLE x AS <query>`` statement."""
-    query, count = _CREATE_PREFIX.subn("", stage_sql, count=1)
-    if count != 1:
-        raise ValueError("not a staging statement")
-    return query.strip()
+ACCESS_LOG_DAY_SUMMARY_SQL = (
+    "SELECT usage_date, user_id, operation, count(*) AS requests, count(DISTINCT remote_ip) AS client_ips, "
+    "coalesce(sum(bytes_sent), 0)::BIGINT AS bytes_sent "
+    "FROM raw.access_log_requests WHERE usage_date BETWEEN $start AND $end GROUP BY ALL"
+)
 
 
 def catalog() -> dict[str, str]:
-    """Query name → DuckDB SQL with a ``$day`` parameter."""
-    from bucketlens.costing.operations import billable_sql, request_tier_sql
-
-    # the modules, not the assets the package re-exports under the same names
-    user_daily_requests = importlib.import_module("assets.usage.user_daily_requests")
-    user_daily_storage = importlib.import_module("assets.usage.user_daily_storage")
-
-    requests = user_daily_requests.STAGE_SQL.format(
-        tier=request_tier_sql("r.operation"), billable=billable_sql("r.http_status", "r.requester")
-    )
+    """Query name → DuckDB SQL over the window ``$start`` .. ``$end``."""
     return {
-        "user_daily_storage": _select_of(user_daily_storage.STAGE_SQL),
-        "user_daily_requests": _select_of(requests),
-        "access_log_day_summary": (
-            "SELECT user_id, operation, count(*) AS requests, count(DISTINCT remote_ip) AS client_ips, "
-            "coalesce(sum(bytes_sent), 0)::BIGINT AS bytes_sent "
-            "FROM raw.access_log_requests WHERE usage_date = $day GROUP BY ALL"
-        ),
+        "user_daily_storage": USER_DAILY_STORAGE_SQL,
+        "user_daily_requests": USER_DAILY_REQUESTS_SQL,
+        "access_log_day_summary": ACCESS_LOG_DAY_SUMMARY_SQL,
     }

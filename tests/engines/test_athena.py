@@ -43,24 +43,25 @@ def test_catalog_holds_the_assets_queries():
     [
         (
             "user_daily_storage",
-            3,  # snapshot_date, bytes_added's day, usage_date
-            ["CAST(SUM(size) AS DECIMAL(38, 0)) * 24 AS byte_hours", "GROUP BY user_id, storage_class",
-             "WHERE snapshot_date = ?", "INTERVAL '1' DAY", "FILTER(WHERE"],
+            2,  # the window's first and last day
+            ["CAST(SUM(size) AS DECIMAL(38, 0)) * 24 AS byte_hours", "GROUP BY usage_date, user_id, storage_class",
+             "WHERE snapshot_date BETWEEN ? AND ?", "INTERVAL '1' DAY", "FILTER(WHERE"],
             ["GROUP BY ALL", "INT128", "HUGEINT", "$day", ":day"],
         ),
         (
             "user_daily_requests",
-            3,  # usage_date filter, snapshot_date filter, usage_date column (constants are not grouped)
-            ["ARBITRARY(storage_class) AS storage_class", "GROUP BY bucket, key",
-             "REGEXP_LIKE(UPPER(TRIM(r.operation)), '^(?:REST\\.DELETE\\..*)$')", "GROUP BY r.user_id, r.operation"],
+            6,  # the window twice (requests, inventory), the owner's accounts twice (billable 403s)
+            ["ARBITRARY(storage_class) AS storage_class", "GROUP BY snapshot_date, bucket, key",
+             "REGEXP_LIKE(UPPER(TRIM(r.operation)), '^(?:REST\\.DELETE\\..*)$')",
+             "GROUP BY r.usage_date, r.user_id, r.operation"],
             ["GROUP BY ALL", "REGEXP_FULL_MATCH", "IGNORE NULLS", "GROUP BY CAST(?", "$day"],
         ),
         (
             "access_log_day_summary",
-            1,
-            ["SELECT user_id, operation, COUNT(*) AS requests, COUNT(DISTINCT remote_ip) AS client_ips, "
+            2,
+            ["SELECT usage_date, user_id, operation, COUNT(*) AS requests, COUNT(DISTINCT remote_ip) AS client_ips, "
              "CAST(COALESCE(SUM(bytes_sent), 0) AS BIGINT) AS bytes_sent FROM raw.access_log_requests "
-             "WHERE usage_date = ? GROUP BY user_id, operation"],
+             "WHERE usage_date BETWEEN ? AND ? GROUP BY usage_date, user_id, operation"],
             ["GROUP BY ALL", "::"],
         ),
     ],
@@ -92,7 +93,7 @@ def test_engine_submits_the_transpiled_sql_and_parses_the_results(aws):
                          athena_output_location="s3://athena-results/q/", polling_interval=0).athena_engine()  # fmt: skip
     _canned([["1001", "REST.GET.OBJECT", "12", "3", "4096"]],
             ["user_id", "operation", "requests", "client_ips", "bytes_sent"])  # fmt: skip
-    rows = engine.run(catalog()["access_log_day_summary"], DAY)
+    rows = engine.run(catalog()["access_log_day_summary"], {"start": DAY, "end": DAY})
     assert rows == [
         {
             "user_id": "1001",
@@ -108,7 +109,7 @@ def test_engine_submits_the_transpiled_sql_and_parses_the_results(aws):
     assert execution["QueryExecutionContext"]["Database"] == "bucketlens_raw"
     assert execution["ResultConfiguration"]["OutputLocation"] == f"s3://athena-results/q/{execution_id}.csv"
     assert execution["WorkGroup"] == "primary"
-    assert execution["ExecutionParameters"] == ["DATE '2026-10-01'"]
+    assert execution["ExecutionParameters"] == ["DATE '2026-10-01'", "DATE '2026-10-01'"]  # start, end
 
 
 class _Stuck:
@@ -130,11 +131,11 @@ def test_polling_waits_then_reports_failure_and_timeout():
     client = _Stuck(["QUEUED", "RUNNING", "FAILED"])
     engine = AthenaEngine(client, "raw", "s3://r/", polling_interval=0, max_polls=10)
     with pytest.raises(AthenaQueryFailed, match="table not found"):
-        engine.run("SELECT 1", DAY)
+        engine.run("SELECT 1", {})
     assert client.polls == 3
     timeout = AthenaEngine(_Stuck([]), "raw", "s3://r/", polling_interval=0, max_polls=4)
     with pytest.raises(AthenaQueryFailed, match="after 4 polls"):
-        timeout.run("SELECT 1", DAY)
+        timeout.run("SELECT 1", {})
 
 
 def test_engine_is_chosen_by_configuration(tmp_path):

@@ -1,0 +1,25 @@
+"""Per-user usage, in SQL over the warehouse contract's raw tables: the queries behind the ``usage`` layer.
+
+Why here and not in the assets: the same query serves the DuckDB warehouse and the scale-out engines
+(``bucketlens.engines``), so it must live where both can read it. Each query covers the days ``$start`` to
+``$end`` (a backfill is one statement, not a loop of days) and returns rows with the contract table's
+columns; values are bound, never formatted in.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from bucketlens.costing.operations import billable_sql, request_tier_sql
+
+
+def _sql(name: str) -> str:
+    return resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+USER_DAILY_STORAGE_SQL = _sql("user_daily_storage")
+# $owner_accounts: the bucket owner's AWS accounts (a 403 from another account is not billed)
+USER_DAILY_REQUESTS_SQL = _sql("user_daily_requests").format(
+    tier=request_tier_sql("r.operation"),
+    billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
+)
