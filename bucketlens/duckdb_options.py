@@ -8,10 +8,15 @@ bound; only the option's name is placed in the SQL, and it must be a plain ident
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
 _OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Bulk staging of source files: a larger memory budget than the warehouse's, no ordering guarantee to
+# pay for, and timestamps read as UTC whatever the machine's zone.
+STAGING_SETTINGS = {"memory_limit": "1GB", "preserve_insertion_order": "false", "TimeZone": "UTC"}
 
 
 def set_option(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
@@ -19,3 +24,30 @@ def set_option(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None
     if not _OPTION.fullmatch(name):
         raise ValueError(f"not a DuckDB option name: {name!r}")
     con.execute(f"SET {name} = ?", [value])
+
+
+@contextmanager
+def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> Iterator[None]:
+    """Apply DuckDB settings for a block and restore the caller's values afterwards."""
+    names = list(settings)
+    before = dict(
+        con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN (SELECT unnest(?))", [names]
+        ).fetchall()
+    )
+    for name, value in settings.items():
+        set_option(con, name, value)
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in before:
+                set_option(con, name, _restorable(name, str(before[name])))
+
+
+def _restorable(name: str, shown: str) -> str:
+    """DuckDB shows memory limits truncated to one decimal ("2.7 GiB" for 3 GB); restoring the shown
+    value would shrink the limit a little on every call, so restore the middle of the shown interval
+    (a fixed point: "2.75 GiB" shows as "2.7 GiB" again)."""
+    match = re.fullmatch(r"(\d+)\.(\d) (\w+)", shown) if name in ("memory_limit", "max_memory") else None
+    return f"{match[1]}.{match[2]}5 {match[3]}" if match else shown

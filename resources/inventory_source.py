@@ -17,8 +17,10 @@ import duckdb
 import pyarrow as pa
 
 from bucketlens.formats import inventory as fmt
+from bucketlens.formats import inventory_manifest as manifests
 from bucketlens.formats.errors import SourceFormatError
 from bucketlens.keys import KeyPattern
+from bucketlens.schema import temp_quarantine_ddl
 from resources.source_store import SourceStore
 from resources.warehouse import drop_tables
 
@@ -47,7 +49,7 @@ class VerifiedManifest:
     verified of them; ``stage`` carries the counts into :class:`StagedDay` so the check reports what
     was verified rather than assuming it."""
 
-    manifest: fmt.InventoryManifest
+    manifest: manifests.InventoryManifest
     local: dict[str, str]
     checksum_verified: bool = False
     files_verified: int = 0
@@ -73,10 +75,7 @@ class InventorySource(dg.ConfigurableResource):
 
 
 def _empty_quarantine(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} (source VARCHAR, partition_date DATE, file VARCHAR, "
-        "line_number BIGINT, raw_text VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)"
-    )
+    con.execute(temp_quarantine_ddl(QUARANTINE))
 
 
 def _fresh_target(con: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -94,7 +93,7 @@ class InventoryReports(InventorySource):
 
     def _verified(self, day: date, listing: dict[str, int]) -> list[VerifiedManifest]:
         source = self.source
-        manifest_keys = fmt.inventory_manifest_keys(sorted(listing), day)
+        manifest_keys = manifests.inventory_manifest_keys(sorted(listing), day)
         if not manifest_keys:
             raise dg.Failure(
                 description=f"No S3 Inventory manifest for {day} under {source.describe('inventory/')}: expected "
@@ -102,15 +101,15 @@ class InventoryReports(InventorySource):
             )
         verified = []
         for key in manifest_keys:
-            checksum_key = fmt.checksum_key(key)
+            checksum_key = manifests.checksum_key(key)
             if checksum_key not in listing:
                 raise SourceFormatError(
                     source.describe(checksum_key), "manifest.checksum is missing; refusing to load"
                 )
             raw = source.read_bytes(key)
-            fmt.verify_manifest_checksum(raw, source.read_bytes(checksum_key), source.describe(key))
+            manifests.verify_manifest_checksum(raw, source.read_bytes(checksum_key), source.describe(key))
             entry = VerifiedManifest(
-                fmt.parse_manifest(raw, source.describe(key)), {}, checksum_verified=True
+                manifests.parse_manifest(raw, source.describe(key)), {}, checksum_verified=True
             )
             for f in entry.manifest.files:
                 if f.key not in listing:
@@ -119,7 +118,7 @@ class InventoryReports(InventorySource):
                     )
                 entry.local[f.key] = self.source.local_path(f.key, size=f.size)
                 try:
-                    fmt.verify_data_file(entry.local[f.key], f)
+                    manifests.verify_data_file(entry.local[f.key], f)
                 except SourceFormatError as exc:
                     self.source.forget(f.key)
                     raise SourceFormatError(source.describe(f.key), exc.reason, exc.line) from exc

@@ -108,7 +108,9 @@ def replace_days(
 ) -> dict[object, int]:
     """Replace exactly the window ``days`` (consecutive) of ``table`` by the rows of ``stage``, in one
     transaction; the rows written per day (0 for a day the stage has none of)."""
-    replace_partitions(con, [Replacement(table, stage, f"{date_column} BETWEEN ? AND ?", [days[0], days[-1]])])
+    replace_partitions(
+        con, [Replacement(table, stage, f"{date_column} BETWEEN ? AND ?", [days[0], days[-1]])]
+    )
     counts = dict(con.execute(f"SELECT {date_column}, count(*) FROM {stage} GROUP BY ALL").fetchall())
     return {day: int(counts.get(day, 0)) for day in days}
 

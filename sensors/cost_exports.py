@@ -14,7 +14,7 @@ import dagster as dg
 
 from assets.jobs import cost_restatement_job
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
-from bucketlens.formats.cur import DATA_KEY_RE, MANIFEST_KEY_RE
+from bucketlens.formats.cur_exports import DATA_KEY_RE, MANIFEST_KEY_RE
 from resources.source_store import SourceStore
 
 COST_ASSET = dg.AssetKey("user_daily_cost")

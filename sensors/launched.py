@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from bucketlens.formats.inventory import MANIFEST_KEY_RE
+from bucketlens.formats.inventory_manifest import MANIFEST_KEY_RE
 from resources.source_store import SourceStore
 
 

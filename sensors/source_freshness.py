@@ -14,7 +14,7 @@ import dagster as dg
 
 from bucketlens.alerts.notification import Notification
 from bucketlens.anomaly import RulesError
-from bucketlens.formats.inventory import MANIFEST_KEY_RE
+from bucketlens.formats.inventory_manifest import MANIFEST_KEY_RE
 from resources.outbox import AlertOutbox
 from resources.rules import RulesFile
 from resources.source_store import SourceStore

@@ -1,6 +1,6 @@
 """S3 us-east-1 list prices used to price the synthetic cost export.
 
-Copied from /work/shared/formats/price_book.json (AWS list prices mirrored by guides dated
+Copied from the price book in bucketlens/costing/price_book.json (AWS list prices mirrored by guides dated
 2026-03..2026-06, unchanged since 2023), except ``INVENTORY_PER_OBJECT`` (S3 Inventory, $0.0025 per
 million objects listed), which the price book does not carry. Storage uses the first (<= 50 TB) tier:
 the synthetic buckets stay far below it.

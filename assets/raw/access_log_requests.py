@@ -4,11 +4,11 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.raw.guards import source_failures
-from assets.raw.inventory_objects import QUARANTINE_DDL
 from assets.raw.log_ledger import ensure_ledger, ledger_objects_for_day, stage_new_objects
 from assets.raw.log_objects import delivery_days, log_objects_for_day, no_log_objects
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.formats import access_log as fmt
+from bucketlens.schema import QUARANTINE_DDL
 from resources.inventory_source import InventorySource
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore

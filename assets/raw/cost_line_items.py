@@ -19,6 +19,7 @@ from assets.raw.guards import source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
 from bucketlens.costing.exports import ExportSummary, OverlappingExportsError, choose_exports
 from bucketlens.formats import cur as fmt
+from bucketlens.formats import cur_exports as exports
 from resources.pricing import Pricing
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions, scalar
@@ -33,11 +34,13 @@ PERIOD_ITEMS, PERIOD_EXPORTS, PERIOD_DAYS = (
 )
 
 
-def newest_exports(source: SourceStore, billing_period: str) -> tuple[list[fmt.CostExport], dict[str, int]]:
+def newest_exports(
+    source: SourceStore, billing_period: str
+) -> tuple[list[exports.CostExport], dict[str, int]]:
     listing = {o.key: o.size for o in source.list(CUR_PREFIX)}
     marker = f"/metadata/BILLING_PERIOD={billing_period}/"
     manifests = {k: source.read_bytes(k) for k in listing if marker in k and k.endswith("Manifest.json")}
-    return fmt.find_cost_exports(sorted(listing), manifests, billing_period), listing
+    return exports.find_cost_exports(sorted(listing), manifests, billing_period), listing
 
 
 def utc_naive(value: datetime | None) -> datetime | None:
@@ -46,7 +49,7 @@ def utc_naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def summarize(con, stage: str, export: fmt.CostExport, load: fmt.CostLoad) -> ExportSummary:
+def summarize(con, stage: str, export: exports.CostExport, load: fmt.CostLoad) -> ExportSummary:
     total, _, _, accounts, complete = con.execute(fmt.EXPORT_SUMMARY_SQL.format(stage=stage)).fetchall()[0]
     days = con.execute(fmt.EXPORT_DAYS_SQL.format(stage=stage)).fetchall()
     return ExportSummary(

@@ -10,18 +10,15 @@ import dagster as dg
 from assets.metadata import human_bytes, markdown_table
 from assets.raw.guards import source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from bucketlens.duckdb_options import STAGING_SETTINGS, scoped_settings
 from bucketlens.formats import inventory as fmt
+from bucketlens.schema import QUARANTINE_DDL
 from resources.inventory_source import QUARANTINE, InventorySource, StagedDay
 from resources.service import ServiceLayout
 from resources.warehouse import Warehouse, drop_tables, rewriting_raw_day, scalar
 
 ASSET = dg.AssetKey("inventory_objects")
 WARN = dg.AssetCheckSeverity.WARN
-QUARANTINE_DDL = """
-CREATE TABLE IF NOT EXISTS raw.quarantine (
-    source VARCHAR, partition_date DATE, file VARCHAR, line_number BIGINT,
-    raw_text VARCHAR, reason VARCHAR, loaded_at TIMESTAMP
-)"""
 
 
 # The checks are grouped aggregates, not count(DISTINCT ...): DuckDB spills a GROUP BY to disk under
@@ -84,7 +81,7 @@ def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLay
     twice (the step took 24.0 s at 10 M objects, 14.6 s now) and spilled 22 GB uncompressed at 100 M."""
     table = "raw.inventory_objects"
     with (
-        fmt.scoped_settings(con, fmt.STAGING_SETTINGS),
+        scoped_settings(con, STAGING_SETTINGS),
         rewriting_raw_day(con, table, "snapshot_date", day, "inventory_objects"),
     ):
         staged = inventory.stage(con, day, prepared, service.ownership(), target=table)

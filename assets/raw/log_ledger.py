@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets.raw.log_objects import log_objects_for_day
 from bucketlens.formats import access_log as fmt
+from bucketlens.schema import LINE_COLUMNS
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, drop_tables, replace_partitions
@@ -25,10 +26,7 @@ LEDGER_DDL = (
 RECORDS_DDL = (
     "CREATE TABLE IF NOT EXISTS raw.access_log_records AS SELECT * FROM raw.access_log_requests LIMIT 0"
 )
-OBJECT_QUARANTINE_DDL = (
-    "CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine "
-    "(file VARCHAR, line_number BIGINT, raw_text VARCHAR, reason VARCHAR)"
-)
+OBJECT_QUARANTINE_DDL = f"CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine ({LINE_COLUMNS})"
 
 
 def ensure_ledger(con) -> None:

@@ -26,24 +26,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from bucketlens.anomaly.abuse import stage_abuse_flags
+from bucketlens.anomaly.abuse import PATTERNS, stage_abuse_flags
 from bucketlens.anomaly.rules import Rules
 from bucketlens.anomaly.scores import stage_user_anomaly_scores
 from bucketlens.anomaly.service import stage_service_anomalies
 from bucketlens.anomaly.sources import DEFAULT_SOURCES, Sources, identifier
 
-LABELLED_PATTERNS = (
-    "rapid_upload",
-    "daily_upload_volume",
-    "duplicate_data",
-    "non_photo_content",
-    "sharing_abuse",
-    "failed_access_storm",
-    "large_object",
-    "over_plan_limit",
-    "cost_spike",
-)
 SERVICE_PATTERNS = ("cost_spike",)
+# The generator injects every abuse pattern but the informational quota, size and cost ones, which follow
+# from ordinary usage; those are flagged, never labelled.
+INFORMATIONAL_PATTERNS = ("quota_80_percent", "large_account", "monthly_cost")
+LABELLED_PATTERNS = tuple(p for p in PATTERNS if p not in INFORMATIONAL_PATTERNS) + SERVICE_PATTERNS
 INVENTORY_PATTERNS = ("duplicate_data", "non_photo_content", "large_object", "over_plan_limit")
 """Detected from the inventory, so visible on the label's ``inventory_snapshot``; the others are
 detected from the requests (access logs, cost) of the label's ``date``."""

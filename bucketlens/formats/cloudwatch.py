@@ -24,8 +24,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from bucketlens.duckdb_options import scoped_settings
 from bucketlens.formats.errors import SourceFormatError
-from bucketlens.formats.inventory import scoped_settings
 
 NAMESPACE = "AWS/S3"
 MAX_QUERIES = 500  # GetMetricData's limit per request

@@ -2,8 +2,8 @@
 
 An inventory report is the only complete, AWS-authored list of what a bucket stores: every version
 AWS bills, with its size and storage class. It is only trustworthy when all of it is read: the manifest
-is checked against ``manifest.checksum``, every data file against the manifest's size and MD5, and a
-manifest is staged entirely or not at all. Values AWS writes differently per format are normalised
+and its files are verified first (``bucketlens.formats.inventory_manifest``), and a manifest is staged
+entirely or not at all. Values AWS writes differently per format are normalised
 here so the warehouse sees one shape: CSV keys are form-URL-encoded (Parquet/ORC keys are raw), CSV
 has no header (the column order is the manifest's ``fileSchema``), and timestamps are UTC.
 
@@ -15,21 +15,20 @@ connection; downloading from S3 and replacing the warehouse partition belong to 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 import duckdb
 import pyarrow as pa
 import pyarrow.orc as orc
 
-from bucketlens.duckdb_options import set_option
+from bucketlens.duckdb_options import STAGING_SETTINGS, scoped_settings
 from bucketlens.formats.errors import SourceFormatError
+from bucketlens.formats.inventory_manifest import (
+    REQUIRED_FIELDS,
+    InventoryManifest,
+)
 from bucketlens.keys import KeyPattern
 
 # Contract columns of raw.inventory_objects, in table order (the stage table has the same shape, so
@@ -77,37 +76,6 @@ FIELD_TARGETS: dict[str, tuple[str, str]] = {
     "is_multipart_uploaded": ("is_multipart_uploaded", "BOOLEAN"),
     "intelligent_tiering_access_tier": ("intelligent_tiering_access_tier", "VARCHAR"),
 }
-REQUIRED_FIELDS = ("bucket", "key")
-FILE_FORMATS = ("CSV", "ORC", "Parquet")
-CHUNK_SIZE = 1 << 20
-
-# Session settings while staging: bounded memory (DuckDB spills to its temp directory), no ordering
-# guarantee needed, and UTC so TIMESTAMPTZ values convert to the contract's naive-UTC timestamps.
-STAGING_SETTINGS = {"memory_limit": "1GB", "preserve_insertion_order": "false", "TimeZone": "UTC"}
-
-MANIFEST_KEY_RE = re.compile(
-    r"^(?P<prefix>(?:.*/)?inventory/(?P<bucket>[^/]+)/(?P<config>[^/]+)/)"
-    r"(?P<folder>(?P<day>\d{4}-\d{2}-\d{2})T(?P<hour>\d{2})-(?P<minute>\d{2})Z)/manifest\.json$"
-)
-
-
-@dataclass
-class ManifestFile:
-    key: str
-    size: int
-    md5: str
-
-
-@dataclass
-class InventoryManifest:
-    key: str
-    source_bucket: str
-    destination_bucket: str
-    version: str
-    creation_time: datetime
-    file_format: str
-    columns: list[str]
-    files: list[ManifestFile]
 
 
 @dataclass
@@ -124,188 +92,6 @@ class InventoryLoad:
     quarantined: int = 0
     by_storage_class: dict[str, int] = field(default_factory=dict)  # versions (not delete markers)
     bytes_by_storage_class: dict[str, int] = field(default_factory=dict)
-
-
-# --- manifest ---------------------------------------------------------------------------------
-
-
-def snake_case(name: str) -> str:
-    """``LastModifiedDate`` -> ``last_modified_date``, ``ETag`` -> ``e_tag``."""
-    name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name.strip())
-    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    return name.lower()
-
-
-def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
-    for char in text:
-        if char == "<":
-            depth += 1
-        elif char == ">":
-            depth -= 1
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return [part.strip() for part in parts if part.strip()]
-
-
-def schema_columns(file_format: str, schema: str, name: str) -> list[str]:
-    """Column names (snake_case) from a manifest's ``fileSchema``, in file order."""
-    schema = schema.strip()
-    if file_format == "CSV":
-        columns = [snake_case(part) for part in schema.split(",") if part.strip()]
-    elif file_format == "Parquet":
-        body = re.search(r"\{(.*)\}", schema, re.S)
-        if not body:
-            raise SourceFormatError(name, f"Parquet fileSchema is not a 'message … {{ … }}': {schema[:80]!r}")
-        columns = re.findall(r"(?:required|optional|repeated)\s+\w+\s+(\w+)", body.group(1))
-    else:
-        body = re.fullmatch(r"struct<(.*)>", schema, re.S)
-        if not body:
-            raise SourceFormatError(name, f"ORC fileSchema is not a 'struct<…>': {schema[:80]!r}")
-        columns = [part.split(":", 1)[0].strip() for part in _split_top_level(body.group(1))]
-    if not columns:
-        raise SourceFormatError(name, f"fileSchema lists no columns: {schema[:80]!r}")
-    odd = [c for c in columns if not re.fullmatch(r"[a-z][a-z0-9_]*", c)]
-    if odd:
-        raise SourceFormatError(name, f"fileSchema has unexpected column names {odd}")
-    return columns
-
-
-def parse_manifest(raw: bytes, name: str) -> InventoryManifest:
-    """Parse an inventory ``manifest.json``; errors name the manifest and the offending field."""
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceFormatError(name, f"manifest is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise SourceFormatError(name, "manifest is not a JSON object")
-    missing = [
-        f
-        for f in (
-            "sourceBucket",
-            "destinationBucket",
-            "creationTimestamp",
-            "fileFormat",
-            "fileSchema",
-            "files",
-        )
-        if f not in doc
-    ]
-    if missing:
-        raise SourceFormatError(name, f"manifest lacks {', '.join(missing)}")
-    file_format = doc["fileFormat"]
-    if file_format not in FILE_FORMATS:
-        raise SourceFormatError(name, f"unknown fileFormat {file_format!r}; expected one of {FILE_FORMATS}")
-    try:
-        created = datetime.fromtimestamp(int(doc["creationTimestamp"]) / 1000, tz=UTC)
-    except (TypeError, ValueError) as exc:
-        raise SourceFormatError(
-            name, f"creationTimestamp {doc['creationTimestamp']!r} is not epoch ms"
-        ) from exc
-    if not isinstance(doc["files"], list):
-        raise SourceFormatError(name, "manifest 'files' is not a list")
-    files = []
-    for index, entry in enumerate(doc["files"]):
-        try:
-            files.append(
-                ManifestFile(str(entry["key"]), int(entry["size"]), str(entry["MD5checksum"]).lower())
-            )
-        except (TypeError, KeyError, ValueError) as exc:
-            raise SourceFormatError(
-                name, f"files[{index}] needs key, size and MD5checksum: {entry!r}"
-            ) from exc
-    columns = schema_columns(file_format, str(doc["fileSchema"]), name)
-    absent = [f for f in REQUIRED_FIELDS if f not in columns]
-    if absent:
-        raise SourceFormatError(name, f"fileSchema has no {', '.join(absent)} column: {columns}")
-    return InventoryManifest(
-        key=name,
-        source_bucket=str(doc["sourceBucket"]),
-        destination_bucket=str(doc["destinationBucket"]),
-        version=str(doc.get("version", "")),
-        creation_time=created,
-        file_format=file_format,
-        columns=columns,
-        files=files,
-    )
-
-
-def verify_manifest_checksum(manifest_raw: bytes, checksum_raw: bytes, name: str) -> None:
-    """``manifest.checksum`` holds the hex MD5 of the manifest's bytes."""
-    expected = checksum_raw.decode("ascii", errors="replace").strip().lower()
-    actual = hashlib.md5(manifest_raw).hexdigest()
-    if expected != actual:
-        raise SourceFormatError(name, f"manifest MD5 is {actual} but manifest.checksum says {expected}")
-
-
-def verify_data_file(path: str, expected: ManifestFile) -> None:
-    """Size first (cheap), then a streaming MD5 of the file against the manifest entry."""
-    actual_size = os.path.getsize(path)
-    if actual_size != expected.size:
-        raise SourceFormatError(
-            expected.key, f"size is {actual_size} bytes but the manifest says {expected.size}"
-        )
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
-    if digest.hexdigest() != expected.md5.lower():
-        raise SourceFormatError(
-            expected.key, f"MD5 is {digest.hexdigest()} but the manifest says {expected.md5}"
-        )
-
-
-def inventory_manifest_keys(keys: list[str], day: date) -> list[str]:
-    """Manifest keys of reports whose folder (scan start) is on ``day``: the latest per config."""
-    latest: dict[str, tuple[str, str]] = {}
-    for key in keys:
-        match = MANIFEST_KEY_RE.match(key)
-        if not match or match["day"] != day.isoformat():
-            continue
-        config = match["prefix"]
-        if config not in latest or match["folder"] > latest[config][0]:
-            latest[config] = (match["folder"], key)
-    return sorted(key for _, key in latest.values())
-
-
-def checksum_key(manifest_key: str) -> str:
-    if not manifest_key.endswith("manifest.json"):
-        raise ValueError(f"{manifest_key!r} is not a manifest.json key")
-    return manifest_key[: -len("manifest.json")] + "manifest.checksum"
-
-
-# --- staging ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> Iterator[None]:
-    """Apply DuckDB settings for a block and restore the caller's values afterwards."""
-    names = list(settings)
-    before = dict(
-        con.execute(
-            "SELECT name, value FROM duckdb_settings() WHERE name IN (SELECT unnest(?))", [names]
-        ).fetchall()
-    )
-    for name, value in settings.items():
-        set_option(con, name, value)
-    try:
-        yield
-    finally:
-        for name in names:
-            if name in before:
-                set_option(con, name, _restorable(name, str(before[name])))
-
-
-def _restorable(name: str, shown: str) -> str:
-    """DuckDB shows memory limits truncated to one decimal ("2.7 GiB" for 3 GB); restoring the shown
-    value would shrink the limit a little on every call, so restore the middle of the shown interval
-    (a fixed point: "2.75 GiB" shows as "2.7 GiB" again)."""
-    match = re.fullmatch(r"(\d+)\.(\d) (\w+)", shown) if name in ("memory_limit", "max_memory") else None
-    return f"{match[1]}.{match[2]}5 {match[3]}" if match else shown
 
 
 def _quote(identifier: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from assets.raw import inventory_objects
 from assets.reports.publish import REPORT_WRITTEN, publish
-from bucketlens.formats import inventory as fmt
+from bucketlens.formats import inventory_manifest as manifests
 from bucketlens.reports.report import Report
 from bucketlens.settings import Settings
 from resources import build_resources
@@ -42,8 +42,8 @@ class UnverifiedReports(InventoryReports):
         out = {}
         for day in days:
             entries = []
-            for key in fmt.inventory_manifest_keys(sorted(listing), day):
-                manifest = fmt.parse_manifest(self.source.read_bytes(key), key)
+            for key in manifests.inventory_manifest_keys(sorted(listing), day):
+                manifest = manifests.parse_manifest(self.source.read_bytes(key), key)
                 entries.append(
                     VerifiedManifest(manifest, {f.key: self.source.local_path(f.key) for f in manifest.files})
                 )

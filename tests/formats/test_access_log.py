@@ -18,7 +18,7 @@ from bucketlens.formats.access_log import (
 )
 from bucketlens.keys import KeyPattern
 
-EXAMPLES = Path("/work/shared/formats")
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
 if not EXAMPLES.exists():  # the repo keeps a copy of AWS's examples next to the design notes
     EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "formats"
 DAY = datetime.date(2019, 2, 6)

@@ -21,7 +21,7 @@ from bucketlens.formats.cloudwatch import (
 )
 from bucketlens.formats.errors import SourceFormatError
 
-AWS_EXAMPLES = Path("/work/shared/formats")
+AWS_EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
 DAY = date(2026, 9, 1)
 BUCKET = "cw-fixture"  # never created in moto's S3: moto would invent AWS/S3 datapoints for it
 

@@ -18,12 +18,10 @@ from bucketlens.formats.cur import (
     EXPORT_DAYS_SQL,
     EXPORT_SUMMARY_SQL,
     OPTIONAL_COLUMNS,
-    CostExport,
-    cost_manifest_keys,
     ensure_tables,
-    find_cost_exports,
     stage_cost_line_items,
 )
+from bucketlens.formats.cur_exports import CostExport, cost_manifest_keys, find_cost_exports
 from bucketlens.formats.errors import SourceFormatError
 
 PERIOD = "2026-09"

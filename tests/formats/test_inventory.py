@@ -20,20 +20,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from bucketlens.formats.errors import SourceFormatError
-from bucketlens.formats.inventory import (
-    TABLE_DDL,
+from bucketlens.formats.inventory import TABLE_DDL, stage_inventory
+from bucketlens.formats.inventory_manifest import (
     InventoryManifest,
     ManifestFile,
     checksum_key,
     inventory_manifest_keys,
     parse_manifest,
-    stage_inventory,
     verify_data_file,
     verify_manifest_checksum,
 )
 from bucketlens.keys import KeyPattern
 
-AWS_EXAMPLES = Path("/work/shared/formats")
+AWS_EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
 SNAPSHOT = date(2026, 9, 1)
 CSV_SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass"
 CSV_COLUMNS = ["bucket", "key", "version_id", "is_latest", "is_delete_marker", "size", "last_modified_date",
@@ -470,7 +469,8 @@ LARGE_SCRIPT = r"""
 import resource, sys, time
 from datetime import date
 import duckdb
-from bucketlens.formats.inventory import ManifestFile, InventoryManifest, stage_inventory
+from bucketlens.formats.inventory import stage_inventory
+from bucketlens.formats.inventory_manifest import InventoryManifest, ManifestFile
 from bucketlens.keys import KeyPattern
 path, rows = sys.argv[1], int(sys.argv[2])
 m = InventoryManifest("m", "photos", "d", "v", None, "CSV",
