@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from bucketlens.keys import DEFAULT_KEY_PATTERN, DEFAULT_USER_ID_REGEX
+
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "BUCKETLENS_USERS_DB", "BUCKETLENS_OUTBOX_DB")
 
 
@@ -101,12 +103,12 @@ class Settings(BaseModel):
     )
     key_pattern: str = _var(
         "BUCKETLENS_KEY_PATTERN",
-        "users/{user_id}/",
+        DEFAULT_KEY_PATTERN,
         "Key prefix that names an object's owner; everything else is `_shared`.",
     )
     user_id_regex: str = _var(
         "BUCKETLENS_USER_ID_REGEX",
-        "[A-Za-z0-9_-]+",
+        DEFAULT_USER_ID_REGEX,
         "What a user id may look like inside the key pattern (must not match `/` or `..`).",
     )
     cloudwatch_mode: Literal["files", "api"] = _var(
@@ -298,6 +300,11 @@ class Settings(BaseModel):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token.get_secret_value())
+
+
+def default(attribute: str) -> Any:
+    """The documented default of a setting, for resource fields: each default is written once, here."""
+    return Settings.model_fields[attribute].default
 
 
 def variable_names() -> list[str]:

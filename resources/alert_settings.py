@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from bucketlens.settings import default
+
 
 class AlertSettings(dg.ConfigurableResource):
     """``ui_url`` (``BUCKETLENS_UI_URL``) prefixes the "View in Dagster" link of every alert."""
 
-    ui_url: str = "http://127.0.0.1:3000"
+    ui_url: str = default("ui_url")
 
     def link_base(self) -> str:
         return self.ui_url.rstrip("/")

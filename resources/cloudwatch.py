@@ -11,11 +11,13 @@ from datetime import date
 import boto3
 import dagster as dg
 
+from bucketlens.settings import default
+
 
 class CloudWatchSource(dg.ConfigurableResource):
-    mode: str = "files"  # "files" | "api"
+    mode: str = default("cloudwatch_mode")  # "files" | "api"
     buckets: list[str] = []
-    region: str = "us-east-1"
+    region: str = default("aws_region")
 
     def client(self):
         # AWS_ENDPOINT_URL (moto in tests) is honoured by boto3 itself.

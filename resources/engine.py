@@ -13,15 +13,16 @@ import dagster as dg
 from dagster_aws.athena import AthenaClientResource
 
 from bucketlens.engines.athena import AthenaEngine
+from bucketlens.settings import default
 
 
 class QueryEngine(dg.ConfigurableResource):
     """The configured engine; ``athena_engine()`` builds the Athena side when ``engine == 'athena'``."""
 
-    engine: str = "duckdb"
-    athena_database: str = "raw"
+    engine: str = default("engine")
+    athena_database: str = default("athena_database")
     athena_output_location: str = ""
-    athena_workgroup: str = "primary"
+    athena_workgroup: str = default("athena_workgroup")
     polling_interval: int = 1
 
     def athena_engine(self) -> AthenaEngine:

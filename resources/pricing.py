@@ -12,9 +12,9 @@ from decimal import Decimal
 import dagster as dg
 
 from bucketlens.costing.price_book import PriceBook
+from bucketlens.settings import default
 
 PROVIDERS = ("aws_s3_us_east_1", "cloudflare_r2")
-DEFAULT_PLAN_PRICES = "personal=9.99,family=29.99"
 
 
 class PlanPriceError(ValueError):
@@ -52,9 +52,9 @@ class Pricing(dg.ConfigurableResource):
     the bill when several overlap (``cost_export``), and whose requests the owner pays for
     (``account_ids``: the bucket owner's accounts; empty: the usage accounts of the cost export)."""
 
-    provider: str = "aws_s3_us_east_1"
+    provider: str = default("provider")
     price_book_path: str = ""  # empty: the copy shipped with bucketlens
-    plan_prices: str = DEFAULT_PLAN_PRICES
+    plan_prices: str = default("plan_prices")
     cost_export: str = ""  # BUCKETLENS_COST_EXPORT; empty: the documented default rule
     account_ids: str = ""  # BUCKETLENS_ACCOUNT_IDS, comma-separated
 

@@ -4,10 +4,12 @@ from urllib.parse import quote
 
 import dagster as dg
 
+from bucketlens.settings import default
+
 
 class ReportSettings(dg.ConfigurableResource):
     reports_dir: str  # $BUCKETLENS_HOME/reports
-    ui_url: str = "http://127.0.0.1:3000"
+    ui_url: str = default("ui_url")
 
     def asset_link(self, asset: str, partition: str) -> str:
         """The asset partition in the Dagster UI: the report's lineage, runs and metadata."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from bucketlens.alerts.delivery import PreviewSender, Sender, SlackSender
+from bucketlens.settings import default
 
 
 class SlackResource(dg.ConfigurableResource):
     bot_token: str = ""  # SLACK_BOT_TOKEN; empty → the preview sender
-    api_url: str = "https://slack.com/api/"  # SLACK_API_URL (a fake server in tests)
+    api_url: str = default("slack_api_url")  # SLACK_API_URL (a fake server in tests)
     preview_path: str  # where the preview sender writes slack-preview.jsonl (slack-preview.md beside it)
     ui_url: str  # the Dagster UI's base URL, for "View in Dagster" links
     timeout_seconds: int = 10  # per Web API call; the delivery lease must stay well above it

@@ -10,6 +10,8 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+from bucketlens.settings import default
+
 REQUIRED_COLUMNS = ("user_id", "plan", "quota_bytes", "created_at", "status")
 
 
@@ -30,7 +32,7 @@ def user_ids_as_text(ids: pd.Series) -> pd.Series:
 
 class UsersDatabase(dg.ConfigurableResource):
     url: str
-    query: str = "SELECT user_id, plan, quota_bytes, created_at, status FROM users"
+    query: str = default("users_query")
 
     def fetch_users(self) -> pd.DataFrame:
         """All users, typed: the user table is small (thousands to millions of rows), one query."""

@@ -15,6 +15,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from bucketlens.duckdb_options import set_option
+from bucketlens.settings import default
 
 CHECKPOINT_THRESHOLD = "1GB"  # the WAL a step may grow before DuckDB checkpoints on its own
 SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
@@ -23,7 +24,7 @@ SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
 class Warehouse(DuckDBResource):
     """DuckDB with the project's session settings: bounded memory, spilling, no progress bar."""
 
-    memory_limit: str = "700MB"
+    memory_limit: str = default("duckdb_memory_limit")
     temp_directory: str = ""
 
     @contextmanager
