@@ -50,14 +50,14 @@ def billed_403s(con) -> tuple[int, int]:
 
 
 def test_owner_accounts_unknown_only_anonymous_403s_are_free(con):
-    result = asset.load_day(con, DAY, [])
+    result = asset.load_window(con, [DAY], [])[0]
     assert billed_403s(con) == (10, 6)  # 3 outside + 2 inside + 1 canonical billed; 4 anonymous free
     assert result.metadata["billable_requests"] == dg.MetadataValue.int(11)  # + the 5 successful GETs
     assert result.metadata["owner_accounts_from"] == "unknown (only anonymous 403s unbilled)"
 
 
 def test_configured_owner_accounts_make_403s_from_other_accounts_free(con):
-    result = asset.load_day(con, DAY, [OWNER])
+    result = asset.load_window(con, [DAY], [OWNER])[0]
     assert billed_403s(con) == (10, 3)  # the owner's own 2 and the canonical-id 1; not the outside 3
     assert result.metadata["billable_requests"] == dg.MetadataValue.int(8)
     assert result.metadata["owner_accounts_from"] == "BUCKETLENS_ACCOUNT_IDS"
@@ -68,7 +68,7 @@ def test_the_cost_exports_usage_accounts_are_the_owners_when_none_are_configured
         "INSERT INTO raw.cost_line_items (billing_period, usage_start, usage_account_id) VALUES (?, ?, ?)",
         ["2026-10", f"{DAY} 00:00:00", OWNER],
     )
-    result = asset.load_day(con, DAY, [])
+    result = asset.load_window(con, [DAY], [])[0]
     assert billed_403s(con) == (10, 3)
     assert (result.metadata["owner_accounts"], result.metadata["owner_accounts_from"]) == (
         OWNER,
