@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/pytest "$@"
+# Both cores: test files are spread over two workers (a file stays on one, sharing its fixtures).
+exec .venv/bin/pytest -n 2 --dist loadfile "$@"

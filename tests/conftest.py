@@ -12,7 +12,12 @@ from unittest import mock
 
 import pytest
 
-from tests.faults.table import fault_table, print_fault_table  # noqa: F401 (fixture)
+from tests.faults.table import (  # noqa: F401 (fixture)
+    fault_table,
+    print_fault_table,
+    receive_from_worker,
+    send_to_controller,
+)
 
 pytest_plugins = ["tests.postgres"]  # a real PostgreSQL server: postgres_url, alert_db_url
 
@@ -30,6 +35,15 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The fault suite's table (tests/faults/table.py), printed on every run that recorded rows."""
     print_fault_table(terminalreporter, config)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    send_to_controller(session.config)
+
+
+def pytest_testnodedown(node, error):
+    """xdist controller: gather each worker's fault rows (``-n 2`` in scripts/test.sh)."""
+    receive_from_worker(node.config, node)
 
 
 TINY_START = date(2026, 10, 1)

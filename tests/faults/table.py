@@ -8,7 +8,7 @@ whole picture on every run, on SQLite and on PostgreSQL alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
 import pytest
 
@@ -58,8 +58,21 @@ def fault_table(request: pytest.FixtureRequest):
     return rows.append
 
 
+def send_to_controller(config) -> None:
+    """Under pytest-xdist each worker records its own rows: hand them to the controller, which prints."""
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_rows"] = [asdict(row) for row in config.stash.get(FAULT_ROWS, [])]
+
+
+def receive_from_worker(config, node) -> None:
+    """The controller's side of ``send_to_controller``."""
+    rows = getattr(node, "workeroutput", {}).get("fault_rows", [])
+    config.stash.setdefault(FAULT_ROWS, []).extend(FaultRow(**row) for row in rows)
+
+
 def print_fault_table(terminalreporter, config) -> None:
-    rows = config.stash.get(FAULT_ROWS, None)
+    rows = sorted(config.stash.get(FAULT_ROWS, []), key=lambda r: (r.suite, r.case, r.database))
     if not rows:
         return
     terminalreporter.write_sep("-", "fault suite")
