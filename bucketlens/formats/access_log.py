@@ -3,8 +3,8 @@
 Why this module exists: access logs are the only per-user record of requests (CloudWatch request
 metrics have no per-user dimension), and they are awkward: space-separated with a bracketed time,
 quoted fields that carry attacker-controlled text (escaped quotes included), an unquoted ``-``
-request-URI on ``BATCH.DELETE.OBJECT``, optional trailing fields (18 to 27 and more in the wild),
-keys URL-encoded twice for ``REST.*`` operations but once, form-style, for the others, and delivery
+request-URI, referrer and user agent on ``BATCH.DELETE.OBJECT``, optional trailing fields (18 to 27
+and more in the wild), keys URL-encoded twice for ``REST.*`` operations but once, form-style, for the others, and delivery
 that is late and sometimes duplicated. Millions of lines a day rule out a Python loop over lines,
 so everything after "which files" happens in one DuckDB statement (``access_log.sql``): a fast
 path built from vectorised string splits, and one authoritative regular expression for every line
@@ -69,19 +69,20 @@ QUARANTINE_DDL = (
 RAW_TEXT_MAX_CHARS = 2000  # quarantined lines are kept up to this length
 
 # The grammar (RE2). Required: the 17 fields up to the user agent, single spaces between them; the
-# request-URI is quoted or an unquoted '-'; quoted fields may contain anything but an unescaped
-# quote. Then up to nine optional fields (version ID … ACL required); anything beyond is ignored.
+# request-URI, referrer and user agent are each quoted or an unquoted '-' (BATCH.DELETE.OBJECT lines
+# carry all three unquoted); quoted fields may contain anything but an unescaped quote. Then up to
+# nine optional fields (version ID … ACL required); anything beyond is ignored.
 _FIELD = r"([^ ]+)"
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_QUOTED_OR_DASH = r'(?:"((?:[^"\\]|\\.)*)"|-)'
 _OPTIONAL = r"(?: ([^ ]*))?"
 ACCESS_LOG_REGEX = (
     "^"
     + " ".join(
         [_FIELD, _FIELD, r"\[([^\]]*)\]"]  # bucket owner, bucket, time
         + [_FIELD] * 5  # remote IP, requester, request ID, operation, key
-        + [r'(?:"((?:[^"\\]|\\.)*)"|-)']  # request-URI
+        + [_QUOTED_OR_DASH]  # request-URI
         + [_FIELD] * 6  # status, error code, bytes sent, object size, total time, turn-around
-        + [_QUOTED, _QUOTED]  # referrer, user agent
+        + [_QUOTED_OR_DASH, _QUOTED_OR_DASH]  # referrer, user agent
     )
     + _OPTIONAL * 9
     + "(?: .*)?$"

@@ -312,6 +312,58 @@ def test_batch_delete_with_unquoted_dash_uri_and_lifecycle_with_dash_status(con,
     ]
 
 
+def test_delete_objects_request_keeps_every_batch_delete_record(con, tmp_path):
+    """Issue 14, defect 8: a DeleteObjects request is logged as one REST.POST.MULTI_OBJECT_DELETE line
+    and one BATCH.DELETE.OBJECT line per key, all with the same request ID; AWS writes the batch lines
+    with an unquoted '-' request-URI, referrer and user agent, and form-encodes their keys once ('+'
+    for a space). The old grammar required a quoted referrer and user agent, so every batch line was
+    quarantined and the deletions (and the early-delete fees they drive) vanished."""
+    prefix = f"{OWNER} photos-prod [06/Feb/2019:09:14:02 +0000] 192.0.2.3 arn:aws:iam::123456789012:user/app 7D3F9A2C41E0B85A"
+    tail = " - 3jN0ZfLxgq8aVq1Hh4EXAMPLE= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader photos-prod.s3.us-east-1.amazonaws.com TLSv1.2 - -"
+    lines = [
+        f'{prefix} REST.POST.MULTI_OBJECT_DELETE - "POST /photos-prod?delete HTTP/1.1" 200 - 412 - 58 21 "-" '
+        f'"aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM/17.0.9"{tail}',
+        f"{prefix} BATCH.DELETE.OBJECT users/1001/old+photo+(1).jpg - 204 - - 2483027 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1001/caf%C3%A9+menu.jpg - 204 - - 918244 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1002/100%25+done.png - 204 - - 44120 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1002/gone.jpg - 204 NoSuchKey - - - - - -{tail}",
+    ]
+    load = stage(con, tmp_path, {"2019-02-06-09-20-11-ABCD": lines})
+    # five lines, five records: one per (request ID, operation, key), none quarantined or deduplicated
+    assert (load.lines, load.parsed, load.quarantined, load.duplicates, load.rows) == (5, 5, 0, 0, 5)
+    assert con.execute("SELECT count(*) FROM stage_access_log_quarantine").fetchall() == [(0,)]
+    assert rows(
+        con, "source_line, request_id, operation, key, user_id, http_status, object_size, request_uri, referrer, "
+        "user_agent, host_id, tls_version"
+    ) == [
+        (1, "7D3F9A2C41E0B85A", "REST.POST.MULTI_OBJECT_DELETE", None, "_shared", 200, None,
+         "POST /photos-prod?delete HTTP/1.1", None,
+         "aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM/17.0.9", "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (2, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1001/old photo (1).jpg", "1001", 204, 2483027,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (3, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1001/café menu.jpg", "1001", 204, 918244,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (4, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1002/100% done.png", "1002", 204, 44120,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (5, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1002/gone.jpg", "1002", 204, None,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+    ]  # fmt: skip
+
+
+def test_lifecycle_expiry_with_unquoted_dashes_is_a_record(con, tmp_path):
+    """S3.EXPIRE.OBJECT records carry '-' for the status and remote IP; written with every quoted
+    field as an unquoted '-' too, they are still records (same grammar as defect 8's batch lines)."""
+    expire = (
+        f"{OWNER} photos-prod [06/Feb/2019:03:00:12 +0000] - AmazonS3 1B8C2D3E4F5A6B7C S3.EXPIRE.OBJECT "
+        "users/1003/old+video.mov - - - - 73400320 - - - - - - - - - - - - - -"
+    )
+    load = stage(con, tmp_path, {"a.log": [expire]})
+    assert (load.parsed, load.quarantined) == (1, 0)
+    assert rows(
+        con, "operation, key, user_id, remote_ip, http_status, object_size, requester, user_agent"
+    ) == [("S3.EXPIRE.OBJECT", "users/1003/old video.mov", "1003", None, None, 73400320, "AmazonS3", None)]
+
+
 @pytest.mark.parametrize(
     ("op", "field", "decoded"),
     [
