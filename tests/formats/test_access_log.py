@@ -18,9 +18,7 @@ from bucketlens.formats.access_log import (
 )
 from bucketlens.keys import KeyPattern
 
-EXAMPLES = Path("/work/shared/formats")
-if not EXAMPLES.exists():  # the repo keeps a copy of AWS's examples next to the design notes
-    EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "formats"
+EXAMPLES = Path(__file__).resolve().parent / "fixtures"  # AWS's documented example log lines, as published
 DAY = datetime.date(2019, 2, 6)
 DEFAULT_PATTERN = KeyPattern()
 OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
