@@ -102,33 +102,28 @@ _FRAGMENTS = dict(
 _BLANK = "blank"
 _NEEDS_GRAMMAR = "needs the full grammar"
 
-# Every line of every file, numbered, cut at its double quotes: each file is read whole (one file
-# per thread, so both cores work), split on newlines and numbered as it is split (generate_subscripts,
-# exact whatever the line endings or empty lines), one trailing carriage return dropped. {texts}
-# yields (file_idx, content, lossy). Measured on 1 M lines: 0.20 s of CPU to read, split and
-# number, less than DuckDB's CSV scanner needs to cut the same lines (0.28 s) without numbering them.
-_SOURCE = (
-    "(SELECT file_idx, line_number, lossy, line, "
-    + ", ".join(f"s[{i}] AS q{i}" for i in range(1, 8))
-    + ", len(s) AS nq FROM (SELECT *, string_split(line, '\"') AS s FROM ("
-    "SELECT file_idx, line_number, lossy, "
-    "CASE WHEN suffix(raw_line, chr(13)) THEN raw_line[:-2] ELSE raw_line END AS line "
-    "FROM (SELECT file_idx, generate_subscripts(lines, 1) AS line_number, unnest(lines) AS raw_line, lossy "
-    "FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS lines FROM {texts})))))"
-)
+# The files as (file_idx, content, lossy): read by DuckDB, which refuses invalid UTF-8 (_read_lossy).
 _TEXTS = (
     "(SELECT list_position($paths, filename) AS file_idx, content, FALSE AS lossy FROM read_text($paths))"
 )
 
 
-def _pieces_statement(target: str, source: str, user_id: str) -> str:
-    body = _FRAGMENTS["pieces"] + _FRAGMENTS["typed"]
-    return f"INSERT INTO {target}\n" + body.format(source=source, carry="line", line="line", user_id=user_id)
+# With ``dedupe_key`` the target has one more column, hash(request_id, operation, key) (NULL without a
+# request ID), written while the line's strings are at hand: deduplicating a day then groups 8-byte
+# integers instead of re-reading three strings per row from a table that has spilled to disk.
+_DEDUPE_KEY = "dedupe_key"
+_DEDUPE_KEY_SQL = ", CASE WHEN request_id IS NOT NULL THEN hash(request_id, operation, decoded_key) END"
 
 
-def _grammar_statement(target: str, source: str, user_id: str) -> str:
-    body = _FRAGMENTS["grammar"] + _FRAGMENTS["typed"]
-    return f"INSERT INTO {target}\n" + body.format(source=source, carry="line", line="line", user_id=user_id)
+def _statement(fragment: str, target: str, source: str, user_id: str, dedupe_key: bool) -> str:
+    """``INSERT INTO target`` the rows of ``fragment`` ('pieces' over the lines of ``source``, a
+    texts table, or 'grammar' over ``source``, a table of marker rows)."""
+    if fragment == "pieces":
+        source = _FRAGMENTS["lines"].format(texts=source)
+    sql = (_FRAGMENTS[fragment] + _FRAGMENTS["typed"]).format(
+        source=source, user_id=user_id, extra=_DEDUPE_KEY_SQL if dedupe_key else ""
+    )
+    return f"INSERT INTO {target}\n{sql}"
 
 
 @dataclass
@@ -162,35 +157,54 @@ def stage_access_logs(
     """Parse ``files`` (display name, local path) into TEMP tables ``stage`` and ``quarantine``.
 
     ``stage`` has exactly the columns of ``raw.access_log_requests`` and holds the records whose own
-    timestamp (UTC) falls on ``day``, one per (request ID, operation, key). ``quarantine`` holds
-    (file, line_number, raw_text, reason) for every line that does not parse. The caller replaces
-    the partition from these tables in one transaction.
+    timestamp (UTC) falls on ``day``, one per (request ID, operation, key): the first seen (file
+    order, then line) of repeated deliveries. ``quarantine`` holds (file, line_number, raw_text,
+    reason) for every line that does not parse. The caller replaces the partition from these tables
+    in one transaction.
 
     The records are parsed straight into ``stage`` and the other days' records and the repeats are
     then deleted (2-3 % of a day's rows), instead of staging every record and copying the day's.
     """
     stage = _identifier(stage)
     names = [name for name, _ in files]
-    load = stage_access_log_records(con, files, key_pattern, stage, quarantine)
-    if not files:
-        return load
-    load.outside_day = _deleted(con, f"DELETE FROM {stage} WHERE usage_date <> $day", {"day": day})
-    load.duplicates = _deleted(
-        con,
-        f"""
-        DELETE FROM {stage} WHERE rowid IN (
-            SELECT s.rowid FROM {stage} s
-            SEMI JOIN (SELECT hash(request_id, operation, key) AS h FROM {stage}
-                       WHERE request_id IS NOT NULL GROUP BY h HAVING count(*) > 1) r
-                   ON hash(s.request_id, s.operation, s.key) = r.h
-            WHERE s.request_id IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY s.request_id, s.operation, s.key
-                                       ORDER BY list_position($names, s.source_file), s.source_line) > 1)
-        """,
-        {"names": names},
-    )
-    load.rows = load.parsed - load.outside_day - load.duplicates
+    load = _parse(con, files, key_pattern, stage, quarantine, dedupe_key=True)
+    try:
+        if files:
+            load.outside_day = _deleted(con, f"DELETE FROM {stage} WHERE usage_date <> $day", {"day": day})
+            load.duplicates = _delete_repeats(con, stage, names)
+            load.rows = load.parsed - load.outside_day - load.duplicates
+    finally:
+        con.execute(f"ALTER TABLE {stage} DROP COLUMN {_DEDUPE_KEY}")
     return load
+
+
+def _delete_repeats(con, stage: str, names: list[str]) -> int:
+    """Delete every record of ``stage`` but the first seen of its (request ID, operation, key).
+
+    Repeats are rare: group the 8-byte keys, then rank on the strings themselves only the rows of
+    repeated keys (a hash collision ranks two different records apart, never together)."""
+    repeats = f"{stage}__repeats"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {repeats} AS
+        SELECT rowid AS row_id, request_id, operation, key, source_file, source_line FROM {stage}
+        WHERE {_DEDUPE_KEY} IN (SELECT {_DEDUPE_KEY} FROM {stage} WHERE {_DEDUPE_KEY} IS NOT NULL
+                                GROUP BY ALL HAVING count(*) > 1)
+        """
+    )
+    try:
+        return _deleted(
+            con,
+            f"""
+            DELETE FROM {stage} WHERE rowid IN (
+                SELECT row_id FROM {repeats}
+                QUALIFY row_number() OVER (PARTITION BY request_id, operation, key
+                                           ORDER BY list_position($names, source_file), source_line) > 1)
+            """,
+            {"names": names},
+        )
+    finally:
+        con.execute(f"DROP TABLE {repeats}")
 
 
 def _deleted(con, sql: str, params: dict) -> int:
@@ -207,14 +221,23 @@ def stage_access_log_records(
     the partition that reads it, so it can be kept per object and reused by every day that needs it
     (``stage_first_seen`` picks a day's rows from it). ``rows`` of the result = records staged.
     """
-    records, quarantine = _identifier(records), _identifier(quarantine)
+    return _parse(con, files, key_pattern, records, quarantine, dedupe_key=False)
+
+
+def _parse(
+    con, files: list[tuple[str, str]], key_pattern: KeyPattern, target: str, quarantine: str, dedupe_key: bool
+) -> AccessLogLoad:
+    """Fill TEMP tables ``target`` (the warehouse columns, plus ``dedupe_key`` if asked) with every
+    record of ``files`` and ``quarantine`` with every bad line."""
+    target, quarantine = _identifier(target), _identifier(quarantine)
     names = [name for name, _ in files]
     paths = [os.fspath(path) for _, path in files]
     for name, path in zip(names, paths, strict=True):
         if not os.path.isfile(path):
             raise SourceFormatError(name, f"log object not found at {path}")
 
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {records} ({_COLUMN_DEFS})")
+    extra = f", {_DEDUPE_KEY} UBIGINT" if dedupe_key else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} ({_COLUMN_DEFS}{extra})")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quarantine} "
         "(file VARCHAR, line_number BIGINT, raw_text VARCHAR, reason VARCHAR)"
@@ -227,16 +250,16 @@ def stage_access_log_records(
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")
     try:
-        _read(con, names, paths, records, user_id)
+        _read(con, names, paths, target, user_id, dedupe_key)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
-    _apply_grammar(con, records, user_id)
-    lines, parsed, quarantined = _move_quarantine(con, records, quarantine, names)
+    blank, bad = _finish_markers(con, target, quarantine, names, user_id, dedupe_key)
+    parsed = int(con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0])
     return AccessLogLoad(
         files=len(files),
-        lines=lines,
+        lines=parsed + bad,
         parsed=parsed,
-        quarantined=quarantined,
+        quarantined=bad,
         duplicates=0,
         outside_day=0,
         rows=parsed,
@@ -244,21 +267,22 @@ def stage_access_log_records(
     )
 
 
-def _read(con, names: list[str], paths: list[str], target: str, user_id: str) -> None:
+def _read(con, names: list[str], paths: list[str], target: str, user_id: str, dedupe_key: bool) -> None:
     """Parse every line of the files into ``target`` in one statement. If a file is not valid UTF-8
-    (DuckDB refuses the statement), the valid files are read as usual and the others decoded here
-    with replacement characters, so that their damaged lines are quarantined, not guessed at (a loop
-    over files, never over lines)."""
-    statement = _pieces_statement(target, _SOURCE.format(texts=_TEXTS), user_id)
+    (DuckDB refuses the statement), the files are decoded here instead, invalid bytes replaced, so
+    that the damaged lines are quarantined, not guessed at (a loop over files, never over lines)."""
     try:
-        con.execute(statement, {"names": names, "paths": paths})
+        con.execute(
+            _statement("pieces", target, _TEXTS, user_id, dedupe_key),
+            {"names": names, "paths": paths},
+        )
         return
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise SourceFormatError(f"{len(names)} log objects", str(exc)) from exc
     texts = _read_lossy(con, paths, target)
     try:
-        con.execute(_pieces_statement(target, _SOURCE.format(texts=texts), user_id), {"names": names})
+        con.execute(_statement("pieces", target, texts, user_id, dedupe_key), {"names": names})
     finally:
         con.execute(f"DROP TABLE {texts}")
 
@@ -278,45 +302,45 @@ def _read_lossy(con, paths: list[str], stage: str) -> str:
     return texts
 
 
-def _apply_grammar(con, target: str, user_id: str) -> None:
-    """Replace the rows marked 'needs the full grammar' (their whole line is in ``key``) by what the
-    regular expression makes of them: a record, or a quarantine marker with the reason."""
-    pending = f"{target}__grammar"
+def _finish_markers(
+    con, target: str, quarantine: str, names: list[str], user_id: str, dedupe_key: bool
+) -> tuple[int, int]:
+    """Take the marker rows (lines that are not records yet) out of ``target``: the ones that need
+    the full grammar are parsed by the regular expression (records go back into ``target``), the
+    bad lines go to ``quarantine`` in file order, then line. Two scans of ``target``'s narrow
+    usage_date column; everything else works on the few marker rows. Returns (blank, quarantined)."""
+    markers, grammar = f"{target}__markers", f"{target}__grammar"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {pending} AS SELECT source_file, source_line, key AS line "
-        f"FROM {target} WHERE usage_date IS NULL AND user_id = '{_NEEDS_GRAMMAR}'"
+        f"CREATE OR REPLACE TEMP TABLE {markers} AS SELECT source_file, source_line, key AS line, "
+        f"user_id AS reason FROM {target} WHERE usage_date IS NULL"
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {grammar} AS SELECT * FROM {target} LIMIT 0")
     try:
-        if con.execute(f"SELECT count(*) FROM {pending}").fetchall()[0][0]:
-            con.execute(_grammar_statement(target, pending, user_id), {"regex": ACCESS_LOG_REGEX})
-            con.execute(f"DELETE FROM {target} WHERE usage_date IS NULL AND user_id = '{_NEEDS_GRAMMAR}'")
-    finally:
-        con.execute(f"DROP TABLE {pending}")
-
-
-def _move_quarantine(con, target: str, quarantine: str, names: list[str]) -> tuple[int, int, int]:
-    """Move the marker rows' bad lines to ``quarantine`` (file order, then line) and drop every
-    marker row; return (non-blank lines, records, quarantined lines)."""
-    markers = dict(
-        con.execute(
-            f"SELECT user_id = '{_BLANK}', count(*) FROM {target} WHERE usage_date IS NULL GROUP BY ALL"
-        ).fetchall()
-    )
-    total = con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]
-    blank, bad = int(markers.get(True, 0)), int(markers.get(False, 0))
-    if blank or bad:
+        (blank,) = con.execute(
+            f"SELECT count(*) FILTER (WHERE reason = '{_BLANK}') FROM {markers}"
+        ).fetchall()[0]
+        if con.execute(f"SELECT count(*) FROM {markers}").fetchall()[0][0]:
+            con.execute(f"DELETE FROM {target} WHERE usage_date IS NULL")
+        pending = f"(SELECT source_file, source_line, line FROM {markers} WHERE reason = '{_NEEDS_GRAMMAR}')"
+        con.execute(_statement("grammar", grammar, pending, user_id, dedupe_key), {"regex": ACCESS_LOG_REGEX})
+        con.execute(f"INSERT INTO {target} SELECT * FROM {grammar} WHERE usage_date IS NOT NULL")
         con.execute(
             f"""
             INSERT INTO {quarantine}
-            SELECT source_file, source_line, key, user_id FROM {target}
-            WHERE usage_date IS NULL AND user_id <> '{_BLANK}'
-            ORDER BY list_position($names, source_file), source_line
+            SELECT file, line_number, raw_text, reason FROM (
+                SELECT source_file AS file, source_line AS line_number, line AS raw_text, reason
+                FROM {markers} WHERE reason NOT IN ('{_BLANK}', '{_NEEDS_GRAMMAR}')
+                UNION ALL
+                SELECT source_file, source_line, key, user_id FROM {grammar} WHERE usage_date IS NULL)
+            ORDER BY list_position($names, file), line_number
             """,
             {"names": names},
         )
-        con.execute(f"DELETE FROM {target} WHERE usage_date IS NULL")
-    parsed = int(total) - blank - bad
-    return parsed + bad, parsed, bad
+        bad = con.execute(f"SELECT count(*) FROM {quarantine}").fetchall()[0][0]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {markers}")
+        con.execute(f"DROP TABLE IF EXISTS {grammar}")
+    return int(blank), int(bad)
 
 
 def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: list[str]) -> tuple[int, int]:

@@ -1,12 +1,12 @@
--- The S3 server access-log grammar in DuckDB SQL: three fragments, each introduced by a
--- "-- fragment: NAME" line. access_log.py assembles two statements from them:
+-- The S3 server access-log grammar in DuckDB SQL: four fragments, each starting with a line
+-- "-- fragment:" and its name. access_log.py assembles two statements from them:
 --
---   pieces  + typed  -> every line of the log objects, parsed when its shape is unambiguous
---   grammar + typed  -> the few other lines, parsed by the authoritative regular expression
+--   lines + pieces + typed  -> every line of the log objects, parsed when its shape is unambiguous
+--   grammar + typed         -> the few other lines, parsed by the authoritative regular expression
 --
 -- Placeholders formatted by access_log.py (names and expressions it controls, never data):
--- {source}, {carry} and {line} (the line's text), {user_id}. Bound parameters: $names (display name of each
--- file), $regex (ACCESS_LOG_REGEX).
+-- {texts}, {source}, {user_id}, {extra} (more columns of the target). Bound parameters: $paths
+-- (the files), $names (display name of each file), $regex (ACCESS_LOG_REGEX).
 --
 -- Why pieces: a normal record has six double quotes — request-URI, referrer and user agent — so
 -- cutting the line at its quotes (one string_split) gives q1 with the nine fields before the URI,
@@ -20,20 +20,38 @@
 -- which either parses it or rejects it. For every line these shape checks accept, ACCESS_LOG_REGEX
 -- extracts the same fields (tests/formats/test_access_log.py checks that).
 --
--- Every line yields one row of {target} (the warehouse columns). A parsed record has usage_date set.
--- Any other line is a marker row: usage_date NULL, user_id = why ('blank', 'needs the full
--- grammar', or the quarantine reason), key = the line's text, so that access_log.py can number,
--- re-parse or quarantine it afterwards without reading the file again.
+-- Every line yields one row of the target (the warehouse columns). A parsed record has usage_date
+-- set. Any other line is a marker row: usage_date NULL, user_id = why ('blank', 'needs the full
+-- grammar', or the quarantine reason), key = the line's text, so that access_log.py can re-parse
+-- or quarantine it afterwards without reading the file again.
+
+-- fragment: lines
+-- Every line of every file, numbered, cut at its double quotes. Each file is read whole and split
+-- on newlines (one file per thread, so every core works) and numbered as it is split: exact
+-- whatever the line endings, empty lines included. One trailing carriage return is dropped.
+-- The texts table yields (file_idx, content, lossy); lossy = the file was not valid UTF-8 and was
+-- decoded with U+FFFD replacement characters. Yields the line, its first seven pieces and their number.
+SELECT file_idx, line_number, lossy, line,
+       s[1] AS q1, s[2] AS q2, s[3] AS q3, s[4] AS q4, s[5] AS q5, s[6] AS q6, s[7] AS q7, len(s) AS nq
+FROM (
+    SELECT *, string_split(line, '"') AS s
+    FROM (
+        SELECT file_idx, line_number, lossy,
+               CASE WHEN suffix(raw_line, chr(13)) THEN raw_line[:-2] ELSE raw_line END AS line
+        FROM (
+            SELECT file_idx, generate_subscripts(lines, 1) AS line_number, unnest(lines) AS raw_line, lossy
+            FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS lines FROM {texts})
+        )
+    )
+)
 
 -- fragment: pieces
--- {source} yields (file_idx, line_number, lossy, line, q1 … q7, nq): the line's text (one trailing
--- carriage return dropped), its first seven pieces and the number of pieces; lossy = the file was
--- not valid UTF-8 and was decoded with U+FFFD replacement characters.
+-- From the lines fragment to each field's text, or a marker.
 WITH split AS (
     SELECT *,
            string_split(q1, ' ') AS h,
            string_split(q3, ' ') AS m
-    FROM {source}
+    FROM ({source})
 ),
 shaped AS (
     SELECT *,
@@ -64,7 +82,7 @@ shaped AS (
     FROM split
 ),
 fields AS (
-    SELECT $names[file_idx] AS source_file, line_number AS source_line, {carry},
+    SELECT $names[file_idx] AS source_file, line_number AS source_line, line,
            CASE WHEN blank THEN 'blank'
                 WHEN lossy AND contains(line, chr(65533)) THEN 'invalid UTF-8 text'
                 WHEN NOT fast THEN 'needs the full grammar' END AS pre_reason,
@@ -92,7 +110,7 @@ fields AS (
 )
 
 -- fragment: grammar
--- The lines marked 'needs the full grammar', from {source} (source_file, source_line, line).
+-- The lines marked 'needs the full grammar': rows of (source_file, source_line, line).
 WITH matched AS (
     SELECT source_file, source_line, line,
            regexp_extract(line, $regex, [
@@ -104,7 +122,7 @@ WITH matched AS (
     FROM {source}
 ),
 fields AS (
-    SELECT source_file, source_line, {carry},
+    SELECT source_file, source_line, line,
            CASE WHEN p.bucket_owner = '' THEN 'line does not match the S3 server access-log format'
            END AS pre_reason,
            timezone('UTC', try_strptime(p.time_text, '%d/%b/%Y:%H:%M:%S %z')) AS request_time,
@@ -123,7 +141,7 @@ fields AS (
 -- fragment: typed
 -- From fields (either fragment above) to the warehouse columns, with the quarantine reason.
 , typed AS (
-    SELECT source_file, source_line, pre_reason, request_time, {carry},
+    SELECT source_file, source_line, pre_reason, request_time, line,
            nullif(bucket, '-') AS bucket,
            nullif(remote_ip, '-') AS remote_ip,
            nullif(requester, '-') AS requester,
@@ -192,12 +210,12 @@ SELECT CASE WHEN reason IS NULL THEN request_time END AS request_time,
        bucket, remote_ip, requester, request_id, operation,
        CASE WHEN reason IS NULL THEN decoded_key
             WHEN reason = 'blank' THEN NULL
-            WHEN reason = 'needs the full grammar' THEN {line}
-            ELSE left({line}, 2000) END AS key,
+            WHEN reason = 'needs the full grammar' THEN line
+            ELSE left(line, 2000) END AS key,
        http_status, error_code, bytes_sent, object_size, total_time_ms, user_agent,
        CASE WHEN reason IS NULL THEN {user_id} ELSE reason END AS user_id,
        bucket_owner, request_uri, turn_around_time_ms, referrer, version_id, host_id, signature_version,
        cipher_suite, auth_type, host_header, tls_version, access_point_arn, acl_required,
        source_file, source_line,
-       CASE WHEN reason IS NULL THEN CAST(request_time AS DATE) END AS usage_date
+       CASE WHEN reason IS NULL THEN CAST(request_time AS DATE) END AS usage_date{extra}
 FROM reasoned

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bucketlens.formats import access_log
 from bucketlens.formats.access_log import (
     ACCESS_LOG_REGEX,
     COLUMNS,
@@ -583,12 +584,16 @@ def test_missing_file_names_the_object(con, tmp_path):
 
 
 def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
-    """Every line the split-based fast path accepts must parse identically with the regex."""
+    """Every line shape the split-based fast path accepts (quoted URI, unquoted '-' URI, nothing
+    quoted) parses identically with the regex."""
     samples = [
         line(),
         line("BATCH.DELETE.OBJECT", uri="-"),
+        line("BATCH.DELETE.OBJECT", uri="-", ua="-").replace(' "-" -', " - -"),  # nothing quoted
+        line("BATCH.DELETE.OBJECT", uri="-", ua="-", tail="").replace(' "-" -', " - -"),
         line(tail=""),
         line(tail=" " + TAIL_27 + " x y"),
+        line(ua=r'"a\b (c)"'),  # a backslash that escapes no quote
         *(EXAMPLES / "access-log-aws-doc-examples.log").read_text().splitlines(),
     ]
     names = [
@@ -619,7 +624,10 @@ def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
         "ap",
         "acl",
     ]
+    # the probe can tell: a line with an escaped quote is left to the regex
+    assert needs_full_grammar(con, tmp_path, line(ua=r'"a \"b\""'))
     for sample in samples:
+        assert not needs_full_grammar(con, tmp_path, sample), sample
         match = re.match(ACCESS_LOG_REGEX, sample)
         assert match is not None, sample
         expected = dict(zip(names, match.groups(), strict=True))
@@ -632,3 +640,16 @@ def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
         assert got[4] == expected["ua"]
         assert got[5] == (None if expected["tls"] in (None, "", "-") else expected["tls"])
         assert got[6] == (None if expected["acl"] in (None, "", "-") else expected["acl"])
+
+
+def needs_full_grammar(con, tmp_path, text: str) -> bool:
+    """Whether the split-based fast path declines ``text`` (marks it for ACCESS_LOG_REGEX)."""
+    path = tmp_path / "probe.log"
+    path.write_text(text + "\n", encoding="utf-8")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE probe ({access_log._COLUMN_DEFS})")
+    statement = access_log._statement("pieces", "probe", access_log._TEXTS, "'u'", dedupe_key=False)
+    con.execute(statement, {"paths": [str(path)], "names": ["probe.log"]})
+    marked = con.execute(
+        "SELECT count(*) FROM probe WHERE usage_date IS NULL AND user_id = 'needs the full grammar'"
+    ).fetchall()[0][0]
+    return marked == 1
