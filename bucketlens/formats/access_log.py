@@ -102,28 +102,34 @@ _FRAGMENTS = dict(
 _BLANK = "blank"
 _NEEDS_GRAMMAR = "needs the full grammar"
 
-# The files as (file_idx, content, lossy): read by DuckDB, which refuses invalid UTF-8 (_read_lossy).
+# The exact fallback's files as (file_idx, content, lossy), read by DuckDB (which refuses invalid
+# UTF-8: then _read_lossy decodes them).
 _TEXTS = (
     "(SELECT list_position($paths, filename) AS file_idx, content, FALSE AS lossy FROM read_text($paths))"
 )
 
 
-# With ``dedupe_key`` the target has one more column, hash(request_id, operation, key) (NULL without a
-# request ID), written while the line's strings are at hand: deduplicating a day then groups 8-byte
-# integers instead of re-reading three strings per row from a table that has spilled to disk.
-_DEDUPE_KEY = "dedupe_key"
-_DEDUPE_KEY_SQL = ", CASE WHEN request_id IS NOT NULL THEN hash(request_id, operation, decoded_key) END"
+# The parse target's working columns (see the end of access_log.sql), dropped before returning.
+_WORK_COLUMNS = ", row_key BIGINT, dedupe_key UBIGINT"
+_FILE_OF_ROW = "$names[row_key // 4294967296]"
 
 
-def _statement(fragment: str, target: str, source: str, user_id: str, dedupe_key: bool) -> str:
-    """``INSERT INTO target`` the rows of ``fragment`` ('pieces' over the lines of ``source``, a
-    texts table, or 'grammar' over ``source``, a table of marker rows)."""
+def _statement(fragment: str, target: str, source: str, user_id: str) -> str:
+    """``INSERT INTO target`` the rows of ``fragment``: 'pieces' over ``source`` (numbered raw lines:
+    _scanned_lines or whole_file_lines), or 'grammar' over ``source`` (a table of marker rows)."""
     if fragment == "pieces":
-        source = _FRAGMENTS["lines"].format(texts=source)
-    sql = (_FRAGMENTS[fragment] + _FRAGMENTS["typed"]).format(
-        source=source, user_id=user_id, extra=_DEDUPE_KEY_SQL if dedupe_key else ""
-    )
+        source = _FRAGMENTS["lines"].format(raw_lines=source)
+    sql = (_FRAGMENTS[fragment] + _FRAGMENTS["typed"]).format(source=source, user_id=user_id)
     return f"INSERT INTO {target}\n{sql}"
+
+
+def _scanned_lines(count: int) -> str:
+    """The numbered lines of ``count`` objects ($path1 … $pathN), one UNION ALL branch each."""
+    return "\nUNION ALL\n".join(_FRAGMENTS["scanned_lines"].format(index=i) for i in range(1, count + 1))
+
+
+def _whole_file_lines(texts: str) -> str:
+    return _FRAGMENTS["whole_file_lines"].format(texts=texts)
 
 
 @dataclass
@@ -167,48 +173,55 @@ def stage_access_logs(
     """
     stage = _identifier(stage)
     names = [name for name, _ in files]
-    load = _parse(con, files, key_pattern, stage, quarantine, dedupe_key=True)
+    load = _parse(con, files, key_pattern, stage, quarantine)
     try:
         if files:
             load.outside_day = _deleted(con, f"DELETE FROM {stage} WHERE usage_date <> $day", {"day": day})
             load.duplicates = _delete_repeats(con, stage, names)
             load.rows = load.parsed - load.outside_day - load.duplicates
     finally:
-        con.execute(f"ALTER TABLE {stage} DROP COLUMN {_DEDUPE_KEY}")
+        _drop_work_columns(con, stage)
     return load
 
 
 def _delete_repeats(con, stage: str, names: list[str]) -> int:
     """Delete every record of ``stage`` but the first seen of its (request ID, operation, key).
 
-    Repeats are rare: group the 8-byte keys, then rank on the strings themselves only the rows of
-    repeated keys (a hash collision ranks two different records apart, never together)."""
-    repeats = f"{stage}__repeats"
+    Repeats are rare: group the 8-byte dedupe keys, then rank on the strings themselves only the
+    rows of repeated keys (a hash collision ranks two different records apart, never together), and
+    delete by row_key. (Not by rowid: DuckDB 2.0 returned rowids from a filtered scan of a large
+    TEMP table that its DELETE did not all find — 11,000 of 49,000 repeats survived at 10 M rows.)"""
+    keys, repeats = f"{stage}__repeated_keys", f"{stage}__repeats"
+    # The repeated keys are materialised first: as the build side of the join that finds their
+    # rows, the same aggregate ran 25 times slower (DuckDB 2.0, 10 M rows).
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {repeats} AS
-        SELECT rowid AS row_id, request_id, operation, key, source_file, source_line FROM {stage}
-        WHERE {_DEDUPE_KEY} IN (SELECT {_DEDUPE_KEY} FROM {stage} WHERE {_DEDUPE_KEY} IS NOT NULL
-                                GROUP BY ALL HAVING count(*) > 1)
-        """
+        f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT dedupe_key FROM {stage} "
+        "WHERE dedupe_key IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
     )
     try:
-        return _deleted(
-            con,
+        con.execute(
             f"""
-            DELETE FROM {stage} WHERE rowid IN (
-                SELECT row_id FROM {repeats}
-                QUALIFY row_number() OVER (PARTITION BY request_id, operation, key
-                                           ORDER BY list_position($names, source_file), source_line) > 1)
+            CREATE OR REPLACE TEMP TABLE {repeats} AS
+            SELECT s.row_key FROM {stage} s SEMI JOIN {keys} k ON s.dedupe_key = k.dedupe_key
+            QUALIFY row_number() OVER (PARTITION BY s.request_id, s.operation, s.key
+                                       ORDER BY list_position($names, {_FILE_OF_ROW}), s.source_line) > 1
             """,
             {"names": names},
         )
+        return _deleted(con, f"DELETE FROM {stage} USING {repeats} r WHERE {stage}.row_key = r.row_key", {})
     finally:
-        con.execute(f"DROP TABLE {repeats}")
+        con.execute(f"DROP TABLE IF EXISTS {keys}")
+        con.execute(f"DROP TABLE IF EXISTS {repeats}")
 
 
 def _deleted(con, sql: str, params: dict) -> int:
     return int(con.execute(sql, params).fetchall()[0][0])
+
+
+def _drop_work_columns(con, target: str) -> None:
+    """Drop the parse's working columns (no rewrite: DuckDB drops a column's storage as a whole)."""
+    for column in ("row_key", "dedupe_key"):
+        con.execute(f"ALTER TABLE {target} DROP COLUMN IF EXISTS {column}")
 
 
 def stage_access_log_records(
@@ -221,14 +234,17 @@ def stage_access_log_records(
     the partition that reads it, so it can be kept per object and reused by every day that needs it
     (``stage_first_seen`` picks a day's rows from it). ``rows`` of the result = records staged.
     """
-    return _parse(con, files, key_pattern, records, quarantine, dedupe_key=False)
+    try:
+        return _parse(con, files, key_pattern, records, quarantine)
+    finally:
+        _drop_work_columns(con, _identifier(records))
 
 
 def _parse(
-    con, files: list[tuple[str, str]], key_pattern: KeyPattern, target: str, quarantine: str, dedupe_key: bool
+    con, files: list[tuple[str, str]], key_pattern: KeyPattern, target: str, quarantine: str
 ) -> AccessLogLoad:
-    """Fill TEMP tables ``target`` (the warehouse columns, plus ``dedupe_key`` if asked) with every
-    record of ``files`` and ``quarantine`` with every bad line."""
+    """Fill TEMP tables ``target`` (the warehouse columns and the working columns) with every record
+    of ``files`` and ``quarantine`` with every bad line."""
     target, quarantine = _identifier(target), _identifier(quarantine)
     names = [name for name, _ in files]
     paths = [os.fspath(path) for _, path in files]
@@ -236,8 +252,7 @@ def _parse(
         if not os.path.isfile(path):
             raise SourceFormatError(name, f"log object not found at {path}")
 
-    extra = f", {_DEDUPE_KEY} UBIGINT" if dedupe_key else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} ({_COLUMN_DEFS}{extra})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} ({_COLUMN_DEFS}{_WORK_COLUMNS})")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quarantine} "
         "(file VARCHAR, line_number BIGINT, raw_text VARCHAR, reason VARCHAR)"
@@ -250,10 +265,10 @@ def _parse(
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")
     try:
-        _read(con, names, paths, target, user_id, dedupe_key)
+        _read(con, names, paths, target, user_id)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
-    blank, bad = _finish_markers(con, target, quarantine, names, user_id, dedupe_key)
+    bad = _finish_markers(con, target, quarantine, names, user_id)
     parsed = int(con.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0])
     return AccessLogLoad(
         files=len(files),
@@ -267,22 +282,27 @@ def _parse(
     )
 
 
-def _read(con, names: list[str], paths: list[str], target: str, user_id: str, dedupe_key: bool) -> None:
-    """Parse every line of the files into ``target`` in one statement. If a file is not valid UTF-8
-    (DuckDB refuses the statement), the files are decoded here instead, invalid bytes replaced, so
-    that the damaged lines are quarantined, not guessed at (a loop over files, never over lines)."""
+def _read(con, names: list[str], paths: list[str], target: str, user_id: str) -> None:
+    """Parse every line of the files into ``target`` in one statement. If DuckDB's CSV scanner
+    cannot read a file exactly, the files are read whole instead; if one is not valid UTF-8, they
+    are decoded here with replacement characters, so that its damaged lines are quarantined, not
+    guessed at (a loop over files, never over lines)."""
+    scanned = {"names": names} | {f"path{i}": path for i, path in enumerate(paths, start=1)}
     try:
-        con.execute(
-            _statement("pieces", target, _TEXTS, user_id, dedupe_key),
-            {"names": names, "paths": paths},
-        )
+        con.execute(_statement("pieces", target, _scanned_lines(len(paths)), user_id), scanned)
+        return
+    except duckdb.Error:
+        pass
+    params = {"names": names, "paths": paths}
+    try:
+        con.execute(_statement("pieces", target, _whole_file_lines(_TEXTS), user_id), params)
         return
     except duckdb.InvalidInputException as exc:
         if "UTF-8" not in str(exc):
             raise SourceFormatError(f"{len(names)} log objects", str(exc)) from exc
     texts = _read_lossy(con, paths, target)
     try:
-        con.execute(_statement("pieces", target, texts, user_id, dedupe_key), {"names": names})
+        con.execute(_statement("pieces", target, _whole_file_lines(texts), user_id), {"names": names})
     finally:
         con.execute(f"DROP TABLE {texts}")
 
@@ -302,33 +322,34 @@ def _read_lossy(con, paths: list[str], stage: str) -> str:
     return texts
 
 
-def _finish_markers(
-    con, target: str, quarantine: str, names: list[str], user_id: str, dedupe_key: bool
-) -> tuple[int, int]:
+def _finish_markers(con, target: str, quarantine: str, names: list[str], user_id: str) -> int:
     """Take the marker rows (lines that are not records yet) out of ``target``: the ones that need
     the full grammar are parsed by the regular expression (records go back into ``target``), the
     bad lines go to ``quarantine`` in file order, then line. Two scans of ``target``'s narrow
-    usage_date column; everything else works on the few marker rows. Returns (blank, quarantined)."""
+    usage_date column; everything else works on the few marker rows. Returns the number of
+    quarantined lines."""
     markers, grammar = f"{target}__markers", f"{target}__grammar"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {markers} AS SELECT source_file, source_line, key AS line, "
+        f"CREATE OR REPLACE TEMP TABLE {markers} AS SELECT row_key, source_line, key AS line, "
         f"user_id AS reason FROM {target} WHERE usage_date IS NULL"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {grammar} AS SELECT * FROM {target} LIMIT 0")
     try:
-        (blank,) = con.execute(
-            f"SELECT count(*) FILTER (WHERE reason = '{_BLANK}') FROM {markers}"
-        ).fetchall()[0]
         if con.execute(f"SELECT count(*) FROM {markers}").fetchall()[0][0]:
             con.execute(f"DELETE FROM {target} WHERE usage_date IS NULL")
-        pending = f"(SELECT source_file, source_line, line FROM {markers} WHERE reason = '{_NEEDS_GRAMMAR}')"
-        con.execute(_statement("grammar", grammar, pending, user_id, dedupe_key), {"regex": ACCESS_LOG_REGEX})
+        pending = (
+            f"(SELECT {_FILE_OF_ROW} AS source_file, source_line, row_key, line FROM {markers} "
+            f"WHERE reason = '{_NEEDS_GRAMMAR}')"
+        )
+        con.execute(
+            _statement("grammar", grammar, pending, user_id), {"regex": ACCESS_LOG_REGEX, "names": names}
+        )
         con.execute(f"INSERT INTO {target} SELECT * FROM {grammar} WHERE usage_date IS NOT NULL")
         con.execute(
             f"""
             INSERT INTO {quarantine}
             SELECT file, line_number, raw_text, reason FROM (
-                SELECT source_file AS file, source_line AS line_number, line AS raw_text, reason
+                SELECT {_FILE_OF_ROW} AS file, source_line AS line_number, line AS raw_text, reason
                 FROM {markers} WHERE reason NOT IN ('{_BLANK}', '{_NEEDS_GRAMMAR}')
                 UNION ALL
                 SELECT source_file, source_line, key, user_id FROM {grammar} WHERE usage_date IS NULL)
@@ -336,11 +357,10 @@ def _finish_markers(
             """,
             {"names": names},
         )
-        bad = con.execute(f"SELECT count(*) FROM {quarantine}").fetchall()[0][0]
+        return int(con.execute(f"SELECT count(*) FROM {quarantine}").fetchall()[0][0])
     finally:
         con.execute(f"DROP TABLE IF EXISTS {markers}")
         con.execute(f"DROP TABLE IF EXISTS {grammar}")
-    return int(blank), int(bad)
 
 
 def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: list[str]) -> tuple[int, int]:
@@ -372,11 +392,17 @@ def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: l
     )
     con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE {repeats}_keys AS
+        SELECT hash(request_id, operation, key) AS h FROM {source}
+        WHERE request_id IS NOT NULL GROUP BY h HAVING count(*) > 1
+        """,
+        params,
+    )
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE {repeats} AS
         SELECT d.source_file, d.source_line FROM {source} d
-        SEMI JOIN (SELECT hash(request_id, operation, key) AS h FROM {source}
-                   WHERE request_id IS NOT NULL GROUP BY h HAVING count(*) > 1) r
-               ON hash(d.request_id, d.operation, d.key) = r.h
+        SEMI JOIN {repeats}_keys r ON hash(d.request_id, d.operation, d.key) = r.h
         WHERE d.request_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY d.request_id, d.operation, d.key
                                    ORDER BY list_position($files, d.source_file), d.source_line) > 1
@@ -393,6 +419,7 @@ def stage_first_seen(con, records: str, stage: str, day: datetime.date, files: l
         params,
     )
     con.execute(f"DROP TABLE {repeats}")
+    con.execute(f"DROP TABLE {repeats}_keys")
     rows, in_day = con.execute(
         f"SELECT (SELECT count(*) FROM {stage} WHERE usage_date = $day), (SELECT count(*) FROM {source})",
         params,

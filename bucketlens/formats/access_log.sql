@@ -1,12 +1,14 @@
--- The S3 server access-log grammar in DuckDB SQL: four fragments, each starting with a line
+-- The S3 server access-log grammar in DuckDB SQL: fragments, each starting with a line
 -- "-- fragment:" and its name. access_log.py assembles two statements from them:
 --
---   lines + pieces + typed  -> every line of the log objects, parsed when its shape is unambiguous
---   grammar + typed         -> the few other lines, parsed by the authoritative regular expression
+--   (scanned_lines or whole_file_lines) + lines + pieces + typed
+--       -> every line of the log objects, parsed when its shape is unambiguous
+--   grammar + typed
+--       -> the few other lines, parsed by the authoritative regular expression
 --
 -- Placeholders formatted by access_log.py (names and expressions it controls, never data):
--- {texts}, {source}, {user_id}, {extra} (more columns of the target). Bound parameters: $paths
--- (the files), $names (display name of each file), $regex (ACCESS_LOG_REGEX).
+-- {index}, {texts}, {raw_lines}, {source}, {user_id}. Bound
+-- parameters: $pathN (a file), $paths (the files), $names (display name of each file), $regex.
 --
 -- Why pieces: a normal record has six double quotes — request-URI, referrer and user agent — so
 -- cutting the line at its quotes (one string_split) gives q1 with the nine fields before the URI,
@@ -25,12 +27,27 @@
 -- grammar', or the quarantine reason), key = the line's text, so that access_log.py can re-parse
 -- or quarantine it afterwards without reading the file again.
 
+-- fragment: scanned_lines
+-- One log object's lines, numbered: DuckDB's CSV scanner with no delimiter, quote or escape that
+-- could split or join lines (one row per physical line, empty lines included), in file order, so
+-- row_number() numbers them. row_number() keeps its branch on one thread; access_log.py joins one
+-- branch per object with UNION ALL, and the branches run in parallel with bounded memory. Anything
+-- the scanner cannot read exactly (a carriage return, invalid UTF-8, a control character used as
+-- its delimiter, an over-long line) fails the statement, and the objects are read whole instead.
+SELECT {index} AS file_idx, row_number() OVER () AS line_number, FALSE AS lossy, coalesce(line, '') AS raw_line
+FROM read_csv($path{index}, auto_detect = false, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '',
+              escape = '', header = false, new_line = '\n', strict_mode = true)
+
+-- fragment: whole_file_lines
+-- The exact fallback: each object read whole and split on newlines, numbered as it is split. The
+-- texts table yields (file_idx, content, lossy); lossy = the object was not valid UTF-8 and was
+-- decoded with U+FFFD replacement characters.
+SELECT file_idx, generate_subscripts(lines, 1) AS line_number, lossy, unnest(lines) AS raw_line
+FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS lines FROM {texts})
+
 -- fragment: lines
--- Every line of every file, numbered, cut at its double quotes. Each file is read whole and split
--- on newlines (one file per thread, so every core works) and numbered as it is split: exact
--- whatever the line endings, empty lines included. One trailing carriage return is dropped.
--- The texts table yields (file_idx, content, lossy); lossy = the file was not valid UTF-8 and was
--- decoded with U+FFFD replacement characters. Yields the line, its first seven pieces and their number.
+-- Either fragment above: the line without one trailing carriage return, its first seven pieces
+-- between double quotes, and their number.
 SELECT file_idx, line_number, lossy, line,
        s[1] AS q1, s[2] AS q2, s[3] AS q3, s[4] AS q4, s[5] AS q5, s[6] AS q6, s[7] AS q7, len(s) AS nq
 FROM (
@@ -38,10 +55,7 @@ FROM (
     FROM (
         SELECT file_idx, line_number, lossy,
                CASE WHEN suffix(raw_line, chr(13)) THEN raw_line[:-2] ELSE raw_line END AS line
-        FROM (
-            SELECT file_idx, generate_subscripts(lines, 1) AS line_number, unnest(lines) AS raw_line, lossy
-            FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS lines FROM {texts})
-        )
+        FROM ({raw_lines})
     )
 )
 
@@ -82,7 +96,8 @@ shaped AS (
     FROM split
 ),
 fields AS (
-    SELECT $names[file_idx] AS source_file, line_number AS source_line, line,
+    SELECT $names[file_idx] AS source_file, line_number AS source_line, file_idx * 4294967296 + line_number AS row_key,
+           line,
            CASE WHEN blank THEN 'blank'
                 WHEN lossy AND contains(line, chr(65533)) THEN 'invalid UTF-8 text'
                 WHEN NOT fast THEN 'needs the full grammar' END AS pre_reason,
@@ -110,9 +125,9 @@ fields AS (
 )
 
 -- fragment: grammar
--- The lines marked 'needs the full grammar': rows of (source_file, source_line, line).
+-- The lines marked 'needs the full grammar': rows of (source_file, source_line, row_key, line).
 WITH matched AS (
-    SELECT source_file, source_line, line,
+    SELECT source_file, source_line, row_key, line,
            regexp_extract(line, $regex, [
                'bucket_owner', 'bucket', 'time_text', 'remote_ip', 'requester', 'request_id',
                'operation', 'key_raw', 'request_uri', 'http_status', 'error_code', 'bytes_sent',
@@ -122,7 +137,7 @@ WITH matched AS (
     FROM {source}
 ),
 fields AS (
-    SELECT source_file, source_line, line,
+    SELECT source_file, source_line, row_key, line,
            CASE WHEN p.bucket_owner = '' THEN 'line does not match the S3 server access-log format'
            END AS pre_reason,
            timezone('UTC', try_strptime(p.time_text, '%d/%b/%Y:%H:%M:%S %z')) AS request_time,
@@ -141,7 +156,7 @@ fields AS (
 -- fragment: typed
 -- From fields (either fragment above) to the warehouse columns, with the quarantine reason.
 , typed AS (
-    SELECT source_file, source_line, pre_reason, request_time, line,
+    SELECT source_file, source_line, row_key, pre_reason, request_time, line,
            nullif(bucket, '-') AS bucket,
            nullif(remote_ip, '-') AS remote_ip,
            nullif(requester, '-') AS requester,
@@ -204,8 +219,12 @@ reasoned AS (
        END) AS reason
     FROM decoded
 )
--- the warehouse columns in order (access_log.COLUMNS); a marker row keeps its line in key (whole
--- when it still needs the full grammar, else as much as the quarantine keeps)
+-- the warehouse columns in order (access_log.COLUMNS), then two working columns that access_log.py
+-- drops when it is done: row_key (the file's position × 2^32 + the line number: a narrow identity
+-- for deletes) and dedupe_key (hash of request ID, operation and key, NULL without a request ID:
+-- deduplicating a day groups these 8-byte integers instead of re-reading three strings per row
+-- from a table that has spilled to disk). A marker row keeps its line in key (whole when it still
+-- needs the full grammar, else as much as the quarantine keeps).
 SELECT CASE WHEN reason IS NULL THEN request_time END AS request_time,
        bucket, remote_ip, requester, request_id, operation,
        CASE WHEN reason IS NULL THEN decoded_key
@@ -217,5 +236,6 @@ SELECT CASE WHEN reason IS NULL THEN request_time END AS request_time,
        bucket_owner, request_uri, turn_around_time_ms, referrer, version_id, host_id, signature_version,
        cipher_suite, auth_type, host_header, tls_version, access_point_arn, acl_required,
        source_file, source_line,
-       CASE WHEN reason IS NULL THEN CAST(request_time AS DATE) END AS usage_date{extra}
+       CASE WHEN reason IS NULL THEN CAST(request_time AS DATE) END AS usage_date,
+       row_key, CASE WHEN request_id IS NOT NULL THEN hash(request_id, operation, decoded_key) END AS dedupe_key
 FROM reasoned
