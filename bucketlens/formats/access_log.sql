@@ -28,22 +28,28 @@
 -- or quarantine it afterwards without reading the file again.
 
 -- fragment: scanned_lines
--- One log object's lines, numbered: DuckDB's CSV scanner with no delimiter, quote or escape that
--- could split or join lines (one row per physical line, empty lines included), in file order, so
--- row_number() numbers them. row_number() keeps its branch on one thread; access_log.py joins one
--- branch per object with UNION ALL, and the branches run in parallel with bounded memory. Anything
--- the scanner cannot read exactly (a carriage return, invalid UTF-8, a control character used as
--- its delimiter, an over-long line) fails the statement, and the objects are read whole instead.
+-- One large log object's lines, numbered: DuckDB's CSV scanner with no delimiter, quote or escape
+-- that could split or join lines (one row per physical line, empty lines included), in file order,
+-- so row_number() numbers them. row_number() keeps its branch on one thread; access_log.py joins
+-- the branches with UNION ALL, and they run in parallel with bounded memory. Anything the scanner
+-- cannot read exactly (a carriage return, invalid UTF-8, a control character used as its
+-- delimiter, an over-long line) fails the statement, and such an object is read whole instead.
 SELECT {index} AS file_idx, row_number() OVER () AS line_number, FALSE AS lossy, coalesce(line, '') AS raw_line
 FROM read_csv($path{index}, auto_detect = false, columns = {{'line': 'VARCHAR'}}, delim = chr(1), quote = '',
               escape = '', header = false, new_line = '\n', strict_mode = true)
 
 -- fragment: whole_file_lines
--- The exact fallback: each object read whole and split on newlines, numbered as it is split. The
--- texts table yields (file_idx, content, lossy); lossy = the object was not valid UTF-8 and was
--- decoded with U+FFFD replacement characters.
+-- Small objects (a batch of them per branch: one thread reads a batch), and the exact fallback: each
+-- object read whole and split on newlines, numbered as it is split. A leading byte-order mark is
+-- dropped, as the CSV scanner does. The texts table yields (file_idx, content, lossy); lossy = the
+-- object was not valid UTF-8 and was decoded with U+FFFD replacement characters.
 SELECT file_idx, generate_subscripts(lines, 1) AS line_number, lossy, unnest(lines) AS raw_line
-FROM (SELECT file_idx, lossy, string_split(content, chr(10)) AS lines FROM {texts})
+FROM (
+    SELECT file_idx, lossy,
+           string_split(CASE WHEN starts_with(content, chr(65279)) THEN content[2:] ELSE content END,
+                        chr(10)) AS lines
+    FROM {texts}
+)
 
 -- fragment: lines
 -- Either fragment above: the line without one trailing carriage return, its first seven pieces

@@ -647,7 +647,7 @@ def needs_full_grammar(con, tmp_path, text: str) -> bool:
     path = tmp_path / "probe.log"
     path.write_text(text + "\n", encoding="utf-8")
     con.execute(f"CREATE OR REPLACE TEMP TABLE probe ({access_log._COLUMN_DEFS}{access_log._WORK_COLUMNS})")
-    statement = access_log._statement("pieces", "probe", access_log._scanned_lines(1), "'u'")
+    statement = access_log._statement("pieces", "probe", access_log._branch_lines("scan", [1]), "'u'")
     con.execute(statement, {"path1": str(path), "names": ["probe.log"]})
     marked = con.execute(
         "SELECT count(*) FROM probe WHERE usage_date IS NULL AND user_id = 'needs the full grammar'"
