@@ -15,7 +15,9 @@ from bucketlens.formats.access_log import (
     COLUMNS,
     QUARANTINE_DDL,
     TABLE_DDL,
+    stage_access_log_records,
     stage_access_logs,
+    stage_first_seen,
 )
 from bucketlens.keys import KeyPattern
 
@@ -347,6 +349,10 @@ def test_delete_objects_request_keeps_every_batch_delete_record(con, tmp_path):
         (5, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1002/gone.jpg", "1002", 204, None,
          None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
     ]  # fmt: skip
+    # the ledger's path (records of the object, then the day's first-seen rows) keeps all five too
+    files = [("access-logs/2019-02-06-09-20-11-ABCD", str(tmp_path / "2019-02-06-09-20-11-ABCD"))]
+    stage_access_log_records(con, files, DEFAULT_PATTERN, "records", "records_quarantine")
+    assert stage_first_seen(con, "records", "first_seen", DAY, [files[0][0]]) == (5, 5)
 
 
 def test_lifecycle_expiry_with_unquoted_dashes_is_a_record(con, tmp_path):
