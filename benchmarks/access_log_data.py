@@ -4,8 +4,8 @@ Why not ``synthetic``: that generator simulates a whole service (population, cat
 traffic) and keeps every line in Python memory; the benchmark needs 1 M to 50 M lines in seconds, with
 the same *shape* the parser meets in production, not a believable story. Every line here is a real
 S3 server access-log record, and the mix exercises each path of the parser: REST keys URL-encoded
-twice (some with spaces and non-ASCII), ``BATCH.DELETE.OBJECT`` with its unquoted ``-`` request-URI and
-form-encoded key, lifecycle records full of ``-``, 24-, 25- and 27-field records, user agents with
+twice (some with spaces and non-ASCII), ``BATCH.DELETE.OBJECT`` with an unquoted ``-`` request-URI,
+referrer and user agent (as AWS writes them) and a form-encoded key, lifecycle records full of ``-``, 24-, 25- and 27-field records, user agents with
 escaped quotes (the regex path), records of the neighbouring days (delivered late), repeated
 deliveries (dedupe) and a few broken lines (quarantine).
 """
@@ -73,7 +73,8 @@ WITH ids AS (
            || ' ' || CASE WHEN op = 'REST.GET.OBJECT' AND status = 200 THEN size::VARCHAR ELSE '-' END
            || ' ' || CASE WHEN op IN ('REST.GET.OBJECT', 'REST.PUT.OBJECT', 'REST.HEAD.OBJECT')
                           THEN size::VARCHAR ELSE '-' END
-           || ' ' || (h // 37 % 900 + 4) || ' ' || (h // 41 % 60 + 1) || ' "-" ' || ua
+           || ' ' || (h // 37 % 900 + 4) || ' ' || (h // 41 % 60 + 1)
+           || CASE WHEN op = 'BATCH.DELETE.OBJECT' THEN ' - -' ELSE ' "-" ' || ua END
            || CASE WHEN op = 'S3.EXPIRE.OBJECT' THEN ' - - - - - - - - - -'
                    ELSE ' - ' || to_base64(unhex(md5(request_id))) || ' SigV4 TLS_AES_128_GCM_SHA256 '
                         || 'AuthHeader photos-prod.s3.us-east-1.amazonaws.com TLSv1.3'

@@ -33,3 +33,28 @@ def test_generated_logs_parse_the_same_in_bucketlens_and_pandas(tmp_path):
     # ~2 % of records are of the neighbouring days; the rest are the day's, each once
     assert ours["result"]["rows"] == logs.lines - logs.malformed - ours["outside_day"] - ours["duplicates"]
     assert 0.01 * records < ours["outside_day"] < 0.03 * records
+
+
+def test_suite_table_prints_lines_per_second_ratios_and_the_target():
+    from benchmarks.suite import suite_table
+
+    case = {
+        "lines": 1_005_000,
+        "bucketlens": {"seconds": 1.25, "lines_per_second": 804_000, "peak_rss_mib": 760.0},
+        "pandas": {"seconds": 26.27, "peak_rss_mib": 2943.0},
+        "floor": {"seconds": 0.27},
+        "floor_ratio": 4.63,
+        "pandas_ratio": 0.0476,
+        "agree": True,
+        "target_met": False,
+        "target_lines_per_second": 1_000_000,
+    }
+    lines = suite_table({"load_before": "0.5", "load_after": "0.7", "inventory": [], "access_log": [case]})
+    row, note = lines.splitlines()[3:5]
+    # lines/s, then bucketlens / floor = 4.63x and bucketlens / pandas = 0.048x, results equal
+    assert row.split() == ["access-log", "1,005,000", "lines", "1.25", "804,000", "760", "26.27", "2,943",
+                           "0.27", "4.63x", "0.048x", "yes"]  # fmt: skip
+    assert (
+        note
+        == "  note: access-log 1,005,000 lines: 804,000 lines/s, target >= 1,000,000 lines/s missed; peak RSS 760 MiB"
+    )

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from bucketlens.formats import access_log
 from bucketlens.formats.access_log import (
     ACCESS_LOG_REGEX,
     COLUMNS,
     QUARANTINE_DDL,
     TABLE_DDL,
+    stage_access_log_records,
     stage_access_logs,
+    stage_first_seen,
 )
 from bucketlens.keys import KeyPattern
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
-if not EXAMPLES.exists():  # the repo keeps a copy of AWS's examples next to the design notes
-    EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "formats"
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"  # AWS's documented examples, as published
 DAY = datetime.date(2019, 2, 6)
 DEFAULT_PATTERN = KeyPattern()
 OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
@@ -312,6 +313,62 @@ def test_batch_delete_with_unquoted_dash_uri_and_lifecycle_with_dash_status(con,
     ]
 
 
+def test_delete_objects_request_keeps_every_batch_delete_record(con, tmp_path):
+    """Issue 14, defect 8: a DeleteObjects request is logged as one REST.POST.MULTI_OBJECT_DELETE line
+    and one BATCH.DELETE.OBJECT line per key, all with the same request ID; AWS writes the batch lines
+    with an unquoted '-' request-URI, referrer and user agent, and form-encodes their keys once ('+'
+    for a space). The old grammar required a quoted referrer and user agent, so every batch line was
+    quarantined and the deletions (and the early-delete fees they drive) vanished."""
+    prefix = f"{OWNER} photos-prod [06/Feb/2019:09:14:02 +0000] 192.0.2.3 arn:aws:iam::123456789012:user/app 7D3F9A2C41E0B85A"
+    tail = " - 3jN0ZfLxgq8aVq1Hh4EXAMPLE= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader photos-prod.s3.us-east-1.amazonaws.com TLSv1.2 - -"
+    lines = [
+        f'{prefix} REST.POST.MULTI_OBJECT_DELETE - "POST /photos-prod?delete HTTP/1.1" 200 - 412 - 58 21 "-" '
+        f'"aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM/17.0.9"{tail}',
+        f"{prefix} BATCH.DELETE.OBJECT users/1001/old+photo+(1).jpg - 204 - - 2483027 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1001/caf%C3%A9+menu.jpg - 204 - - 918244 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1002/100%25+done.png - 204 - - 44120 - - - -{tail}",
+        f"{prefix} BATCH.DELETE.OBJECT users/1002/gone.jpg - 204 NoSuchKey - - - - - -{tail}",
+    ]
+    load = stage(con, tmp_path, {"2019-02-06-09-20-11-ABCD": lines})
+    # five lines, five records: one per (request ID, operation, key), none quarantined or deduplicated
+    assert (load.lines, load.parsed, load.quarantined, load.duplicates, load.rows) == (5, 5, 0, 0, 5)
+    assert con.execute("SELECT count(*) FROM stage_access_log_quarantine").fetchall() == [(0,)]
+    assert rows(
+        con, "source_line, request_id, operation, key, user_id, http_status, object_size, request_uri, referrer, "
+        "user_agent, host_id, tls_version"
+    ) == [
+        (1, "7D3F9A2C41E0B85A", "REST.POST.MULTI_OBJECT_DELETE", None, "_shared", 200, None,
+         "POST /photos-prod?delete HTTP/1.1", None,
+         "aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM/17.0.9", "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (2, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1001/old photo (1).jpg", "1001", 204, 2483027,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (3, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1001/café menu.jpg", "1001", 204, 918244,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (4, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1002/100% done.png", "1002", 204, 44120,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+        (5, "7D3F9A2C41E0B85A", "BATCH.DELETE.OBJECT", "users/1002/gone.jpg", "1002", 204, None,
+         None, None, None, "3jN0ZfLxgq8aVq1Hh4EXAMPLE=", "TLSv1.2"),
+    ]  # fmt: skip
+    # the ledger's path (records of the object, then the day's first-seen rows) keeps all five too
+    files = [("access-logs/2019-02-06-09-20-11-ABCD", str(tmp_path / "2019-02-06-09-20-11-ABCD"))]
+    stage_access_log_records(con, files, DEFAULT_PATTERN, "records", "records_quarantine")
+    assert stage_first_seen(con, "records", "first_seen", DAY, [files[0][0]]) == (5, 5)
+
+
+def test_lifecycle_expiry_with_unquoted_dashes_is_a_record(con, tmp_path):
+    """S3.EXPIRE.OBJECT records carry '-' for the status and remote IP; written with every quoted
+    field as an unquoted '-' too, they are still records (same grammar as defect 8's batch lines)."""
+    expire = (
+        f"{OWNER} photos-prod [06/Feb/2019:03:00:12 +0000] - AmazonS3 1B8C2D3E4F5A6B7C S3.EXPIRE.OBJECT "
+        "users/1003/old+video.mov - - - - 73400320 - - - - - - - - - - - - - -"
+    )
+    load = stage(con, tmp_path, {"a.log": [expire]})
+    assert (load.parsed, load.quarantined) == (1, 0)
+    assert rows(
+        con, "operation, key, user_id, remote_ip, http_status, object_size, requester, user_agent"
+    ) == [("S3.EXPIRE.OBJECT", "users/1003/old video.mov", "1003", None, None, 73400320, "AmazonS3", None)]
+
+
 @pytest.mark.parametrize(
     ("op", "field", "decoded"),
     [
@@ -533,12 +590,16 @@ def test_missing_file_names_the_object(con, tmp_path):
 
 
 def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
-    """Every line the split-based fast path accepts must parse identically with the regex."""
+    """Every line shape the split-based fast path accepts (quoted URI, unquoted '-' URI, nothing
+    quoted) parses identically with the regex."""
     samples = [
         line(),
         line("BATCH.DELETE.OBJECT", uri="-"),
+        line("BATCH.DELETE.OBJECT", uri="-", ua="-").replace(' "-" -', " - -"),  # nothing quoted
+        line("BATCH.DELETE.OBJECT", uri="-", ua="-", tail="").replace(' "-" -', " - -"),
         line(tail=""),
         line(tail=" " + TAIL_27 + " x y"),
+        line(ua=r'"a\b (c)"'),  # a backslash that escapes no quote
         *(EXAMPLES / "access-log-aws-doc-examples.log").read_text().splitlines(),
     ]
     names = [
@@ -569,7 +630,10 @@ def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
         "ap",
         "acl",
     ]
+    # the probe can tell: a line with an escaped quote is left to the regex
+    assert needs_full_grammar(con, tmp_path, line(ua=r'"a \"b\""'))
     for sample in samples:
+        assert not needs_full_grammar(con, tmp_path, sample), sample
         match = re.match(ACCESS_LOG_REGEX, sample)
         assert match is not None, sample
         expected = dict(zip(names, match.groups(), strict=True))
@@ -582,3 +646,16 @@ def test_fast_path_and_regex_agree_on_accepted_lines(con, tmp_path):
         assert got[4] == expected["ua"]
         assert got[5] == (None if expected["tls"] in (None, "", "-") else expected["tls"])
         assert got[6] == (None if expected["acl"] in (None, "", "-") else expected["acl"])
+
+
+def needs_full_grammar(con, tmp_path, text: str) -> bool:
+    """Whether the split-based fast path declines ``text`` (marks it for ACCESS_LOG_REGEX)."""
+    path = tmp_path / "probe.log"
+    path.write_text(text + "\n", encoding="utf-8")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE probe ({access_log._COLUMN_DEFS}{access_log._WORK_COLUMNS})")
+    statement = access_log._statement("pieces", "probe", access_log._branch_lines("scan", [1]), "'u'")
+    con.execute(statement, {"path1": str(path), "names": ["probe.log"]})
+    marked = con.execute(
+        "SELECT count(*) FROM probe WHERE usage_date IS NULL AND user_id = 'needs the full grammar'"
+    ).fetchall()[0][0]
+    return marked == 1

@@ -1,5 +1,5 @@
-"""Both ways of reading log objects (DuckDB's CSV scanner, and whole-file reads when it cannot read a
-file exactly) number lines, quarantine and stage identically."""
+"""Log objects are read whole and split into lines by DuckDB: control characters stay in their
+field, and every object's lines are numbered from 1, whatever came before it."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def _load(con, tmp_path, ua: str):
     return load, staged, quarantined
 
 
-def test_a_control_character_forces_the_whole_file_path_with_the_same_result(con, tmp_path):
-    # chr(1) is the CSV scanner's (never expected) delimiter: its line no longer fits, the file is
-    # read whole instead, and the user agent keeps the character
+def test_a_control_character_changes_nothing_but_its_field(con, tmp_path):
+    # chr(1) was the previous line reader's delimiter (it fell back to another reader for such a
+    # file); the same lines with and without it load, number and quarantine identically
     fast = _load(con, tmp_path, "app")
     slow = _load(con, tmp_path, "a\x01b")
     for load, staged, quarantined in (fast, slow):
