@@ -48,12 +48,12 @@ CSV_BAD_KEYS_FROM_STAGE = (
 INSERT_STAGE = """
 INSERT INTO {stage}
 SELECT
-    ?::DATE AS snapshot_date,
+    {snapshot_date} AS snapshot_date,
     {bucket}, k.key, {version_id},
     coalesce({is_latest}, true), coalesce({is_delete_marker}, false),
     {size}, {last_modified}, {storage_class}, {e_tag},
     {user_id}, {is_multipart_uploaded}, {intelligent_tiering_access_tier},
-    ? AS manifest_key
+    {manifest_key} AS manifest_key
 FROM {source} AS src, LATERAL (SELECT {key_expr} AS key) AS k
 WHERE {where}
 """
@@ -77,4 +77,42 @@ PARQUET_SOURCE = (
     "(SELECT * EXCLUDE (file_row_number, filename), file_row_number + 1 AS _line, "
     "(?::VARCHAR[])[list_position(?::VARCHAR[], filename)] AS _file "
     "FROM read_parquet(?::VARCHAR[], file_row_number = true, filename = true))"
+)
+
+# --- a window of days in one read per format (bucketlens.formats.inventory_window) -------------------
+# Every file of the read is one of $paths; its position gives its data file key, day and manifest.
+# Positional parameters: (day per file, file keys) for the day, (manifest per file, file keys) for the
+# manifest, then the source's.
+WINDOW_DAY_EXPR = "(?::DATE[])[list_position(?::VARCHAR[], src._file)]"
+WINDOW_MANIFEST_EXPR = "(?::VARCHAR[])[list_position(?::VARCHAR[], src._file)]"
+
+# The CSV files of several manifests (same fileSchema) in one read_csv; ``_file`` is the data file key.
+CSV_READ_WINDOW = (
+    "(SELECT * EXCLUDE (filename), (?::VARCHAR[])[list_position(?::VARCHAR[], filename)] AS _file "
+    "FROM read_csv(?::VARCHAR[], header = false, columns = {columns}, delim = ',', quote = '\"', escape = '\"', "
+    "compression = 'gzip', auto_detect = false, filename = true, store_rejects = true, "
+    "rejects_table = 'stage_inventory_rejects', rejects_scan = 'stage_inventory_reject_scans'))"
+)
+# A key that does not decode is kept as NUL + its data file key + NUL + its raw text (one scan, as
+# CSV_KEY_EXPR), then moved to the quarantine naming that file.
+CSV_KEY_EXPR_WINDOW = "coalesce(try(url_decode(replace(src.key, '+', ' '))), chr(0) || src._file || chr(0) || coalesce(src.key, ''))"
+CSV_REJECTS_TO_QUARANTINE_WINDOW = """
+INSERT INTO {quarantine}
+SELECT (?::VARCHAR[])[list_position(?::VARCHAR[], s.file_path)], r.line, any_value(r.csv_line),
+       string_agg(DISTINCT r.error_message, '; ' ORDER BY r.error_message),
+       (?::VARCHAR[])[list_position(?::VARCHAR[], s.file_path)]
+FROM stage_inventory_rejects r JOIN stage_inventory_reject_scans s USING (scan_id, file_id)
+GROUP BY s.file_path, r.line
+"""
+CSV_BAD_KEYS_TO_QUARANTINE_WINDOW = """
+INSERT INTO {quarantine}
+SELECT file, NULL, concat_ws(',', bucket, substr(key, length(file) + 3), version_id),
+       CASE WHEN key = chr(0) || file || chr(0) THEN 'key is empty' ELSE 'key is not valid form-URL encoding' END,
+       manifest_key
+FROM (SELECT *, split_part(key, chr(0), 2) AS file FROM {stage}
+      WHERE snapshot_date BETWEEN ? AND ? AND starts_with(key, chr(0)) AND manifest_key IN (SELECT unnest(?::VARCHAR[])))
+"""
+CSV_BAD_KEYS_FROM_STAGE_WINDOW = (
+    "DELETE FROM {stage} WHERE snapshot_date BETWEEN ? AND ? AND starts_with(key, chr(0)) "
+    "AND manifest_key IN (SELECT unnest(?::VARCHAR[]))"
 )
