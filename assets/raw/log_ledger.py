@@ -7,10 +7,13 @@ that reads the same late objects, a rerun — is SQL over ``raw.access_log_recor
 
 import hashlib
 import os
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from assets.raw.log_bundles import MAP, bundle_objects, create_bundle_map, unbundled
 from assets.raw.log_objects import log_objects_for_days
 from bucketlens.formats import access_log as fmt
 from bucketlens.schema import LINE_COLUMNS
@@ -112,12 +115,27 @@ def _batches(keys: list[str], listing: dict[str, int], budget: int) -> list[list
 def _parse_batch(
     con, new, listing, versions, parser: str, source: SourceStore, service: ServiceLayout
 ) -> None:
-    """Parse ``new`` objects in one call and record them with their records and bad lines, in one
-    transaction."""
-    drop_tables(con, "stage_access_log_records", "stage_access_log_object_quarantine")
+    """Parse ``new`` objects in one call (small ones bundled: ``assets.raw.log_bundles``) and record
+    them with their records and bad lines, in one transaction."""
     files = [(key, source.local_path(key, size=listing[key])) for key in new]
-    fmt.stage_access_log_records(
-        con, files, service.ownership(), "stage_access_log_records", "stage_access_log_object_quarantine"
+    with tempfile.TemporaryDirectory(prefix="bucketlens-logs-") as directory:
+        bundles = bundle_objects(files, Path(directory))
+        drop_tables(con, "parsed_access_log_records", "parsed_access_log_quarantine")
+        fmt.stage_access_log_records(
+            con,
+            bundles.files,
+            service.ownership(),
+            "parsed_access_log_records",
+            "parsed_access_log_quarantine",
+        )
+    create_bundle_map(con, bundles)
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW stage_access_log_records AS "
+        + unbundled("parsed_access_log_records", "source_file", "source_line")
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW stage_access_log_object_quarantine AS "
+        + unbundled("parsed_access_log_quarantine", "file", "line_number")
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE stage_access_log_objects AS
@@ -143,6 +161,9 @@ def _parse_batch(
             Replacement("raw.access_log_objects", "stage_access_log_objects", f"key IN {PARSED}"),
         ],
     )
+    con.execute("DROP VIEW stage_access_log_records")
+    con.execute("DROP VIEW stage_access_log_object_quarantine")
+    drop_tables(con, "parsed_access_log_records", "parsed_access_log_quarantine", MAP)
 
 
 SHRUNK_SQL = """

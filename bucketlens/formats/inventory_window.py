@@ -30,10 +30,11 @@ from bucketlens.formats.inventory_sql import (
     CSV_READ_WINDOW,
     CSV_REJECTS_TO_QUARANTINE_WINDOW,
     INSERT_STAGE,
+    PARQUET_INSERT_SOURCE_WINDOW,
     PARQUET_SOURCE,
+    PARQUET_SOURCE_WINDOW,
     QUARANTINE_DDL,
-    WINDOW_DAY_EXPR,
-    WINDOW_MANIFEST_EXPR,
+    WINDOW_FILES_DDL,
 )
 from bucketlens.keys import KeyPattern
 
@@ -58,36 +59,47 @@ class _Read:
     manifest_keys: list[str]
 
 
-def _read(manifests: list[DayManifest]) -> _Read:
+FILES = "stage_inventory_window_files"
+
+
+def _read(con, manifests: list[DayManifest]) -> _Read:
+    """The files of ``manifests`` in reading order, also as TEMP table FILES for the read's join."""
     files = [(m, f.key) for m in manifests for f in m.manifest.files]
     for m, key in files:
         if key not in m.local_files:
             raise SourceFormatError(m.manifest.key, f"no local copy of data file(s) {key}")
-    return _Read(
+    read = _Read(
         manifests,
         keys=[key for _, key in files],
         paths=[m.local_files[key] for m, key in files],
         days=[m.day for m, _ in files],
         manifest_keys=[m.manifest.key for m, _ in files],
     )
+    con.execute(WINDOW_FILES_DDL.format(files=FILES))
+    con.execute(
+        f"INSERT INTO {FILES} SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::DATE[]), "
+        "unnest(?::VARCHAR[])",
+        [read.paths, read.keys, read.days, read.manifest_keys],
+    )
+    return read
 
 
 def _insert(
-    con, stage: str, read: _Read, source: str, source_params: list, present, key_expr, where, pattern
-):
-    """One INSERT of every file of ``read`` into ``stage``: day and manifest from each row's ``_file``."""
+    con, stage: str, source: str, paths: list[str], present, key_expr: str, where: str, pattern
+) -> None:
+    """One INSERT of every file of a read into ``stage``: day and manifest from each row's file."""
     exprs = {name: single._value_expr(name, present) for name in single.FIELD_TARGETS}
     sql = INSERT_STAGE.format(
         stage=stage,
         source=source,
-        snapshot_date=WINDOW_DAY_EXPR,
-        manifest_key=WINDOW_MANIFEST_EXPR,
+        snapshot_date="src._day",
+        manifest_key="src._manifest",
         key_expr=key_expr,
         user_id=pattern.sql_expr("k.key"),
         where=where,
         **{single.FIELD_TARGETS[name][0]: expr for name, expr in exprs.items() if name != "key"},
     )
-    con.execute(sql, [read.days, read.keys, read.manifest_keys, read.keys, *source_params])
+    con.execute(sql, [paths])
 
 
 def _stage_csv(con, stage: str, quarantine: str, read: _Read, pattern: KeyPattern) -> None:
@@ -95,46 +107,36 @@ def _stage_csv(con, stage: str, quarantine: str, read: _Read, pattern: KeyPatter
     with their file, as ``stage_inventory`` does file by file."""
     columns = read.manifests[0].manifest.columns
     single._drop_rejects(con)
-    source = CSV_READ_WINDOW.format(columns=single._csv_columns(columns))
+    source = CSV_READ_WINDOW.format(columns=single._csv_columns(columns), files=FILES)
     present = {c: single.CSV_TYPES.get(c, "VARCHAR") for c in columns}
-    _insert(
-        con,
-        stage,
-        read,
-        source,
-        [read.keys, read.paths, read.paths],
-        present,
-        CSV_KEY_EXPR_WINDOW,
-        "true",
-        pattern,
-    )
+    _insert(con, stage, source, read.paths, present, CSV_KEY_EXPR_WINDOW, "true", pattern)
     rejected = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'stage_inventory_rejects'"
     ).fetchall()[0][0]
     if rejected:
-        con.execute(
-            CSV_REJECTS_TO_QUARANTINE_WINDOW.format(quarantine=quarantine),
-            [read.keys, read.paths, read.manifest_keys, read.paths],
-        )
-    window = [min(read.days), max(read.days), sorted(set(read.manifest_keys))]
-    con.execute(CSV_BAD_KEYS_TO_QUARANTINE_WINDOW.format(stage=stage, quarantine=quarantine), window)
-    con.execute(CSV_BAD_KEYS_FROM_STAGE_WINDOW.format(stage=stage), window)
+        con.execute(CSV_REJECTS_TO_QUARANTINE_WINDOW.format(quarantine=quarantine, files=FILES))
+    window = [min(read.days), max(read.days)]
+    con.execute(
+        CSV_BAD_KEYS_TO_QUARANTINE_WINDOW.format(stage=stage, quarantine=quarantine, files=FILES), window
+    )
+    con.execute(CSV_BAD_KEYS_FROM_STAGE_WINDOW.format(stage=stage, files=FILES), window)
     single._drop_rejects(con)
 
 
 def _stage_parquet(con, stage: str, quarantine: str, read: _Read, present, pattern: KeyPattern) -> None:
     """Every Parquet file of ``read`` (one schema) in one read; rows that fail a cast quarantined."""
-    params = [read.keys, read.paths, read.paths]
     checks = single._cast_failures(present)
     checks.append(("(src.key IS NULL)", "key is empty"))
     bad = " OR ".join(c for c, _ in checks)
     reason = "concat_ws('; ', " + ", ".join(f"CASE WHEN {c} THEN '{r}' END" for c, r in checks) + ")"
     con.execute(
-        f"INSERT INTO {quarantine} SELECT src._file, src._line, to_json(src)::VARCHAR, {reason}, "
-        f"{WINDOW_MANIFEST_EXPR} FROM {PARQUET_SOURCE} AS src WHERE {bad}",
-        [read.manifest_keys, read.keys, *params],
+        f"INSERT INTO {quarantine} SELECT src._file, src._line, to_json(src)::VARCHAR, {reason}, m.manifest_key "
+        f"FROM {PARQUET_SOURCE_WINDOW.format(files=FILES)} AS src JOIN {FILES} m ON src._file = m.file_key "
+        f"WHERE {bad}",
+        [read.paths],
     )
-    _insert(con, stage, read, PARQUET_SOURCE, params, present, "src.key", f"NOT ({bad})", pattern)
+    source = PARQUET_INSERT_SOURCE_WINDOW.format(files=FILES)
+    _insert(con, stage, source, read.paths, present, "src.key", f"NOT ({bad})", pattern)
 
 
 def _parquet_layout(con, m: DayManifest) -> tuple:
@@ -163,7 +165,7 @@ def stage_inventory_window(
     cannot be typed into TEMP table ``quarantine`` (file, line_number, raw_text, reason, manifest_key;
     created if missing). ``stage`` must exist (a warehouse table or a TEMP table of its columns)."""
     con.execute(QUARANTINE_DDL.format(quarantine=quarantine))
-    layouts: dict[tuple, list[DayManifest]] = {}
+    reads: list[tuple[tuple, list[DayManifest], set]] = []
     for m in manifests:
         if m.manifest.file_format == "CSV":
             layout = ("CSV", tuple(m.manifest.columns))
@@ -171,9 +173,16 @@ def stage_inventory_window(
             layout = ("Parquet", _parquet_layout(con, m))
         else:
             layout = ("ORC", m.manifest.key)
-        layouts.setdefault(layout, []).append(m)
-    for (file_format, shape), group in layouts.items():
-        read = _read(group)
+        paths = {m.local_files.get(f.key) for f in m.manifest.files}
+        # a read lists each file once: a file two manifests share (a copied report) goes to another read
+        read = next((r for r in reversed(reads) if r[0] == layout and not paths & r[2]), None)
+        if read is None:
+            read = (layout, [], set())
+            reads.append(read)
+        read[1].append(m)
+        read[2].update(paths)
+    for (file_format, shape), group, _ in reads:
+        read = _read(con, group)
         try:
             if file_format == "CSV":
                 _stage_csv(con, stage, quarantine, read, key_pattern)
@@ -189,3 +198,4 @@ def stage_inventory_window(
             culprit = next((k for k, p in zip(read.keys, read.paths, strict=True) if p in str(exc)), None)
             name = culprit or (group[0].manifest.key if len(group) == 1 else f"{len(group)} manifests")
             raise SourceFormatError(name, f"cannot read {file_format} data: {exc}") from exc
+    con.execute(f"DROP TABLE IF EXISTS {FILES}")

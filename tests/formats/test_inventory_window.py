@@ -129,3 +129,21 @@ def test_a_broken_file_is_named(con, window, tmp_path):
     con.execute(STAGE_DDL.format(stage="together"))
     with pytest.raises(SourceFormatError, match=r"^broken.csv.gz: cannot read CSV data"):
         stage_inventory_window(con, window, KeyPattern(), "together", "together_quarantine")
+
+
+def test_a_file_two_manifests_list_is_staged_for_each(con, tmp_path):
+    """Two reports (a copy under another configuration) listing the same data file: each manifest's rows,
+    as when each is staged alone, not the file's rows twice per manifest."""
+    data = write_csv_gz(tmp_path / "a.csv.gz", [*CSV_ROWS[:2], BAD_CSV_ROWS[0]])
+    local = {data.key: str(tmp_path / "a.csv.gz")}
+    window = [
+        DayManifest(DAYS[0], _manifest(DAYS[0], bucket, "CSV", CSV_COLUMNS, [data]), local)
+        for bucket in ("photos", "photos-copy")
+    ]
+    for m in window:
+        stage_inventory(con, m.manifest, m.local_files, m.day, KeyPattern(), stage="alone")
+    con.execute(STAGE_DDL.format(stage="together"))
+    stage_inventory_window(con, window, KeyPattern(), "together", "together_quarantine")
+    assert _rows(con, "together") == _rows(con, "alone") and len(_rows(con, "together")) == 4
+    assert _rows(con, "together_quarantine") == _rows(con, "alone_quarantine")
+    assert len(_rows(con, "together_quarantine")) == 2  # the bad size, once per manifest
