@@ -13,6 +13,7 @@ from assets.window import (
     daily_asset,
     detail_day,
     figures_by_day,
+    groups_within,
     window_days,
     window_result,
 )
@@ -98,20 +99,6 @@ def no_logs_window(con, days, source: SourceStore) -> list[DayResult]:
     return results
 
 
-def transactions(days, records: dict) -> list[list]:
-    """Consecutive days grouped so that each group's ledger records stay within TRANSACTION_RECORDS."""
-    groups: list[list] = []
-    size = 0
-    for day in days:
-        n = int(records.get(day) or 0)
-        if not groups or size + n > TRANSACTION_RECORDS:
-            groups.append([])
-            size = 0
-        groups[-1].append(day)
-        size += n
-    return groups
-
-
 def load_window(
     con, days, listing: dict[str, int], source: SourceStore, service: ServiceLayout
 ) -> list[DayResult]:
@@ -139,7 +126,7 @@ def load_window(
     staged = {}
     # Each group of days is written straight into its emptied partitions inside one transaction with
     # its quarantine: a TEMP stage copied over afterwards wrote the 5 M rows of a busy day twice.
-    for group in transactions(days, {d: read[d].get("records") for d in days}):
+    for group in groups_within(days, {d: read[d].get("records") for d in days}, TRANSACTION_RECORDS):
         with transaction(con):
             con.execute(
                 "DELETE FROM raw.access_log_requests WHERE usage_date BETWEEN ? AND ?", [group[0], group[-1]]

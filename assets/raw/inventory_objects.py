@@ -16,6 +16,7 @@ from assets.window import (
     daily_asset,
     detail_day,
     figures_by_day,
+    groups_within,
     window_days,
     window_result,
 )
@@ -115,27 +116,14 @@ def manifests_verified(staged: StagedDay) -> Check:
     )
 
 
-def transactions(days, prepared: dict) -> list[list]:
-    """Consecutive days grouped so that each group's source bytes stay within TRANSACTION_BYTES."""
-    groups: list[list] = []
-    size = 0
-    for day in days:
-        n = sum(f.size for entry in prepared[day] or [] for f in entry.manifest.files)
-        if not groups or size + n > TRANSACTION_BYTES:
-            groups.append([])
-            size = 0
-        groups[-1].append(day)
-        size += n
-    return groups
-
-
 def load_window(con, days, inventory: InventorySource, prepared, service: ServiceLayout) -> list[DayResult]:
     """Replace the window's rows (and quarantine) with one read of its files per layout, in as few
     transactions as TRANSACTION_BYTES allows. The listing is written straight into the emptied
     partitions inside the transaction: a TEMP stage copied over afterwards wrote every row twice (the
     step took 24.0 s at 10 M objects, 14.6 s without) and spilled 22 GB uncompressed at 100 M."""
     staged = {}
-    for group in transactions(days, prepared):
+    sizes = {day: sum(f.size for entry in prepared[day] or [] for f in entry.manifest.files) for day in days}
+    for group in groups_within(days, sizes, TRANSACTION_BYTES):
         with scoped_settings(con, STAGING_SETTINGS), transaction(con):
             con.execute(f"DELETE FROM {TABLE} WHERE snapshot_date BETWEEN ? AND ?", [group[0], group[-1]])
             con.execute(

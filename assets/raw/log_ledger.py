@@ -15,6 +15,7 @@ import dagster as dg
 
 from assets.raw.log_bundles import MAP, bundle_objects, create_bundle_map, unbundled
 from assets.raw.log_objects import log_objects_for_days
+from assets.window import groups_within
 from bucketlens.formats import access_log as fmt
 from bucketlens.schema import LINE_COLUMNS
 from resources.service import ServiceLayout
@@ -75,7 +76,7 @@ def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceL
         ).fetchall()
     )
     new = [key for key in keys if known.get(key) != versions[key]]
-    for batch in _batches(new, listing, PARSE_BATCH_BYTES):
+    for batch in groups_within(new, listing, PARSE_BATCH_BYTES):
         _parse_batch(con, batch, listing, versions, parser, source, service)
     return new
 
@@ -97,19 +98,6 @@ def parsed_now(con, parsed: list[str], objects_by_day: dict) -> dict:
         unclaimed.difference_update(mine)
         out[day] = (len(mine), sum(int(lines.get(key) or 0) for key in mine))
     return out
-
-
-def _batches(keys: list[str], listing: dict[str, int], budget: int) -> list[list[str]]:
-    """``keys`` in consecutive batches of at most ``budget`` bytes (at least one object each)."""
-    batches: list[list[str]] = []
-    size = 0
-    for key in keys:
-        if not batches or size + listing[key] > budget:
-            batches.append([])
-            size = 0
-        batches[-1].append(key)
-        size += listing[key]
-    return batches
 
 
 def _parse_batch(

@@ -195,3 +195,31 @@ def test_what_a_window_parses_counts_for_the_first_day_that_reads_it(boundary_so
     parsed = sum(f["log_objects_parsed_now"] for f in ranged.values())
     (objects,) = query(tmp_path / "range", "SELECT count(*) FROM raw.access_log_objects")[0]
     assert parsed == objects > 0  # every object of the ledger parsed by exactly one day
+
+
+def test_a_window_split_by_its_budgets_equals_one_statement_per_step(
+    boundary_source, both_ways, tmp_path, monkeypatch
+):
+    """Budgets that split the window — a transaction per day, the new log objects parsed in several
+    calls of several bundles — write exactly what one transaction and one parse write."""
+    import importlib
+
+    from assets.raw import log_bundles, log_ledger
+
+    monkeypatch.setattr(importlib.import_module("assets.raw.inventory_objects"), "TRANSACTION_BYTES", 1)
+    monkeypatch.setattr(importlib.import_module("assets.raw.access_log_requests"), "TRANSACTION_RECORDS", 1)
+    monkeypatch.setattr(log_ledger, "PARSE_BATCH_BYTES", 500_000)
+    monkeypatch.setattr(log_bundles, "BUNDLE_BYTES", 100_000)
+    users_db = f"sqlite:///{boundary_source / 'users.sqlite'}"
+    result = materialize_range(tmp_path, boundary_source, users_db, WINDOW, ASSETS)
+    assert result.success, step_failures(result)
+    assert fingerprint(tmp_path) == fingerprint(both_ways[0])
+
+
+def test_groups_within_keeps_order_and_budget():
+    from assets.window import groups_within
+
+    sizes = {"a": 3, "b": 3, "c": 9, "d": 1, "e": 0}
+    assert groups_within(list("abcde"), sizes, 6) == [["a", "b"], ["c"], ["d", "e"]]  # c alone: over budget
+    assert groups_within(list("abcde"), sizes, 100) == [list("abcde")]
+    assert groups_within([], sizes, 6) == []
