@@ -64,6 +64,22 @@ def detail_day(days: list[date]) -> date | None:
     return days[0] if len(days) == 1 else None
 
 
+def groups_within(items: list, sizes: Mapping, budget: int) -> list[list]:
+    """Consecutive ``items`` grouped so that each group's total size (``sizes[item]``, 0 if missing)
+    stays within ``budget``; an item larger than the budget is a group of its own. How a window is
+    split into as few transactions (or parse calls) as a memory or disk budget allows."""
+    groups: list[list] = []
+    total = 0
+    for item in items:
+        size = int(sizes.get(item) or 0)
+        if not groups or total + size > budget:
+            groups.append([])
+            total = 0
+        groups[-1].append(item)
+        total += size
+    return groups
+
+
 def _plain(value: object) -> object:
     return getattr(value, "value", value)
 

@@ -3,9 +3,9 @@
 AWS buckets deliver S3 Inventory (verified by manifest checksum and per-file MD5). S3-compatible stores
 without inventory (Cloudflare R2, MinIO) are listed with ListObjectsV2 instead; a listing shows the
 bucket as it is *now*, so it only serves the most recent days. Both write the same rows — the columns of
-``raw.inventory_objects`` — into the table they are given (the asset passes the warehouse table itself,
-inside its transaction) plus quarantined rows into ``stage_inventory_quarantine_day``, so the
-``inventory_objects`` asset does not know which one it has.
+``raw.inventory_objects`` — for every day of a window into the table they are given (the asset passes the
+warehouse table itself, inside its transaction) plus quarantined rows into ``stage_inventory_quarantine``
+(shaped like ``raw.quarantine``), so the ``inventory_objects`` asset does not know which one it has.
 """
 
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ import pyarrow as pa
 from bucketlens.formats import inventory as fmt
 from bucketlens.formats import inventory_manifest as manifests
 from bucketlens.formats.errors import SourceFormatError
+from bucketlens.formats.inventory_window import DayManifest, stage_inventory_window
 from bucketlens.keys import KeyPattern
 from bucketlens.schema import temp_quarantine_ddl
 from resources.source_store import SourceStore
@@ -26,7 +27,7 @@ from resources.warehouse import drop_tables
 
 STAGE = "stage_inventory"
 Con = duckdb.DuckDBPyConnection
-QUARANTINE = "stage_inventory_quarantine_day"
+QUARANTINE = "stage_inventory_quarantine_window"
 
 
 @dataclass
@@ -36,8 +37,6 @@ class StagedDay:
     origin: str
     manifests: list[str] = field(default_factory=list)
     files: int = 0
-    delete_markers: int = 0
-    noncurrent_versions: int = 0
     listing: bool = False  # a ListObjectsV2 scan: no manifest, nothing to verify
     checksums_verified: int = 0  # manifests whose manifest.checksum matched
     files_verified: int = 0  # data files whose size and MD5 matched their manifest
@@ -56,7 +55,7 @@ class VerifiedManifest:
 
 
 class InventorySource(dg.ConfigurableResource):
-    """Common interface: ``prepare`` everything that can fail before writing, then ``stage`` each day."""
+    """Common interface: ``prepare`` everything that can fail before writing, then ``stage`` the window."""
 
     def prepare(self, days: list[date]) -> dict[date, object]:
         raise NotImplementedError
@@ -67,10 +66,16 @@ class InventorySource(dg.ConfigurableResource):
         return True
 
     def stage(
-        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
-    ) -> StagedDay:
-        """Write the day's rows into ``target``: a TEMP table (created) or a warehouse table whose
-        partition the caller emptied inside its open transaction."""
+        self,
+        con: Con,
+        days: list[date],
+        prepared: dict[date, object],
+        ownership: KeyPattern,
+        target: str = STAGE,
+    ) -> dict[date, StagedDay]:
+        """Write every day's rows into ``target`` — a TEMP table (created) or a warehouse table whose
+        window the caller emptied inside its open transaction — and the rows that could not be typed
+        into TEMP table ``QUARANTINE`` (``raw.quarantine``'s columns)."""
         raise NotImplementedError
 
 
@@ -132,43 +137,46 @@ class InventoryReports(InventorySource):
         return {day: self._verified(day, listing) for day in days}
 
     def stage(
-        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
-    ) -> StagedDay:
-        manifests: list[VerifiedManifest] = prepared
-        staged = StagedDay(origin=self.source.describe("inventory/"))
+        self,
+        con: Con,
+        days: list[date],
+        prepared: dict[date, object],
+        ownership: KeyPattern,
+        target: str = STAGE,
+    ) -> dict[date, StagedDay]:
+        """Every manifest of the window in one read per layout (``stage_inventory_window``)."""
+        staged = {day: StagedDay(origin=self.source.describe("inventory/")) for day in days}
+        window: list[DayManifest] = []
+        for day in days:
+            entries: list[VerifiedManifest] = prepared[day]
+            for entry in entries:
+                window.append(DayManifest(day, entry.manifest, entry.local))
+                staged[day].manifests.append(entry.manifest.key)
+                staged[day].files += len(entry.manifest.files)
+                staged[day].checksums_verified += entry.checksum_verified
+                staged[day].files_verified += entry.files_verified
         _fresh_target(con, target)
-        quarantines = []
-        for i, entry in enumerate(manifests):
-            manifest, local = entry.manifest, entry.local
-            quarantine = f"{STAGE}_{i}_quarantine"
-            drop_tables(con, quarantine)
-            load = fmt.stage_inventory(
-                con, manifest, local, day, ownership, stage=target, quarantine=quarantine
-            )
-            quarantines.append(f"SELECT file, line_number, raw_text, reason FROM {quarantine}")
-            staged.manifests.append(manifest.key)
-            staged.files += len(manifest.files)
-            staged.checksums_verified += entry.checksum_verified
-            staged.files_verified += entry.files_verified
-            staged.delete_markers += load.delete_markers
-            staged.noncurrent_versions += load.noncurrent_versions
+        quarantine = f"{STAGE}_manifest_quarantine"
+        drop_tables(con, quarantine)
+        stage_inventory_window(con, window, ownership, target, quarantine)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} AS SELECT 'inventory_objects' AS source, "
-            "?::DATE AS partition_date, file, line_number, raw_text, reason, now()::TIMESTAMP AS loaded_at FROM ("
-            + " UNION ALL ".join(quarantines)
-            + ")",
-            [day],
+            "d.day AS partition_date, q.file, q.line_number, q.raw_text, q.reason, now()::TIMESTAMP AS loaded_at "
+            f"FROM {quarantine} q JOIN (SELECT unnest(?::VARCHAR[]) AS manifest_key, unnest(?::DATE[]) AS day) d "
+            "USING (manifest_key)",
+            [[m.manifest.key for m in window], [m.day for m in window]],
         )
+        drop_tables(con, quarantine)
         return staged
 
 
 LISTING_INSERT = """
 INSERT INTO {stage} BY NAME
-SELECT $day::DATE AS snapshot_date, $bucket AS bucket, key, NULL::VARCHAR AS version_id, true AS is_latest,
+SELECT d.snapshot_date, $bucket AS bucket, key, NULL::VARCHAR AS version_id, true AS is_latest,
        false AS is_delete_marker, size, last_modified, coalesce(storage_class, 'STANDARD') AS storage_class,
        trim(e_tag, '"') AS e_tag, {owner} AS user_id, NULL::BOOLEAN AS is_multipart_uploaded,
        NULL::VARCHAR AS intelligent_tiering_access_tier, $origin AS manifest_key
-FROM listing_page
+FROM listing_page, (SELECT unnest($days::DATE[]) AS snapshot_date) d
 """
 
 
@@ -221,8 +229,14 @@ class BucketListing(InventorySource):
                 )
 
     def stage(
-        self, con: Con, day: date, prepared: object, ownership: KeyPattern, target: str = STAGE
-    ) -> StagedDay:
+        self,
+        con: Con,
+        days: list[date],
+        prepared: dict[date, object],
+        ownership: KeyPattern,
+        target: str = STAGE,
+    ) -> dict[date, StagedDay]:
+        """One listing, written for each day of the window (at most ``max_age_days`` recent days)."""
         bucket, _ = self._bucket_prefix()
         _fresh_target(con, target)
         _empty_quarantine(con)
@@ -230,6 +244,6 @@ class BucketListing(InventorySource):
         sql = LISTING_INSERT.format(stage=target, owner=ownership.sql_expr("key"))
         for page in self._pages():
             con.register("listing_page", page)
-            con.execute(sql, {"day": day, "bucket": bucket, "origin": origin})
+            con.execute(sql, {"days": days, "bucket": bucket, "origin": origin})
             con.unregister("listing_page")
-        return StagedDay(origin=origin, listing=True)
+        return {day: StagedDay(origin=origin, listing=True) for day in days}

@@ -76,19 +76,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
-@contextmanager
-def rewriting_raw_day(
-    con: duckdb.DuckDBPyConnection, table: str, date_column: str, day, source: str
-) -> Iterator[None]:
-    """A transaction in which a raw table's day and that source's quarantined lines of the day are
-    deleted before the block writes them again in place (rows written once, not staged and copied);
-    if the block raises, the previous day and quarantine are still there."""
-    with transaction(con):
-        con.execute(f"DELETE FROM {table} WHERE {date_column} = ?", [day])
-        con.execute("DELETE FROM raw.quarantine WHERE source = ? AND partition_date = ?", [source, day])
-        yield
-
-
 def replace_partitions(con: duckdb.DuckDBPyConnection, replacements: Sequence[Replacement]) -> list[int]:
     """Apply every replacement in ONE transaction; return the rows inserted into each table.
 

@@ -9,9 +9,18 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.raw.guards import day_is_over, source_failures
-from assets.raw.log_ledger import ensure_ledger, stage_new_objects
-from assets.raw.log_objects import delivery_days, log_objects_for_day, no_log_objects
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.raw.log_ledger import ensure_ledger, parsed_now, stage_new_objects
+from assets.raw.log_objects import delivery_days, log_objects_for_days, no_log_objects
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
 from resources.inventory_source import InventorySource
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
@@ -20,44 +29,56 @@ from resources.warehouse import Warehouse
 LOG_PREFIX = "access-logs/"
 
 
-def load_delivered(
-    con, day, listing: dict[str, int], source: SourceStore, service: ServiceLayout
-) -> DayResult:
-    """Parse the day's delivered objects not in the ledger yet; report what the ledger holds for them."""
-    _, delivered = log_objects_for_day(sorted(listing), day, 0)
-    parse = stage_new_objects(con, delivered, listing, source, service)
-    objects, lines, records, quarantined, missing = con.execute(
-        """SELECT count(o.key), coalesce(sum(o.lines), 0), coalesce(sum(o.records), 0),
-                  coalesce(sum(o.quarantined), 0), count(*) FILTER (WHERE o.key IS NULL)
-           FROM (SELECT unnest(?::VARCHAR[]) AS key) d LEFT JOIN raw.access_log_objects o USING (key)""",
-        [delivered],
-    ).fetchall()[0]
-    by_hour = con.execute(
-        """SELECT strftime(date_trunc('hour', first_request_time), '%H:00') AS hour, count(*), sum(records)
-           FROM raw.access_log_objects WHERE list_contains(?, key) GROUP BY ALL ORDER BY 1""",
-        [delivered],
-    ).fetchall()
-    metadata = {
-        "dagster/row_count": int(records),
-        "log_objects_delivered": len(delivered),
-        "log_objects_parsed_now": parse.files,
-        "lines_parsed_now": parse.lines,
-        "lines": int(lines),
-        "records": int(records),
-        "quarantined_lines": int(quarantined),
-        "by_hour": markdown_table(
-            ["first request hour", "objects", "records"], [(h, f"{n:,}", f"{r:,}") for h, n, r in by_hour]
-        ),
-    }
-    return DayResult(
-        day,
-        metadata,
-        checks={
-            "every_object_parsed": Check(
-                missing == 0 and objects == len(delivered), {"missing": int(missing)}
-            )
-        },
+DELIVERED = "window_delivered_objects"
+# Per delivery day of the window: what the ledger holds of the objects delivered that day.
+FIGURES_SQL = f"""
+SELECT d.day, count(o.key) AS objects, coalesce(sum(o.lines), 0) AS lines,
+       coalesce(sum(o.records), 0) AS records, coalesce(sum(o.quarantined), 0) AS quarantined,
+       count(*) FILTER (WHERE o.key IS NULL) AS missing
+FROM {DELIVERED} d LEFT JOIN raw.access_log_objects o USING (key)
+GROUP BY ALL
+"""
+BY_HOUR_SQL = f"""
+SELECT strftime(date_trunc('hour', first_request_time), '%H:00') AS hour, count(*), sum(records)
+FROM raw.access_log_objects WHERE key IN (SELECT key FROM {DELIVERED} WHERE day = ?) GROUP BY ALL ORDER BY 1
+"""
+
+
+def load_window(
+    con, days, listing: dict[str, int], source: SourceStore, service: ServiceLayout
+) -> list[DayResult]:
+    """Parse the window's delivered objects not in the ledger yet (in one call), then report what the
+    ledger holds for each day's objects with one grouped query."""
+    delivered = {day: own for day, (_, own) in log_objects_for_days(sorted(listing), days, 0).items()}
+    keys = [key for day in days for key in delivered[day]]
+    parsed = parsed_now(con, stage_new_objects(con, keys, listing, source, service), delivered)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {DELIVERED} AS SELECT unnest(?::DATE[]) AS day, unnest(?::VARCHAR[]) AS key",
+        [[day for day in days for _ in delivered[day]], keys],
     )
+    figures = figures_by_day(con, FIGURES_SQL, [], days)
+    results = []
+    for day in days:
+        f = figures[day]
+        objects, missing = int(f.get("objects") or 0), int(f.get("missing") or 0)
+        metadata = {
+            "dagster/row_count": int(f.get("records") or 0),
+            "log_objects_delivered": len(delivered[day]),
+            "log_objects_parsed_now": parsed[day][0],
+            "lines_parsed_now": parsed[day][1],
+            "lines": int(f.get("lines") or 0),
+            "records": int(f.get("records") or 0),
+            "quarantined_lines": int(f.get("quarantined") or 0),
+        }
+        if day == detail_day(days):
+            by_hour = con.execute(BY_HOUR_SQL, [day]).fetchall()
+            metadata["by_hour"] = markdown_table(
+                ["first request hour", "objects", "records"], [(h, f"{n:,}", f"{r:,}") for h, n, r in by_hour]
+            )
+        check = Check(missing == 0 and objects == len(delivered[day]), {"missing": missing})
+        results.append(DayResult(day, metadata, checks={"every_object_parsed": check}))
+    con.execute(f"DROP TABLE {DELIVERED}")
+    return results
 
 
 @daily_asset(
@@ -86,5 +107,5 @@ def access_log_objects(
         raise dg.Failure(description=no_log_objects(empty, source.describe(LOG_PREFIX), len(listing)))
     with source_failures(), warehouse.connect() as con:
         ensure_ledger(con)
-        results = [load_delivered(con, day, listing, source, service) for day in days]
+        results = load_window(con, days, listing, source, service)
     return window_result(results)

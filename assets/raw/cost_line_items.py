@@ -16,7 +16,7 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.raw.guards import source_failures
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.window import Check, CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
 from bucketlens.costing.exports import ExportSummary, OverlappingExportsError, choose_exports
 from bucketlens.formats import cur as fmt
 from bucketlens.formats import cur_exports as exports
@@ -160,21 +160,58 @@ def load_period(con, source: SourceStore, period: str, named: str, log) -> list[
     return [(e, load, next(c for c in choices if c.name == e.export_name)) for e, load, _, _ in staged]
 
 
+# The window's days, each with its own billing period (the month it is in): a day only counts line
+# items and export days of its own month's bill, as a day run of it does.
+DAY_ROWS_SQL = """
+SELECT usage_start::DATE AS day, line_item_type, product_code, count(*), sum(unblended_cost)
+FROM raw.cost_line_items
+WHERE usage_start::DATE BETWEEN $start AND $end AND billing_period = strftime(usage_start::DATE, '%Y-%m')
+GROUP BY ALL ORDER BY 1, 5 DESC
+"""
 DAY_CHECK_SQL = """
-SELECT
-    (SELECT coalesce(sum(unblended_cost), 0) FROM raw.cost_line_items
-     WHERE billing_period = $period AND usage_start::DATE = $day) AS loaded,
-    (SELECT coalesce(sum(d.cost), 0) FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
-     WHERE d.billing_period = $period AND d.usage_date = $day AND e.chosen) AS chosen_export,
-    (SELECT count(*) FROM raw.cost_line_items i ANTI JOIN
+WITH days AS (SELECT unnest($days::DATE[]) AS day),
+loaded AS (
+    SELECT usage_start::DATE AS day, sum(unblended_cost) AS usd FROM raw.cost_line_items
+    WHERE usage_start::DATE BETWEEN $start AND $end AND billing_period = strftime(usage_start::DATE, '%Y-%m')
+    GROUP BY ALL
+),
+chosen_export AS (
+    SELECT d.usage_date AS day, sum(d.cost) AS usd
+    FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
+    WHERE d.usage_date BETWEEN $start AND $end AND d.billing_period = strftime(d.usage_date, '%Y-%m') AND e.chosen
+    GROUP BY ALL
+),
+from_other_exports AS (
+    SELECT i.usage_start::DATE AS day, count(*) AS n FROM raw.cost_line_items i ANTI JOIN
         (SELECT billing_period, export_name FROM raw.cost_exports WHERE chosen) c USING (billing_period, export_name)
-     WHERE i.billing_period = $period AND i.usage_start::DATE = $day) AS from_other_exports
+    WHERE i.usage_start::DATE BETWEEN $start AND $end
+      AND i.billing_period = strftime(i.usage_start::DATE, '%Y-%m')
+    GROUP BY ALL
+)
+SELECT days.day, coalesce(l.usd, 0) AS loaded, coalesce(c.usd, 0) AS chosen_export,
+       coalesce(o.n, 0) AS from_other_exports
+FROM days LEFT JOIN loaded l USING (day) LEFT JOIN chosen_export c USING (day)
+LEFT JOIN from_other_exports o USING (day)
+"""
+PERIOD_SQL = """
+SELECT count(*), coalesce(sum(unblended_cost), 0),
+       count(*) FILTER (WHERE NOT starts_with(coalesce(product_code, ''), 'AmazonS3') AND schema_kind = 'cur2')
+FROM raw.cost_line_items WHERE billing_period = ?
+"""
+EXPORTS_SQL = """
+SELECT export_name, schema_kind, execution_id, usage_accounts, total_cost, complete_columns, chosen, reason
+FROM raw.cost_exports WHERE billing_period = ? ORDER BY chosen DESC, export_name
 """
 
 
-def one_export_check(con, day, period: str) -> Check:
-    """The day's loaded S3 cost is the chosen export's, and no line item came from another export."""
-    loaded, chosen, others = con.execute(DAY_CHECK_SQL, {"period": period, "day": day}).fetchall()[0]
+def one_export_checks(con, days) -> dict:
+    """Per day of the window (one grouped query): the day's loaded S3 cost is the chosen export's, and
+    no line item came from another export."""
+    params = {"start": days[0], "end": days[-1], "days": days}
+    return {day: one_export_check(day, *rest) for day, *rest in con.execute(DAY_CHECK_SQL, params).fetchall()}
+
+
+def one_export_check(day, loaded, chosen, others) -> Check:
     passed = loaded == chosen and others == 0
     return Check(
         passed,
@@ -189,24 +226,44 @@ def one_export_check(con, day, period: str) -> Check:
     )
 
 
-def day_result(con, source: SourceStore, day, choices) -> DayResult:
-    period = day.strftime("%Y-%m")
-    day_rows = con.execute(
-        """SELECT line_item_type, product_code, count(*), sum(unblended_cost)
-           FROM raw.cost_line_items WHERE billing_period = ? AND usage_start::DATE = ? GROUP BY ALL ORDER BY 4 DESC""",
-        [period, day],
-    ).fetchall()
-    non_s3 = scalar(
-        con,
-        "SELECT count(*) FROM raw.cost_line_items WHERE billing_period = ? "
-        "AND NOT starts_with(coalesce(product_code, ''), 'AmazonS3') AND schema_kind = 'cur2'",
-        [period],
-    )
-    exports = con.execute(
-        """SELECT export_name, schema_kind, execution_id, usage_accounts, total_cost, complete_columns, chosen, reason
-           FROM raw.cost_exports WHERE billing_period = ? ORDER BY chosen DESC, export_name""",
-        [period],
-    ).fetchall()
+def period_figures(con, period: str) -> dict:
+    """What every day of a billing period shows about the period: read once per period, not per day."""
+    items, cost, non_s3 = con.execute(PERIOD_SQL, [period]).fetchall()[0]
+    return {
+        "items": int(items),
+        "cost": cost,
+        "non_s3": int(non_s3),
+        "exports": con.execute(EXPORTS_SQL, [period]).fetchall(),
+    }
+
+
+def window_results(con, source: SourceStore, days, loads: dict) -> list[DayResult]:
+    """Every day's metadata and checks from three grouped queries over the window and one per period."""
+    window = {"start": days[0], "end": days[-1]}
+    day_rows: dict = {day: [] for day in days}
+    for day, *row in con.execute(DAY_ROWS_SQL, window).fetchall():
+        day_rows[day].append(tuple(row))
+    checks = one_export_checks(con, days)
+    periods = {p: period_figures(con, p) for p in loads}
+    return [
+        day_result(
+            source,
+            day,
+            loads[day.strftime("%Y-%m")],
+            day_rows[day],
+            periods[day.strftime("%Y-%m")],
+            checks[day],
+            day == detail_day(days),
+        )
+        for day in days
+    ]
+
+
+def day_result(
+    source: SourceStore, day, choices, day_rows, period: dict, check: Check, detail: bool
+) -> DayResult:
+    period_name = day.strftime("%Y-%m")
+    exports = period["exports"]
     chosen = [
         f"{name}@{execution}" for name, _, execution, *_, is_chosen, _ in exports if is_chosen is not False
     ]
@@ -214,40 +271,33 @@ def day_result(con, source: SourceStore, day, choices) -> DayResult:
     covered = bool(day_rows)
     found_now = bool(choices)
     period_kept = not found_now and bool(exports)
-    where = source.describe(f"{CUR_PREFIX}<export>/data/BILLING_PERIOD={period}/")
+    where = source.describe(f"{CUR_PREFIX}<export>/data/BILLING_PERIOD={period_name}/")
+    metadata = {
+        "dagster/row_count": sum(r[2] for r in day_rows),
+        "billing_period": period_name,
+        "exports": ", ".join(chosen) or "none yet",
+        "chosen_export": ", ".join(chosen) or "none yet",
+        "exports_found": len(choices),
+        "exports_not_chosen": ", ".join(e.export_name for e, _, c in choices if not c.chosen) or "none",
+        "period_line_items": period["items"],
+        "period_cost_usd": float(period["cost"]),
+        "day_cost_usd": float(day_cost),
+        "day_covered": covered,
+    }
+    if detail:
+        metadata["cost_exports"] = markdown_table(
+            ["export", "kind", "execution", "accounts", "period USD", "columns", "chosen", "reason"],
+            [
+                (n, k, x, a, f"{t:.6f}", c, "yes" if ch is not False else "no", r)
+                for n, k, x, a, t, c, ch, r in exports
+            ],
+        )
+        metadata["day_breakdown"] = markdown_table(
+            ["type", "product", "line items", "cost USD"], [(t, p, n, f"{c:.6f}") for t, p, n, c in day_rows]
+        )
     return DayResult(
         day,
-        metadata={
-            "dagster/row_count": sum(r[2] for r in day_rows),
-            "billing_period": period,
-            "exports": ", ".join(chosen) or "none yet",
-            "chosen_export": ", ".join(chosen) or "none yet",
-            "exports_found": len(choices),
-            "exports_not_chosen": ", ".join(e.export_name for e, _, c in choices if not c.chosen) or "none",
-            "cost_exports": markdown_table(
-                ["export", "kind", "execution", "accounts", "period USD", "columns", "chosen", "reason"],
-                [
-                    (n, k, x, a, f"{t:.6f}", c, "yes" if ch is not False else "no", r)
-                    for n, k, x, a, t, c, ch, r in exports
-                ],
-            ),
-            "period_line_items": int(
-                scalar(con, "SELECT count(*) FROM raw.cost_line_items WHERE billing_period = ?", [period])
-            ),
-            "period_cost_usd": float(
-                scalar(
-                    con,
-                    "SELECT coalesce(sum(unblended_cost), 0) FROM raw.cost_line_items WHERE billing_period = ?",
-                    [period],
-                )
-            ),
-            "day_cost_usd": float(day_cost),
-            "day_covered": covered,
-            "day_breakdown": markdown_table(
-                ["type", "product", "line items", "cost USD"],
-                [(t, p, n, f"{c:.6f}") for t, p, n, c in day_rows],
-            ),
-        },
+        metadata=metadata,
         checks={
             "day_covered_by_export": Check(
                 covered,
@@ -257,13 +307,13 @@ def day_result(con, source: SourceStore, day, choices) -> DayResult:
             "period_export_found": Check(
                 not period_kept,
                 {"where": where},
-                description=f"No cost export of {period} under {where}; kept the line items loaded before."
+                description=f"No cost export of {period_name} under {where}; kept the line items loaded before."
                 if period_kept
                 else None,
                 severity=WARN,
             ),
-            "one_export_per_bill": one_export_check(con, day, period),
-            "only_s3_products": Check(non_s3 == 0, {"non_s3_rows": int(non_s3)}),
+            "one_export_per_bill": check,
+            "only_s3_products": Check(period["non_s3"] == 0, {"non_s3_rows": period["non_s3"]}),
         },
     )
 
@@ -300,5 +350,5 @@ def cost_line_items(
             p: load_period(con, source, p, pricing.cost_export, context.log)
             for p in dict.fromkeys(d.strftime("%Y-%m") for d in days)
         }
-        results = [day_result(con, source, day, loads[day.strftime("%Y-%m")]) for day in days]
+        results = window_results(con, source, days, loads)
     return window_result(results)

@@ -9,41 +9,82 @@ import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
 from assets.raw.guards import source_failures
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    groups_within,
+    window_days,
+    window_result,
+)
 from bucketlens.duckdb_options import STAGING_SETTINGS, scoped_settings
 from bucketlens.formats import inventory as fmt
 from bucketlens.schema import QUARANTINE_DDL
 from resources.inventory_source import QUARANTINE, InventorySource, StagedDay
 from resources.service import ServiceLayout
-from resources.warehouse import Warehouse, drop_tables, rewriting_raw_day, scalar
+from resources.warehouse import Warehouse, drop_tables, transaction
 
 ASSET = dg.AssetKey("inventory_objects")
 WARN = dg.AssetCheckSeverity.WARN
 
 
-# The checks are grouped aggregates, not count(DISTINCT ...): DuckDB spills a GROUP BY to disk under
-# its memory limit, while an ungrouped DISTINCT aggregate must fit in memory (at 50 M objects it
-# failed with "Out of Memory" under the 700 MB limit).
-NULL_KEYS_SQL = """
-SELECT count(*) FROM raw.inventory_objects
-WHERE snapshot_date = ? AND (bucket IS NULL OR key IS NULL OR user_id IS NULL)"""
+TABLE = "raw.inventory_objects"
+# Source bytes (the data files the manifests list) written in one transaction: a demo backfill of 90
+# days (1.8 GB of gzip CSV) is one; a 10 M-object Parquet day (~0.9 GB) shares one with at most one
+# other day. A day is never split, and the rows are written straight into the emptied partitions.
+TRANSACTION_BYTES = 2 << 30
+
+# The per-day figures and check inputs of the window: grouped aggregates, never an ungrouped
+# count(DISTINCT ...), which DuckDB cannot spill (at 50 M objects it failed with "Out of Memory" under
+# the 700 MB limit), while a GROUP BY spills under the memory limit.
+FIGURES_SQL = """
+SELECT snapshot_date, count(*) AS rows, coalesce(sum(size), 0) AS bytes,
+       count(*) FILTER (WHERE bucket IS NULL OR key IS NULL OR user_id IS NULL) AS null_keys,
+       count(*) FILTER (WHERE is_delete_marker) AS delete_markers,
+       count(*) FILTER (WHERE NOT is_latest AND NOT is_delete_marker) AS noncurrent_versions
+FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL
+"""
+OWNERS_SQL = """
+SELECT snapshot_date, count(*) AS owners FROM (
+    SELECT DISTINCT snapshot_date, user_id FROM raw.inventory_objects
+    WHERE snapshot_date BETWEEN $start AND $end AND user_id <> '_shared'
+) GROUP BY ALL
+"""
 # Grouping 100 M (bucket, key, version) strings still ran out of memory at 700 MB ("failed to pin
 # block"), so versions are grouped by their 64-bit hash first (fixed-width, spills lightly); only the
 # rows of hashes seen twice are compared exactly, so a hash collision cannot count as a duplicate.
 DUPLICATE_VERSIONS_SQL = """
-WITH day AS (
-    SELECT bucket, key, version_id, hash(bucket, key, version_id) AS h
-    FROM raw.inventory_objects WHERE snapshot_date = ?
+WITH listed AS (
+    SELECT snapshot_date, bucket, key, version_id, hash(bucket, key, version_id) AS h
+    FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end
 ),
-repeated AS (SELECT h FROM day GROUP BY h HAVING count(*) > 1)
-SELECT coalesce(sum(listed - 1), 0) FROM (
-    SELECT count(*) AS listed FROM day SEMI JOIN repeated USING (h)
-    GROUP BY bucket, key, version_id HAVING count(*) > 1
-)"""
-OWNERS_SQL = """
-SELECT count(*) FROM (
-    SELECT DISTINCT user_id FROM raw.inventory_objects WHERE snapshot_date = ? AND user_id <> '_shared'
-)"""
+repeated AS (SELECT snapshot_date, h FROM listed GROUP BY ALL HAVING count(*) > 1)
+SELECT snapshot_date, coalesce(sum(copies - 1), 0) AS duplicates FROM (
+    SELECT snapshot_date, count(*) AS copies FROM listed SEMI JOIN repeated USING (snapshot_date, h)
+    GROUP BY snapshot_date, bucket, key, version_id HAVING count(*) > 1
+) GROUP BY ALL
+"""
+QUARANTINED_SQL = """
+SELECT partition_date, count(*) AS quarantined FROM raw.quarantine
+WHERE source = 'inventory_objects' AND partition_date BETWEEN $start AND $end GROUP BY ALL
+"""
+BY_CLASS_SQL = """
+SELECT coalesce(storage_class, '(delete marker)'), count(*), sum(size)
+FROM raw.inventory_objects WHERE snapshot_date = ? GROUP BY ALL ORDER BY 3 DESC NULLS LAST
+"""
+
+
+def window_figures(con, days) -> dict:
+    """``{day: {figure: value}}`` for the window: rows, bytes, check inputs, owners, quarantined rows."""
+    window = {"start": days[0], "end": days[-1]}
+    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    for sql in (OWNERS_SQL, DUPLICATE_VERSIONS_SQL, QUARANTINED_SQL):
+        for day, more in figures_by_day(con, sql, window, days).items():
+            figures[day].update(more)
+    return {day: {k: int(v or 0) for k, v in f.items()} for day, f in figures.items()}
 
 
 def manifests_verified(staged: StagedDay) -> Check:
@@ -75,53 +116,56 @@ def manifests_verified(staged: StagedDay) -> Check:
     )
 
 
-def load_day(con, day, inventory: InventorySource, prepared, service: ServiceLayout) -> DayResult:
-    """Replace the day's rows (and its quarantine) atomically. The listing is written straight into
-    the emptied partition inside the transaction: a TEMP stage copied over afterwards wrote every row
-    twice (the step took 24.0 s at 10 M objects, 14.6 s now) and spilled 22 GB uncompressed at 100 M."""
-    table = "raw.inventory_objects"
-    with (
-        scoped_settings(con, STAGING_SETTINGS),
-        rewriting_raw_day(con, table, "snapshot_date", day, "inventory_objects"),
-    ):
-        staged = inventory.stage(con, day, prepared, service.ownership(), target=table)
-        con.execute(f"INSERT INTO raw.quarantine BY NAME SELECT * FROM {QUARANTINE}")
-        rows = scalar(con, "SELECT count(*) FROM raw.inventory_objects WHERE snapshot_date = ?", [day])
-        quarantined = scalar(con, f"SELECT count(*) FROM {QUARANTINE}")
-    drop_tables(con, QUARANTINE)
-    null_keys = scalar(con, NULL_KEYS_SQL, [day])
-    duplicates = scalar(con, DUPLICATE_VERSIONS_SQL, [day])
-    users = scalar(con, OWNERS_SQL, [day])
-    by_class = con.execute(
-        """SELECT coalesce(storage_class, '(delete marker)'), count(*), sum(size)
-           FROM raw.inventory_objects WHERE snapshot_date = ? GROUP BY ALL ORDER BY 3 DESC NULLS LAST""",
-        [day],
-    ).fetchall()
-    total_bytes = sum(b or 0 for _, _, b in by_class)
+def load_window(con, days, inventory: InventorySource, prepared, service: ServiceLayout) -> list[DayResult]:
+    """Replace the window's rows (and quarantine) with one read of its files per layout, in as few
+    transactions as TRANSACTION_BYTES allows. The listing is written straight into the emptied
+    partitions inside the transaction: a TEMP stage copied over afterwards wrote every row twice (the
+    step took 24.0 s at 10 M objects, 14.6 s without) and spilled 22 GB uncompressed at 100 M."""
+    staged = {}
+    sizes = {day: sum(f.size for entry in prepared[day] or [] for f in entry.manifest.files) for day in days}
+    for group in groups_within(days, sizes, TRANSACTION_BYTES):
+        with scoped_settings(con, STAGING_SETTINGS), transaction(con):
+            con.execute(f"DELETE FROM {TABLE} WHERE snapshot_date BETWEEN ? AND ?", [group[0], group[-1]])
+            con.execute(
+                "DELETE FROM raw.quarantine WHERE source = 'inventory_objects' AND partition_date BETWEEN ? AND ?",
+                [group[0], group[-1]],
+            )
+            staged.update(inventory.stage(con, group, prepared, service.ownership(), target=TABLE))
+            con.execute(f"INSERT INTO raw.quarantine BY NAME SELECT * FROM {QUARANTINE}")
+        drop_tables(con, QUARANTINE)
+    figures = window_figures(con, days)
+    return [day_result(con, day, staged[day], figures[day], day == detail_day(days)) for day in days]
+
+
+def day_result(con, day, staged: StagedDay, f: dict, detail: bool) -> DayResult:
+    rows, total_bytes, quarantined = f.get("rows", 0), f.get("bytes", 0), f.get("quarantined", 0)
+    metadata = {
+        "dagster/row_count": rows,
+        "rows": rows,
+        "bytes": dg.MetadataValue.int(total_bytes),
+        "stored": human_bytes(total_bytes),
+        "users_with_objects": dg.MetadataValue.int(f.get("owners", 0)),
+        "origin": staged.origin,
+        "manifests": len(staged.manifests),
+        "files": staged.files,
+        "delete_markers": f.get("delete_markers", 0),
+        "noncurrent_versions": f.get("noncurrent_versions", 0),
+        "quarantined_rows": quarantined,
+        "manifest_keys": ", ".join(staged.manifests) or staged.origin,
+    }
+    if detail:
+        by_class = con.execute(BY_CLASS_SQL, [day]).fetchall()
+        metadata["by_storage_class"] = markdown_table(
+            ["storage class", "versions", "bytes"], [(c, f"{n:,}", human_bytes(b)) for c, n, b in by_class]
+        )
+    null_keys, duplicates = f.get("null_keys", 0), f.get("duplicates", 0)
     return DayResult(
         day,
-        metadata={
-            "dagster/row_count": rows,
-            "rows": rows,
-            "bytes": dg.MetadataValue.int(int(total_bytes)),
-            "stored": human_bytes(total_bytes),
-            "users_with_objects": dg.MetadataValue.int(int(users or 0)),
-            "origin": staged.origin,
-            "manifests": len(staged.manifests),
-            "files": staged.files,
-            "delete_markers": staged.delete_markers,
-            "noncurrent_versions": staged.noncurrent_versions,
-            "quarantined_rows": quarantined,
-            "by_storage_class": markdown_table(
-                ["storage class", "versions", "bytes"],
-                [(c, f"{n:,}", human_bytes(b)) for c, n, b in by_class],
-            ),
-            "manifest_keys": ", ".join(staged.manifests) or staged.origin,
-        },
+        metadata=metadata,
         checks={
             "manifests_verified": manifests_verified(staged),
-            "keys_not_null": Check(null_keys == 0, {"null_rows": int(null_keys)}),
-            "unique_versions": Check(duplicates == 0, {"duplicates": int(duplicates)}),
+            "keys_not_null": Check(null_keys == 0, {"null_rows": null_keys}),
+            "unique_versions": Check(duplicates == 0, {"duplicates": duplicates}),
             "no_quarantined_rows": Check(quarantined == 0, {"quarantined_rows": quarantined}, severity=WARN),
         },
     )
@@ -159,5 +203,5 @@ def inventory_objects(
     with source_failures(), warehouse.connect() as con:
         con.execute(fmt.TABLE_DDL)
         con.execute(QUARANTINE_DDL)
-        results = [load_day(con, day, inventory, prepared[day], service) for day in days]
+        results = load_window(con, days, inventory, prepared, service)
     return window_result(results)

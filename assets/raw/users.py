@@ -1,6 +1,5 @@
 """raw.users: the service's users as they stood at the end of the partition day."""
 
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -9,10 +8,19 @@ import sqlalchemy as sa
 
 from assets.metadata import markdown_table
 from assets.raw.guards import one_line
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
 from resources.service import ServiceLayout
 from resources.users_db import UsersDatabase, UsersQueryError
-from resources.warehouse import Replacement, Warehouse, replace_partitions
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("users")
 TABLE_DDL = """
@@ -25,13 +33,27 @@ CREATE TABLE IF NOT EXISTS raw.users (
     status VARCHAR
 )"""
 
-STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE stage_users AS
-SELECT ?::DATE AS snapshot_date, user_id::VARCHAR AS user_id, lower(trim(plan::VARCHAR)) AS plan,
+STAGE = "stage_users"
+# Every day of the window at once: the users as they stood at the end of each day (created before it ended).
+STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {STAGE} AS
+SELECT d.snapshot_date, user_id::VARCHAR AS user_id, lower(trim(plan::VARCHAR)) AS plan,
        TRY_CAST(quota_bytes AS BIGINT) AS quota_bytes, created_at::TIMESTAMP AS created_at,
        lower(trim(status::VARCHAR)) AS status
-FROM users_frame
-WHERE (created_at IS NULL OR created_at < ?::TIMESTAMP) AND user_id IS NOT NULL
+FROM users_frame, (SELECT unnest($days::DATE[]) AS snapshot_date) d
+WHERE (created_at IS NULL OR created_at < d.snapshot_date + INTERVAL 1 DAY) AND user_id IS NOT NULL
+"""
+# Per-day figures and check inputs of the window in one grouped query.
+FIGURES_SQL = """
+SELECT snapshot_date, count(*) AS users, count(*) - count(DISTINCT user_id) AS duplicates,
+       count(*) FILTER (WHERE plan IS NULL) AS no_plan,
+       count(*) FILTER (WHERE NOT regexp_full_match(user_id, $id_regex)) AS bad_ids,
+       count(*) FILTER (WHERE created_at::DATE = snapshot_date) AS signups
+FROM raw.users WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL
+"""
+PLANS_SQL = """
+SELECT plan, count(*), count(*) FILTER (WHERE created_at::DATE = ?), count(*) FILTER (WHERE status <> 'active')
+FROM raw.users WHERE snapshot_date = ? GROUP BY ALL ORDER BY 2 DESC
 """
 # Rows the users query returned without an id: not loaded (no usage can be theirs), counted by a check.
 MISSING_IDS_SQL = "SELECT count(*) FROM users_frame WHERE user_id IS NULL"
@@ -80,38 +102,41 @@ def refuse_to_empty_loaded_days(con, days, where: str) -> None:
         )
 
 
-def load_day(con, day, id_regex: str) -> DayResult:
-    con.execute(STAGE_SQL, [day, day + timedelta(days=1)])
-    (rows,) = replace_partitions(con, [Replacement("raw.users", "stage_users", "snapshot_date = ?", [day])])
+def load_window(con, days, id_regex: str) -> list[DayResult]:
+    """Stage every day's users with one query, replace exactly the window's days in one transaction,
+    read the per-day figures and check inputs with one grouped query."""
+    con.execute(STAGE_SQL, {"days": days})
+    rows = replace_days(con, "raw.users", STAGE, "snapshot_date", days)
     (missing_ids,) = con.execute(MISSING_IDS_SQL).fetchall()[0]
-    duplicates, no_plan, bad_ids = con.execute(
-        """SELECT count(*) - count(DISTINCT user_id), count(*) FILTER (WHERE plan IS NULL),
-                  count(*) FILTER (WHERE NOT regexp_full_match(user_id, ?))
-           FROM raw.users WHERE snapshot_date = ?""",
-        [id_regex, day],
-    ).fetchall()[0]
-    plans = con.execute(
-        """SELECT plan, count(*), count(*) FILTER (WHERE created_at::DATE = ?), count(*) FILTER (WHERE status <> 'active')
-           FROM raw.users WHERE snapshot_date = ? GROUP BY ALL ORDER BY 2 DESC""",
-        [day, day],
-    ).fetchall()
-    return DayResult(
-        day,
-        metadata={
-            "dagster/row_count": rows,
-            "users": rows,
-            "signups_that_day": sum(p[2] for p in plans),
-            "by_plan": markdown_table(["plan", "users", "signed up that day", "not active"], plans),
-        },
-        checks={
-            "user_ids_unique": Check(duplicates == 0, {"duplicates": int(duplicates)}),
-            "user_ids_present": Check(missing_ids == 0, {"rows_without_user_id": int(missing_ids)}),
-            "plans_present": Check(no_plan == 0, {"without_plan": int(no_plan)}),
-            "user_ids_match_key_pattern": Check(
-                bad_ids == 0, {"non_matching_ids": int(bad_ids)}, severity=dg.AssetCheckSeverity.WARN
-            ),
-        },
-    )
+    window = {"start": days[0], "end": days[-1], "id_regex": id_regex}
+    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    results = []
+    for day in days:
+        f = figures[day]
+        duplicates, no_plan, bad_ids = (int(f.get(k) or 0) for k in ("duplicates", "no_plan", "bad_ids"))
+        metadata = {
+            "dagster/row_count": rows[day],
+            "users": rows[day],
+            "signups_that_day": int(f.get("signups") or 0),
+        }
+        if day == detail_day(days):
+            plans = con.execute(PLANS_SQL, [day, day]).fetchall()
+            metadata["by_plan"] = markdown_table(["plan", "users", "signed up that day", "not active"], plans)
+        results.append(
+            DayResult(
+                day,
+                metadata=metadata,
+                checks={
+                    "user_ids_unique": Check(duplicates == 0, {"duplicates": duplicates}),
+                    "user_ids_present": Check(missing_ids == 0, {"rows_without_user_id": int(missing_ids)}),
+                    "plans_present": Check(no_plan == 0, {"without_plan": no_plan}),
+                    "user_ids_match_key_pattern": Check(
+                        bad_ids == 0, {"non_matching_ids": bad_ids}, severity=dg.AssetCheckSeverity.WARN
+                    ),
+                },
+            )
+        )
+    return results
 
 
 @daily_asset(
@@ -141,6 +166,6 @@ def users(
         if frame.empty:
             refuse_to_empty_loaded_days(con, days, users_db.describe())
         con.register("users_frame", frame)
-        results = [load_day(con, day, id_regex) for day in days]
+        results = load_window(con, days, id_regex)
         con.unregister("users_frame")
     return window_result(results)

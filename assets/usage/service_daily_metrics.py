@@ -10,8 +10,8 @@ whole-bucket filter (a prefix filter can never exceed it).
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from resources.warehouse import Replacement, Warehouse, replace_partitions
+from assets.window import Check, CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("service_daily_metrics")
 DISAGREEMENT = 0.01
@@ -38,58 +38,67 @@ CREATE TABLE IF NOT EXISTS usage.service_daily_metrics (
 # ``service_active_users`` (distinct over every bucket, the same on each row of the day: never sum it).
 ADDED_COLUMNS = (("service_active_users", "BIGINT"),)
 
-STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE stage_service_daily_metrics AS
-WITH cw AS (SELECT * FROM raw.cloudwatch_metrics WHERE usage_date = $day),
+STAGE = "stage_service_daily_metrics"
+# Every day of the window ($start..$end) in one statement: each CTE keeps its day column.
+STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {STAGE} AS
+WITH cw AS (SELECT * FROM raw.cloudwatch_metrics WHERE usage_date BETWEEN $start AND $end),
 whole_bucket_filter AS (
-    SELECT bucket, arg_max(dimension_value, total) AS filter_id FROM (
-        SELECT bucket, dimension_value, sum(value) AS total FROM cw
+    SELECT usage_date, bucket, arg_max(dimension_value, total) AS filter_id FROM (
+        SELECT usage_date, bucket, dimension_value, sum(value) AS total FROM cw
         WHERE metric_name = 'AllRequests' AND dimension_name = 'FilterId' GROUP BY ALL
     ) GROUP BY ALL
 ),
 requests_cw AS (
-    SELECT c.bucket,
+    SELECT c.usage_date, c.bucket,
            sum(value) FILTER (WHERE metric_name = 'AllRequests') AS requests,
            max(value) FILTER (WHERE metric_name = 'AllRequests' AND period_seconds <= 3600) AS peak_period_requests,
            min(period_seconds) FILTER (WHERE metric_name = 'AllRequests') AS period_seconds,
            sum(value) FILTER (WHERE metric_name = '4xxErrors') AS e4xx,
            sum(value) FILTER (WHERE metric_name = '5xxErrors') AS e5xx,
            avg(value) FILTER (WHERE metric_name = 'TotalRequestLatency') AS latency
-    FROM cw c JOIN whole_bucket_filter f ON c.bucket = f.bucket AND c.dimension_value = f.filter_id
+    FROM cw c JOIN whole_bucket_filter f
+      ON c.usage_date = f.usage_date AND c.bucket = f.bucket AND c.dimension_value = f.filter_id
     GROUP BY ALL
 ),
 storage_cw AS (
-    SELECT bucket,
+    SELECT usage_date, bucket,
            sum(value) FILTER (WHERE metric_name = 'BucketSizeBytes') AS bytes,
            max(value) FILTER (WHERE metric_name = 'NumberOfObjects') AS objects
     FROM cw GROUP BY ALL
 ),
 logs AS (
-    SELECT bucket, count(*) AS requests,
+    SELECT usage_date, bucket, count(*) AS requests,
            count(*) FILTER (WHERE http_status >= 400) AS errors,
            count(*) FILTER (WHERE http_status >= 500) AS e5xx,
            avg(total_time_ms) AS latency,
            max(hourly) AS peak_hour
-    FROM (SELECT *, count(*) OVER (PARTITION BY bucket, date_trunc('hour', request_time)) AS hourly
-          FROM raw.access_log_requests WHERE usage_date = $day)
+    FROM (SELECT usage_date, bucket, http_status, total_time_ms,
+                 count(*) OVER (PARTITION BY usage_date, bucket, date_trunc('hour', request_time)) AS hourly
+          FROM raw.access_log_requests WHERE usage_date BETWEEN $start AND $end)
     GROUP BY ALL
 ),
 inventory AS (
-    SELECT bucket, sum(size) AS bytes, count(*) FILTER (WHERE NOT coalesce(is_delete_marker, false)) AS objects
-    FROM raw.inventory_objects WHERE snapshot_date = $day GROUP BY ALL
+    SELECT snapshot_date AS usage_date, bucket, sum(size) AS bytes,
+           count(*) FILTER (WHERE NOT coalesce(is_delete_marker, false)) AS objects
+    FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL
 ),
 active_rows AS (
-    SELECT bucket, user_id FROM raw.inventory_objects
-    WHERE snapshot_date = $day AND NOT coalesce(is_delete_marker, false) AND user_id <> '_shared'
+    SELECT snapshot_date AS usage_date, bucket, user_id FROM raw.inventory_objects
+    WHERE snapshot_date BETWEEN $start AND $end AND NOT coalesce(is_delete_marker, false)
+      AND user_id <> '_shared'
     UNION ALL
-    SELECT bucket, user_id FROM raw.access_log_requests WHERE usage_date = $day AND user_id <> '_shared'
+    SELECT usage_date, bucket, user_id FROM raw.access_log_requests
+    WHERE usage_date BETWEEN $start AND $end AND user_id <> '_shared'
 ),
-active AS (SELECT bucket, count(DISTINCT user_id) AS users FROM active_rows GROUP BY ALL),
-service_active AS (SELECT count(DISTINCT user_id) AS users FROM active_rows),
+active AS (SELECT usage_date, bucket, count(DISTINCT user_id) AS users FROM active_rows GROUP BY ALL),
+service_active AS (SELECT usage_date, count(DISTINCT user_id) AS users FROM active_rows GROUP BY ALL),
 buckets AS (
-    SELECT bucket FROM storage_cw UNION SELECT bucket FROM logs UNION SELECT bucket FROM inventory
+    SELECT usage_date, bucket FROM storage_cw
+    UNION SELECT usage_date, bucket FROM logs
+    UNION SELECT usage_date, bucket FROM inventory
 )
-SELECT $day::DATE AS usage_date, b.bucket,
+SELECT b.usage_date, b.bucket,
        coalesce(s.bytes, i.bytes)::BIGINT AS total_bytes,
        coalesce(s.objects, i.objects)::BIGINT AS object_count,
        coalesce(a.users, 0) AS active_users,
@@ -104,11 +113,15 @@ SELECT $day::DATE AS usage_date, b.bucket,
        i.bytes::BIGINT AS inventory_bytes, i.objects AS inventory_objects,
        l.requests AS log_request_count,
        CASE WHEN l.requests > 0 THEN l.errors / l.requests END AS log_error_rate,
-       (SELECT users FROM service_active) AS service_active_users
+       coalesce(sa.users, 0) AS service_active_users
 FROM buckets b
-LEFT JOIN storage_cw s USING (bucket) LEFT JOIN requests_cw r USING (bucket) LEFT JOIN logs l USING (bucket)
-LEFT JOIN inventory i USING (bucket) LEFT JOIN active a USING (bucket)
+LEFT JOIN storage_cw s USING (usage_date, bucket) LEFT JOIN requests_cw r USING (usage_date, bucket)
+LEFT JOIN logs l USING (usage_date, bucket) LEFT JOIN inventory i USING (usage_date, bucket)
+LEFT JOIN active a USING (usage_date, bucket) LEFT JOIN service_active sa USING (usage_date)
 """
+ROWS_SQL = (
+    "SELECT * FROM usage.service_daily_metrics WHERE usage_date BETWEEN ? AND ? ORDER BY usage_date, bucket"
+)
 
 
 def disagreements(row: dict) -> list[str]:
@@ -126,24 +139,27 @@ def disagreements(row: dict) -> list[str]:
     return found
 
 
-def load_day(con, day, log) -> DayResult:
-    con.execute(STAGE_SQL, {"day": day})
-    (rows,) = replace_partitions(
-        con,
-        [Replacement("usage.service_daily_metrics", "stage_service_daily_metrics", "usage_date = ?", [day])],
-    )
-    cursor = con.execute(
-        "SELECT * FROM usage.service_daily_metrics WHERE usage_date = ? ORDER BY bucket", [day]
-    )
+def load_window(con, days, log) -> list[DayResult]:
+    """Stage the window's rows with one query, replace exactly its days, build each day's metadata from
+    one read of the rows written (a handful of buckets a day)."""
+    con.execute(STAGE_SQL, {"start": days[0], "end": days[-1]})
+    rows = replace_days(con, "usage.service_daily_metrics", STAGE, "usage_date", days)
+    cursor = con.execute(ROWS_SQL, [days[0], days[-1]])
     names = [d[0] for d in cursor.description]
-    buckets = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    by_day = {day: [] for day in days}
+    for row in cursor.fetchall():
+        record = dict(zip(names, row, strict=True))
+        by_day[record["usage_date"]].append(record)
+    return [day_result(day, rows[day], by_day[day], day == detail_day(days), log) for day in days]
+
+
+def day_result(day, rows: int, buckets: list[dict], detail: bool, log) -> DayResult:
     issues = [text for b in buckets for text in disagreements(b)]
     for text in issues:
         log.warning(f"{day}: sources disagree: {text}")
-    main = max(buckets, key=lambda b: b["total_bytes"] or 0, default=None)
-    metadata = {
-        "dagster/row_count": rows,
-        "buckets": markdown_table(
+    metadata = {"dagster/row_count": rows, "disagreements": "\n".join(issues) or "none above 1 %"}
+    if detail:
+        metadata["buckets"] = markdown_table(
             [
                 "bucket",
                 "stored",
@@ -167,9 +183,8 @@ def load_day(con, day, log) -> DayResult:
                 )
                 for b in buckets
             ],
-        ),
-        "disagreements": "\n".join(issues) or "none above 1 %",
-    }
+        )
+    main = max(buckets, key=lambda b: b["total_bytes"] or 0, default=None)
     if main:
         metadata.update(
             {
@@ -205,5 +220,5 @@ def service_daily_metrics(context: dg.AssetExecutionContext, warehouse: Warehous
         con.execute(TABLE_DDL)
         for name, sql_type in ADDED_COLUMNS:
             con.execute(f"ALTER TABLE usage.service_daily_metrics ADD COLUMN IF NOT EXISTS {name} {sql_type}")
-        results = [load_day(con, day, context.log) for day in window_days(context)]
+        results = load_window(con, window_days(context), context.log)
     return window_result(results)

@@ -204,6 +204,120 @@ def stage_cloudwatch_jsonl(
     return _stage(con, [(JSONL_READ, [path], key, path) for key, path in files], day, stage)
 
 
+# Several days' files in one read: each file's rows tagged with the day it stands for ($days[file]).
+JSONL_READ_DAYS = (
+    "(SELECT * EXCLUDE (filename), list_position($paths, filename) AS _file FROM read_json($paths, "
+    "format = 'newline_delimited', records = true, filename = true, columns = {"
+    "'Namespace': 'VARCHAR', 'MetricName': 'VARCHAR', "
+    "'Dimensions': 'STRUCT(Name VARCHAR, Value VARCHAR)[]', 'Period': 'INTEGER', 'Stat': 'VARCHAR', "
+    "'Unit': 'VARCHAR', 'Timestamps': 'VARCHAR[]', 'Values': 'DOUBLE[]'}))"
+)
+SERIES_PROBLEMS_BY_FILE = """
+SELECT _file FROM {source}
+WHERE MetricName IS NULL OR Stat IS NULL OR Period IS NULL
+   OR len(coalesce(Timestamps, [])) <> len(coalesce("Values", []))
+   OR len(list_filter(coalesce(Dimensions, []), lambda d: d.Name = 'BucketName')) = 0
+GROUP BY ALL ORDER BY 1
+"""
+# Each file's points on its own day, the day's file being the only one a day reads (as
+# ``stage_cloudwatch_jsonl`` of one day's file), then what every file held outside its day.
+DAYS_POINTS = """
+CREATE OR REPLACE TEMP TABLE _bucketlens_cw_points AS
+WITH series AS (
+    SELECT _file, *, list_filter(Dimensions, lambda d: d.Name <> 'BucketName') AS other
+    FROM {source}
+    WHERE coalesce(Namespace, 'AWS/S3') = 'AWS/S3'
+),
+points AS (
+    SELECT _file, MetricName, Stat, Period, Unit,
+           list_filter(Dimensions, lambda d: d.Name = 'BucketName')[1].Value AS bucket,
+           other[1].Name AS dimension_name, other[1].Value AS dimension_value,
+           unnest(Timestamps) AS ts_text, unnest("Values") AS value
+    FROM series
+)
+SELECT ($days::DATE[])[_file] AS usage_date, timezone('UTC', CAST(ts_text AS TIMESTAMPTZ)) AS ts, bucket,
+       MetricName AS metric_name, dimension_name, dimension_value, Stat AS stat, value,
+       Period AS period_seconds, Unit AS unit
+FROM points
+"""
+INSERT_DAYS_POINTS = """
+INSERT INTO {stage}
+SELECT ts, bucket, metric_name, dimension_name, dimension_value, stat,
+       any_value(value), period_seconds, any_value(unit), usage_date
+FROM _bucketlens_cw_points
+WHERE ts >= usage_date AND ts < usage_date + INTERVAL 1 DAY
+GROUP BY usage_date, ts, bucket, metric_name, dimension_name, dimension_value, stat, period_seconds
+"""
+DAYS_SUMMARY = """
+SELECT d.usage_date,
+       (SELECT count(*) FROM {stage} s WHERE s.usage_date = d.usage_date),
+       (SELECT count(DISTINCT (bucket, metric_name, dimension_name, dimension_value, stat, period_seconds))
+        FROM {stage} s WHERE s.usage_date = d.usage_date),
+       (SELECT count(*) FROM _bucketlens_cw_points p
+        WHERE p.usage_date = d.usage_date AND NOT (ts >= p.usage_date AND ts < p.usage_date + INTERVAL 1 DAY))
+FROM (SELECT unnest($days::DATE[]) AS usage_date) d
+"""
+
+
+def stage_cloudwatch_jsonl_days(
+    con: duckdb.DuckDBPyConnection,
+    files: dict[date, tuple[str, str]],
+    stage: str = "stage_cloudwatch_metrics",
+) -> dict[date, CloudWatchLoad]:
+    """Stage every day's points from that day's ``(key, local path)`` file, all files in one read.
+
+    The rows are those of :func:`stage_cloudwatch_jsonl` run for each day on its own file (a file's
+    points of other days are dropped and counted), so a backfill of many days is a handful of
+    statements instead of a dozen per day. A malformed file is named with its first bad line.
+    """
+    con.execute(STAGE_DDL.format(stage=stage))
+    days = sorted(files)
+    if not days:
+        return {}
+    params = {"paths": [files[d][1] for d in days], "days": days}
+    source = JSONL_READ_DAYS
+    with scoped_settings(con, {"TimeZone": "UTC"}):
+        try:
+            bad = con.execute(
+                SERIES_PROBLEMS_BY_FILE.format(source=source), {"paths": params["paths"]}
+            ).fetchall()
+            if not bad:
+                con.execute(DAYS_POINTS.format(source=source), params)
+        except duckdb.Error as exc:
+            _raise_first_bad_file(con, [(d, *files[d]) for d in days], exc)
+        if bad:
+            _raise_first_bad_file(con, [(days[i - 1], *files[days[i - 1]]) for (i,) in bad], None)
+        try:
+            con.execute(f"DELETE FROM {stage} WHERE list_contains(?, usage_date)", [days])
+            con.execute(INSERT_DAYS_POINTS.format(stage=stage))
+            summary = con.execute(DAYS_SUMMARY.format(stage=stage), {"days": days}).fetchall()
+        finally:
+            con.execute("DROP TABLE IF EXISTS _bucketlens_cw_points")
+    by_metric: dict[date, dict[str, int]] = {d: {} for d in days}
+    for day, metric, count in con.execute(
+        f"SELECT usage_date, metric_name, count(*) FROM {stage} WHERE list_contains(?, usage_date) "
+        "GROUP BY ALL ORDER BY 1, 2",
+        [days],
+    ).fetchall():
+        by_metric[day][metric] = count
+    return {
+        day: CloudWatchLoad(day, 1, series, points, outside, by_metric[day])
+        for day, points, series, outside in summary
+    }
+
+
+def _raise_first_bad_file(con, files: list[tuple[date, str, str]], exc: duckdb.Error | None) -> None:
+    """Error path only: stage the files one at a time, as a single day does, so that the error names
+    the file (and line) that failed."""
+    scratch = "_bucketlens_cw_scratch"
+    try:
+        for day, key, path in files:
+            stage_cloudwatch_jsonl(con, [(key, path)], day, stage=scratch)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {scratch}")
+    raise SourceFormatError(f"{len(files)} CloudWatch files", f"cannot read JSON lines: {exc}") from exc
+
+
 SERIES_SCHEMA = pa.schema(
     [
         ("Namespace", pa.string()),

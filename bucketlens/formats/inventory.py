@@ -159,6 +159,8 @@ def _insert_rows(
     sql = INSERT_STAGE.format(
         stage=stage,
         source=source,
+        snapshot_date="?::DATE",
+        manifest_key="?",
         key_expr=key_expr,
         user_id=key_pattern.sql_expr("k.key"),
         where=where,

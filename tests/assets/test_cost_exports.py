@@ -14,7 +14,7 @@ import pytest
 from assets.cost import COST_ASSETS
 from assets.cost.user_daily_cost import user_daily_cost
 from assets.raw import RAW_ASSETS, cost_line_items
-from assets.raw.cost_line_items import one_export_check
+from assets.raw.cost_line_items import one_export_checks
 from assets.usage import USAGE_ASSETS
 from tests.assets.cost_exports import write_copy
 from tests.assets.raw_helpers import (
@@ -124,7 +124,7 @@ def test_the_reconciliation_fails_when_another_export_of_the_bill_is_added(two_e
         "FROM raw.cost_line_items WHERE usage_start::DATE = ?",
         [DAYS[0]],
     )
-    raw_check = one_export_check(con, DAYS[0], "2026-10")
+    raw_check = one_export_checks(con, [DAYS[0]])[DAYS[0]]
     con.close()
     assert not raw_check.passed
     assert raw_check.description == (

@@ -7,6 +7,7 @@ from datetime import date
 import duckdb
 
 from bucketlens.formats import inventory as fmt
+from bucketlens.schema import QUARANTINE_DDL
 
 checks = importlib.import_module("assets.raw.inventory_objects")
 DAY = date(2026, 10, 1)
@@ -16,6 +17,7 @@ def test_duplicates_nulls_and_owners_are_counted_per_day():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw")
     con.execute(fmt.TABLE_DDL)
+    con.execute(QUARANTINE_DDL)
     rows = [
         ("b", "users/1/a", None, "1"), ("b", "users/1/a", None, "1"),  # unversioned key listed twice: 1
         ("b", "users/2/k", "v1", "2"), ("b", "users/2/k", "v2", "2"),  # two versions: not duplicates
@@ -26,10 +28,12 @@ def test_duplicates_nulls_and_owners_are_counted_per_day():
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, user_id) VALUES (?, ?, ?, ?, ?)",
         [(DAY, *r) for r in rows] + [(date(2026, 10, 2), "b", "users/1/a", None, "1")] * 2,
     )
-    count = lambda sql: con.execute(sql, [DAY]).fetchall()[0][0]  # noqa: E731
-    assert count(checks.DUPLICATE_VERSIONS_SQL) == 3  # hashed first, then compared exactly
-    assert count(checks.NULL_KEYS_SQL) == 1
-    assert count(checks.OWNERS_SQL) == 3  # users 1, 2 and 3; `_shared` is nobody
+    figures = checks.window_figures(con, [DAY, date(2026, 10, 2)])  # the whole window, grouped by day
+    assert figures[DAY]["duplicates"] == 3  # hashed first, then compared exactly
+    assert figures[DAY]["null_keys"] == 1
+    assert figures[DAY]["owners"] == 3  # users 1, 2 and 3; `_shared` is nobody
+    assert figures[date(2026, 10, 2)] == {"rows": 2, "bytes": 0, "null_keys": 0, "delete_markers": 0,
+                                         "noncurrent_versions": 0, "owners": 1, "duplicates": 1}  # fmt: skip
 
 
 def test_repeated_requests_are_counted_per_day_without_distinct():
@@ -48,4 +52,8 @@ def test_repeated_requests_are_counted_per_day_without_distinct():
         "INSERT INTO raw.access_log_requests (usage_date, request_id, operation, key, user_id) VALUES (?, ?, ?, ?, 'u')",
         [(DAY, *r) for r in rows] + [(date(2026, 10, 2), "R1", "REST.GET.OBJECT", "a")] * 2,
     )
-    assert con.execute(requests.DUPLICATE_REQUESTS_SQL, [DAY]).fetchall() == [(3,)]
+    window = {"start": DAY, "end": date(2026, 10, 2)}
+    assert sorted(con.execute(requests.DUPLICATE_REQUESTS_SQL, window).fetchall()) == [
+        (DAY, 3),
+        (date(2026, 10, 2), 1),  # each day counted on its own
+    ]

@@ -39,7 +39,7 @@ def test_a_user_active_in_two_buckets_is_one_active_user_of_the_service():
         "user_id, request_id) VALUES (?, ?, 'photos-b', 'users/1003/d.jpg', 'REST.GET.OBJECT', 200, '1003', 'R1')",
         [DAY, f"{DAY} 09:00:00"],
     )
-    result = metrics.load_day(con, DAY, logging.getLogger("test"))
+    (result,) = metrics.load_window(con, [DAY], logging.getLogger("test"))
     rows = con.execute(
         "SELECT bucket, active_users, service_active_users FROM usage.service_daily_metrics ORDER BY bucket"
     ).fetchall()

@@ -275,3 +275,46 @@ def test_fetch_metric_series_follows_next_token_and_orders_points():
     ]
     buckets = sorted({s["Dimensions"][0]["Value"] for s in result})
     assert buckets == ["cw-fixture", "other-bucket"]  # no bucket filter: every bucket's series
+
+
+def _day_file(tmp_path: Path, day: date) -> tuple[str, str]:
+    """A day's file as the generator writes it, with points of the neighbouring days too."""
+    before, after = day - timedelta(days=1), day + timedelta(days=1)
+    lines = [
+        series("BucketSizeBytes", ("StorageType", "StandardStorage"), 86400, "Average", "Bytes",
+               [(f"{before}T00:00:00Z", 1.0e12), (f"{day}T00:00:00Z", 1.0e12 + day.day)]),
+        series("AllRequests", ("FilterId", "EntireBucket"), 3600, "Sum", "Count",
+               [(f"{day}T05:00:00Z", float(day.day)), (f"{day}T23:00:00Z", 2.0), (f"{after}T00:00:00Z", 9.0)]),
+    ]  # fmt: skip
+    return f"cloudwatch/{day}.jsonl", write_jsonl(tmp_path / f"{day}.jsonl", lines)
+
+
+def test_a_window_of_files_stages_what_each_day_stages_from_its_own_file(tmp_path, con):
+    from bucketlens.formats.cloudwatch import stage_cloudwatch_jsonl_days
+
+    days = [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 2)]
+    files = {day: _day_file(tmp_path, day) for day in days}
+    alone = {}
+    for day in days:
+        load = stage_cloudwatch_jsonl(con, [files[day]], day, stage="alone")
+        alone[day] = (load.points, load.series, load.points_outside_day, load.by_metric)
+    loads = stage_cloudwatch_jsonl_days(con, files, stage="together")
+
+    rows = "SELECT * FROM {} ORDER BY ALL"
+    assert con.execute(rows.format("together")).fetchall() == con.execute(rows.format("alone")).fetchall()
+    assert {d: (x.points, x.series, x.points_outside_day, x.by_metric) for d, x in loads.items()} == alone
+    assert alone[days[0]] == (3, 2, 2, {"AllRequests": 2, "BucketSizeBytes": 1})  # a day before, a day after
+
+
+def test_a_malformed_file_in_a_window_is_named_with_its_line(tmp_path, con):
+    from bucketlens.formats.cloudwatch import stage_cloudwatch_jsonl_days
+
+    days = [date(2026, 9, 30), date(2026, 10, 1)]
+    files = {day: _day_file(tmp_path, day) for day in days}
+    good = series("AllRequests", ("FilterId", "a"), 3600, "Sum", None, [("2026-10-01T05:00:00Z", 1.0)])
+    write_jsonl(Path(files[days[1]][1]), [good, '{"Namespace": "AWS/S3", "MetricName": '])
+    with pytest.raises(SourceFormatError, match=r"^cloudwatch/2026-10-01.jsonl:2: not valid JSON"):
+        stage_cloudwatch_jsonl_days(con, files, stage="together")
+    write_jsonl(Path(files[days[1]][1]), [good, json.dumps({**good, "Values": [1.0, 2.0]})])
+    with pytest.raises(SourceFormatError, match=r"^cloudwatch/2026-10-01.jsonl:2: .*differ in length"):
+        stage_cloudwatch_jsonl_days(con, files, stage="together")

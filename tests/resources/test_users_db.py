@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from assets.raw.users import TABLE_DDL, load_day
+from assets.raw.users import TABLE_DDL, load_window
 from resources.users_db import UsersDatabase, UsersQueryError
 
 DAY = date(2026, 10, 1)
@@ -73,7 +73,7 @@ def test_the_users_asset_loads_the_rows_with_an_id_and_its_check_counts_the_one_
     con.execute(TABLE_DDL)
     con.register("users_frame", frame)
 
-    result = load_day(con, DAY, "^([A-Za-z0-9_-]+)$")
+    (result,) = load_window(con, [DAY], "^([A-Za-z0-9_-]+)$")
 
     check = result.checks["user_ids_present"]
     assert (check.passed, check.metadata) == (False, {"rows_without_user_id": 1})
