@@ -161,9 +161,8 @@ def test_each_event_gives_the_hand_worked_duplicates_and_the_frozen_querys_rows(
     con = duckdb.connect()
     _load(con, _crafted_inventory())
     # the window at once, each day alone, and the first day (no day before it in the table)
-    assert (
-        _assert_same_rows(con, USER_DAILY_STORAGE_SQL, FROZEN_SQL, D1, D4) == 18
-    )  # users × classes: 4, 4, 5, 5
+    rows = _assert_same_rows(con, USER_DAILY_STORAGE_SQL, FROZEN_SQL, D1, D4)
+    assert rows == 18  # user × class rows of the four days: 4, 4, 5, 5
     for day in (D1, D2, D3, D4):
         _assert_same_rows(con, USER_DAILY_STORAGE_SQL, FROZEN_SQL, day, day)
     con.execute(f"CREATE TEMP TABLE new AS {USER_DAILY_STORAGE_SQL}", {"start": D1, "end": D4})
@@ -222,7 +221,7 @@ def test_the_tiny_generated_month_equals_the_frozen_query(tiny_source, tmp_path)
 
 @pytest.mark.slow
 def test_a_million_object_inventory_with_copies_equals_the_frozen_query(tmp_path):
-    """The benchmark's 1 M-object inventory (no copies of its own) with ~45 % more versions added as
+    """The benchmark's 1 M-object inventory (no copies of its own) with ~60 % more versions added as
     copies of its objects under the same user: other classes, older/newer/equal last_modified, some
     noncurrent, deleted (markers), empty or without an ETag: 1.6 M versions, 486 k of them duplicates."""
     from synthetic import generate_inventory_snapshot
