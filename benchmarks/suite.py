@@ -20,9 +20,9 @@ from pathlib import Path
 
 from benchmarks.access_log_data import generate_access_logs
 
-# Targets of issues 8 and 16.
+# Targets of issues 8 and 16 (issue 16 restated the floor ratio: within 2x the bare scan).
 PARSE_LINES_PER_SECOND_TARGET = 1_000_000
-STORAGE_FLOOR_RATIO_TARGET = 1.5
+STORAGE_FLOOR_RATIO_TARGET = 2.0
 STORAGE_PANDAS_RATIO_TARGET = 0.15
 # pandas holds every line (or inventory row) as Python objects: ~1.2 KB a log line, ~0.6 KB an
 # inventory row at peak. Above these sizes it would need more than half of a 24 GiB machine.

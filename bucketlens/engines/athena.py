@@ -4,8 +4,10 @@ Why transpile rather than keep two copies: one copy cannot drift. sqlglot turns 
 Athena's (Trino) dialect; what it leaves as DuckDB-only are rewritten on its syntax tree:
 ``GROUP BY ALL`` becomes the explicit non-aggregate columns, ``HUGEINT`` (``INT128``) becomes
 ``DECIMAL(38, 0)``, ``regexp_full_match`` becomes an anchored ``REGEXP_LIKE``, ``any_value(x)
-IGNORE NULLS`` loses the clause Trino rejects, and each ``$name`` parameter becomes ``?``, bound in the
-order of its occurrences through Athena's ``ExecutionParameters`` (values are never formatted into SQL). ``raw.<table>`` stays as written: the
+IGNORE NULLS`` loses the clause Trino rejects, ``hash(a, b, …)`` becomes Trino's ``xxhash64`` of the
+values' text, a CTE's ``[NOT] MATERIALIZED`` hint (Trino has none) is dropped, and each ``$name``
+parameter becomes ``?``, bound in the order of its occurrences through Athena's ``ExecutionParameters``
+(values are never formatted into SQL). ``raw.<table>`` stays as written: the
 Glue catalog database named ``raw`` holds the contract's tables (inventory and access logs).
 """
 
@@ -53,6 +55,18 @@ def transpile(duckdb_sql: str) -> str:
         # any_value skips NULLs in DuckDB; Trino's arbitrary does too, and rejects the clause
         if isinstance(ignore.this, exp.AnyValue):
             ignore.replace(ignore.this.copy())
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() == "hash":
+            # used only to find keys that may be equal (then compared exactly): any hash will do
+            parts = [exp.cast(a.copy(), "VARCHAR") for a in node.expressions]
+            text = exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string("|"), *parts])
+            node.replace(
+                exp.Anonymous(
+                    this="xxhash64", expressions=[exp.Anonymous(this="to_utf8", expressions=[text])]
+                )
+            )
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
     for param in list(tree.find_all(exp.Parameter, exp.Placeholder)):
         param.replace(exp.Placeholder())
     return tree.sql(dialect="athena")

@@ -45,8 +45,10 @@ def test_catalog_holds_the_assets_queries():
             "user_daily_storage",
             2,  # the window's first and last day
             ["CAST(SUM(size) AS DECIMAL(38, 0)) * 24 AS byte_hours", "GROUP BY usage_date, user_id, storage_class",
-             "WHERE snapshot_date BETWEEN ? AND ?", "INTERVAL '1' DAY", "FILTER(WHERE"],
-            ["GROUP BY ALL", "INT128", "HUGEINT", "$day", ":day"],
+             "WHERE snapshot_date BETWEEN ? AND ?", "INTERVAL '1' DAY", "FILTER(WHERE",
+             "XXHASH64(TO_UTF8(CONCAT_WS('|', CAST(usage_date AS VARCHAR), CAST(user_id AS VARCHAR), "
+             "CAST(e_tag AS VARCHAR), CAST(size AS VARCHAR)))) AS content_hash", "versions AS (SELECT"],
+            ["GROUP BY ALL", "INT128", "HUGEINT", "$day", ":day", " HASH(", "MATERIALIZED ("],
         ),
         (
             "user_daily_requests",
