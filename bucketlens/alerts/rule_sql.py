@@ -133,17 +133,32 @@ def candidate_query(rule: AlertRule, start: date, end: date, source_columns: set
         q.add("CAST(? AS VARCHAR)", rule.severity)
     q.add(" AS _severity, ")
     q.add('arg_max("reason", _v)' if "reason" in source_columns else "NULL::VARCHAR")
-    q.add(" AS _reason, ")
-    if "evidence" in source_columns:
-        q.add('arg_max(CAST("evidence" AS VARCHAR), _v)')
-    else:
-        # rows of equal value in a fixed order (by their columns), so the evidence never varies between runs
-        q.add(f"CAST(to_json(list(m ORDER BY _v DESC, m)[1:{EVIDENCE_ROWS}]) AS VARCHAR)")
-    q.add(" AS _evidence")
+    q.add(" AS _reason")
+    has_evidence = "evidence" in source_columns
+    if has_evidence:
+        q.add(', arg_max(CAST("evidence" AS VARCHAR), _v) AS _evidence')
     others = sorted(used - set(rule.labels) - {"value", "threshold"})
     for column in others:
         q.add(f", arg_max({ident(column)}, _v) AS {ident(column)}")
-    q.add(f" FROM matched AS m GROUP BY {day_sql}, {labels}) SELECT _day AS usage_date, ")
+    q.add(
+        f" FROM matched AS m GROUP BY {day_sql}, {labels}), kept AS (SELECT row_number() OVER () AS _group, *"
+    )
+    q.add(" FROM grouped")
+    if rule.op:
+        q.add(f" WHERE _value {'=' if rule.op == '==' else rule.op} ?", rule.threshold)
+    q.add(")")
+    if not has_evidence:
+        # The source's top rows as evidence, for the alerts kept only (a rule over every user's rows keeps a
+        # few); rows of equal value in a fixed order (by their columns), so it never varies between runs.
+        same = " AND ".join(f"k.{ident(c)} IS NOT DISTINCT FROM m.{ident(c)}" for c in rule.labels)
+        q.add(
+            f", evidence AS (SELECT k._group, CAST(to_json(list(m ORDER BY m._v DESC, m)[1:{EVIDENCE_ROWS}])"
+        )
+        q.add(
+            f" AS VARCHAR) AS _evidence FROM kept AS k JOIN matched AS m ON k._day = CAST(m.{date_column} AS DATE)"
+        )
+        q.add(f" AND {same} GROUP BY k._group)")
+    q.add(" SELECT _day AS usage_date, ")
     q.add("CAST(? AS VARCHAR) AS rule, ", rule.name)
     keys = sorted(rule.labels)
     q.add(
@@ -164,7 +179,7 @@ def candidate_query(rule: AlertRule, start: date, end: date, source_columns: set
         q.add(", CAST(_day AS VARCHAR), ?", part)
     for k in rule.labels:
         q.add(f", ?, {quoted_text_sql(ident(k))}", f" AND {ident(k)} = ")
-    q.add(") AS evidence_query, CAST(? AS VARCHAR) AS asset FROM grouped", rule.asset)
-    if rule.op:
-        q.add(f" WHERE _value {'=' if rule.op == '==' else rule.op} ?", rule.threshold)
+    q.add(") AS evidence_query, CAST(? AS VARCHAR) AS asset FROM kept", rule.asset)
+    if not has_evidence:
+        q.add(" LEFT JOIN evidence USING (_group)")
     return q

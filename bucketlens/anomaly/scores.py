@@ -36,7 +36,10 @@ MAD_TO_SIGMA = 1.4826
 
 # Every day of $start..$end at once. A scored (user, day) sees exactly the history a single-day run of that
 # day sees: the user's present days among the $window days before it (days of the window included — they
-# are inputs, written before this runs), its weekday's days among them, and the day's plan cohort.
+# are inputs, written before this runs), its weekday's days among them, and the day's plan cohort. The
+# grid has every date of every scored user, so the $window days before a date are the $window rows before
+# it (one window function collects them) and its weekday's are the rows 7, 14, … back (lag): no join of
+# every scored day with its history.
 SCORES_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
 WITH storage AS (
@@ -84,33 +87,30 @@ wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: 
     LEFT JOIN requests r USING (user_id, usage_date)
     LEFT JOIN cost c USING (user_id, usage_date)
 ),
-history AS (  -- each scored day's trailing $window days of the user, present ones only
-    UNPIVOT (
-        SELECT s.day, w.* EXCLUDE (present)
-        FROM scored s JOIN wide w
-          ON w.user_id = s.user_id AND w.usage_date >= s.day - INTERVAL ($window) DAY AND w.usage_date < s.day
-        WHERE w.present
-    )
-    ON stored_bytes, growth_bytes, bytes_added, put_requests, get_requests, bytes_downloaded, errors_4xx, cost_usd
-    INTO NAME metric VALUE value
+long AS (  -- every (user, metric, date): the grid has every date, so a frame of rows is a frame of days
+    SELECT * FROM (SELECT * FROM wide WHERE usage_date >= $start - INTERVAL ($window) DAY)
+    UNPIVOT INCLUDE NULLS (value FOR metric IN (stored_bytes, growth_bytes, bytes_added, put_requests,
+                                                get_requests, bytes_downloaded, errors_4xx, cost_usd))
 ),
-today AS (
-    UNPIVOT (
-        SELECT s.day, w.* EXCLUDE (present, usage_date)
-        FROM scored s JOIN wide w ON w.user_id = s.user_id AND w.usage_date = s.day
-    )
-    ON stored_bytes, growth_bytes, bytes_added, put_requests, get_requests, bytes_downloaded, errors_4xx, cost_usd
-    INTO NAME metric VALUE value
+framed AS (  -- each (user, metric, date)'s present values of the $window days before it, of its weekday's
+    SELECT user_id, usage_date AS day, metric, value,
+           list(history) OVER (by_date ROWS BETWEEN $window PRECEDING AND 1 PRECEDING) AS recent,
+           [{weekday_lags}] AS weekday
+    FROM (SELECT *, CASE WHEN present THEN value END AS history FROM long)
+    WINDOW by_date AS (PARTITION BY user_id, metric ORDER BY usage_date)
+),
+today AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
+    SELECT f.* REPLACE (list_filter(recent, lambda x: x IS NOT NULL) AS recent,
+                        list_filter(weekday, lambda x: x IS NOT NULL) AS weekday)
+    FROM framed f SEMI JOIN scored s ON s.user_id = f.user_id AND s.day = f.day
+    WHERE f.value IS NOT NULL
 ),
 own AS (
-    SELECT day, user_id, metric, count(*) AS history_days, median(value) AS med,
-           median(value) FILTER (WHERE dayofweek(usage_date) = dayofweek(day)) AS weekday_med,
-           count(*) FILTER (WHERE dayofweek(usage_date) = dayofweek(day)) AS weekday_days
-    FROM history GROUP BY ALL
-),
-own_mad AS (
-    SELECT h.day, h.user_id, h.metric, median(abs(h.value - o.med)) AS mad
-    FROM history h JOIN own o USING (day, user_id, metric) GROUP BY ALL
+    SELECT * EXCLUDE (recent), list_aggregate(list_transform(recent, lambda x: abs(x - med)), 'median') AS mad
+    FROM (SELECT day, user_id, metric, value, recent, len(recent) AS history_days,
+                 list_aggregate(recent, 'median') AS med, len(weekday) AS weekday_days,
+                 list_aggregate(weekday, 'median') AS weekday_med
+          FROM today)
 ),
 snapshots AS (  -- each day's users: the latest snapshot on or before it
     SELECT d.day, s.snapshot_date
@@ -124,7 +124,7 @@ plans AS (
 ),
 cohort_values AS (
     SELECT t.day, coalesce(p.plan, 'unknown') AS plan, t.metric, t.value
-    FROM today t LEFT JOIN plans p USING (day, user_id)
+    FROM own t LEFT JOIN plans p USING (day, user_id)
 ),
 cohort AS (SELECT day, plan, metric, median(value) AS med, count(*) AS users FROM cohort_values GROUP BY ALL),
 cohort_mad AS (
@@ -133,18 +133,17 @@ cohort_mad AS (
 ),
 limits AS (SELECT unnest($metrics) AS metric, unnest($floors) AS floor, unnest($min_scales) AS min_scale),
 baselines AS (
-    SELECT t.day, t.user_id, t.metric, t.value, coalesce(o.history_days, 0) AS history_days,
+    SELECT t.day, t.user_id, t.metric, t.value, t.history_days,
            coalesce(p.plan, 'unknown') AS plan,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history AND t.metric = 'stored_bytes'
+           CASE WHEN t.history_days < $min_history AND t.metric = 'stored_bytes'
                      AND NOT coalesce(p.created_at >= t.day - INTERVAL ($window) DAY, false) THEN 'none'
-                WHEN coalesce(o.history_days, 0) < $min_history THEN 'cohort:' || coalesce(p.plan, 'unknown')
-                WHEN o.weekday_days >= $weekday_min THEN 'own_weekday' ELSE 'own' END AS baseline_source,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN c.med
-                WHEN o.weekday_days >= $weekday_min THEN o.weekday_med ELSE o.med END AS baseline,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN cm.mad ELSE om.mad END AS mad,
+                WHEN t.history_days < $min_history THEN 'cohort:' || coalesce(p.plan, 'unknown')
+                WHEN t.weekday_days >= $weekday_min THEN 'own_weekday' ELSE 'own' END AS baseline_source,
+           CASE WHEN t.history_days < $min_history THEN c.med
+                WHEN t.weekday_days >= $weekday_min THEN t.weekday_med ELSE t.med END AS baseline,
+           CASE WHEN t.history_days < $min_history THEN cm.mad ELSE t.mad END AS mad,
            l.floor, l.min_scale
-    FROM today t
-    LEFT JOIN own o USING (day, user_id, metric) LEFT JOIN own_mad om USING (day, user_id, metric)
+    FROM own t
     LEFT JOIN plans p USING (day, user_id)
     LEFT JOIN cohort c ON c.day = t.day AND c.plan = coalesce(p.plan, 'unknown') AND c.metric = t.metric
     LEFT JOIN cohort_mad cm ON cm.day = t.day AND cm.plan = coalesce(p.plan, 'unknown') AND cm.metric = t.metric
@@ -191,8 +190,10 @@ CASE metric WHEN 'stored_bytes' THEN 'stores ' WHEN 'growth_bytes' THEN (CASE WH
 """
 
 
-def scores_sql(sources: Sources, out: str) -> str:
+def scores_sql(sources: Sources, out: str, window_days: int) -> str:
     names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
+    weeks = range(7, int(window_days) + 1, 7)
+    names["weekday_lags"] = ", ".join(f"lag(history, {n}) OVER by_date" for n in weeks) or "NULL"
     reason = REASON_SQL.format(value=_fmt("metric", "value"), baseline=_fmt("metric", "baseline"))
     source_case = " ".join(f"WHEN metric = '{m}' THEN '{names[t]}'" for m, t in METRIC_SOURCES.items())
     return SCORES_SQL.format(**names, reason=reason, source_case=source_case, mad_to_sigma=MAD_TO_SIGMA)
@@ -211,7 +212,7 @@ def stage_user_anomaly_scores_window(
     evidence_table); returns the counts over the window."""
     s = rules.scores
     con.execute(
-        scores_sql(sources, out),
+        scores_sql(sources, out, s.window_days),
         {
             "start": start,
             "end": end,

@@ -89,10 +89,14 @@ WITH s AS (
     SELECT usage_date, user_id, upper(trim(storage_class)) AS sc,
            CAST(byte_hours AS HUGEINT) AS byte_hours, object_count, small_object_count
     FROM {storage} WHERE usage_date BETWEEN $start AND $end
+), operations AS (  -- each distinct operation classified once, not every request row
+    SELECT operation, {tier} AS tier, {is_delete} AS is_delete
+    FROM (SELECT DISTINCT operation FROM {requests} WHERE usage_date BETWEEN $start AND $end)
 ), r AS (
-    SELECT usage_date, user_id, {request_class} AS sc, {tier} AS tier, {is_delete} AS is_delete,
-           request_count, error_count, billable_count, bytes_sent, bytes_received, restored_bytes
-    FROM {requests} WHERE usage_date BETWEEN $start AND $end
+    SELECT q.usage_date, q.user_id, {request_class} AS sc, o.tier, o.is_delete,
+           q.request_count, q.error_count, q.billable_count, q.bytes_sent, q.bytes_received, q.restored_bytes
+    FROM {requests} q JOIN operations o ON o.operation IS NOT DISTINCT FROM q.operation
+    WHERE q.usage_date BETWEEN $start AND $end
 ), measures(usage_date, driver, sc, user_id, w) AS (
     SELECT usage_date, 'byte_hours', sc, user_id, byte_hours FROM s
     UNION ALL

@@ -158,14 +158,15 @@ WITH s AS (
            sum(CAST(byte_hours AS HUGEINT)) AS byte_hours, sum(object_count) AS objects,
            sum(object_count - coalesce(small_object_count, 0)) AS large_objects
     FROM {storage} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL
-), r AS (
+), r AS (  -- summed per operation first, so each distinct operation is classified once
     SELECT usage_date, {tier} AS tier, {request_class} AS sc,
            CASE regexp_extract(upper(operation), '^S3\\.TRANSITION_?([A-Z]*)\\.', 1)
                WHEN 'SIA' THEN 'STANDARD_IA' WHEN 'ZIA' THEN 'ONEZONE_IA' WHEN 'INT' THEN 'INTELLIGENT_TIERING'
                WHEN 'GIR' THEN 'GLACIER_IR' WHEN 'GDA' THEN 'DEEP_ARCHIVE' ELSE 'GLACIER' END AS transition_to,
-           sum(billable_count) AS billable_count, sum(bytes_sent) AS bytes_sent,
-           sum(restored_bytes) AS restored_bytes
-    FROM {requests} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL
+           billable_count, bytes_sent, restored_bytes
+    FROM (SELECT usage_date, operation, storage_class, sum(billable_count) AS billable_count,
+                 sum(bytes_sent) AS bytes_sent, sum(restored_bytes) AS restored_bytes
+          FROM {requests} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL)
 ), quantities(usage_date, kind, sc, amount, per_gib, per_hour) AS (
     SELECT usage_date, 'storage', sc, byte_hours, true, true FROM s
     UNION ALL SELECT usage_date, 'overhead_class', sc, objects * 24 * 32768, true, true FROM s
