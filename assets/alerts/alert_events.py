@@ -1,7 +1,8 @@
 """alerts.alert_events: each alert rule's evaluation on a day, as alert state (firing, resolved, ...).
 
-The asset writes the day's alert rows (replacing the partition, so reruns never duplicate), then plans
-the notifications they call for and puts them in the outbox; the delivery sensor sends them. A rerun
+The asset writes the window's alert rows (every day from the day before's state, in one statement;
+replacing exactly the window's partitions, so reruns never duplicate), then plans the notifications they
+call for once for the whole window and puts them in the outbox; the delivery sensor sends them. A rerun
 plans the same notification identities, which the outbox refuses, so a rerun never notifies twice.
 """
 
@@ -10,51 +11,71 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
 from bucketlens.alerts.notify_log import NotifyLog
 from bucketlens.alerts.policy import plan_notifications
 from bucketlens.alerts.silences import list_silences
-from bucketlens.alerts.state import TABLE, evaluate_day, read_alerts
+from bucketlens.alerts.state import TABLE, evaluate_window, read_alerts
 from resources.alert_settings import AlertSettings
 from resources.outbox import AlertOutbox
 from resources.rules import RulesFile
-from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions
+from resources.warehouse import Warehouse, drop_tables, replace_days
 
 STAGE = "stage_alert_events"
 FIRING_PREVIEW = 20
+# Per day of the window: new alerts (firing on their first day) and alert keys written twice.
+FIGURES_SQL = f"""
+SELECT usage_date, count(*) FILTER (WHERE state = 'firing' AND first_seen = usage_date) AS new,
+       count(*) - count(DISTINCT alert_key) AS duplicates
+FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
+"""
+FIRING_SQL = f"""
+SELECT severity, rule, subject, reason, first_seen FROM {TABLE}
+WHERE usage_date = ? AND state = 'firing'
+ORDER BY list_position(['critical', 'warning', 'info'], severity), rule, subject LIMIT ?
+"""
 
 
-def load_day(con, day, alerting) -> DayResult:
+def load_window(con, days, alerting) -> list[DayResult]:
+    """Evaluate every day of the window (each from the previous day's state) in one statement, replace
+    exactly those days, read the figures per day."""
     drop_tables(con, STAGE)
-    counts = evaluate_day(con, day, alerting, STAGE)
-    (rows,) = replace_partitions(con, [Replacement(TABLE, STAGE, "usage_date = ?", [day])])
-    new, duplicates = con.execute(
-        f"SELECT count(*) FILTER (WHERE state = 'firing' AND first_seen = usage_date), "
-        f"count(*) - count(DISTINCT alert_key) FROM {TABLE} WHERE usage_date = ?",
-        [day],
-    ).fetchall()[0]
-    firing = con.execute(
-        f"""SELECT severity, rule, subject, reason, first_seen FROM {TABLE}
-            WHERE usage_date = ? AND state = 'firing'
-            ORDER BY list_position(['critical', 'warning', 'info'], severity), rule, subject LIMIT ?""",
-        [day, FIRING_PREVIEW],
-    ).fetchall()
-    metadata: dict[str, object] = {
-        "dagster/row_count": rows,
-        "firing": dg.MetadataValue.int(counts["firing"]),
-        "new": dg.MetadataValue.int(int(new)),
-        "resolved": dg.MetadataValue.int(counts["resolved"]),
-        "pending": dg.MetadataValue.int(counts["pending"]),
-        "nodata": dg.MetadataValue.int(counts["nodata"]),
-    }
-    if firing:
-        metadata["firing_alerts"] = markdown_table(["severity", "rule", "subject", "reason", "since"], firing)
-    check = Check(
-        passed=int(duplicates) == 0,
-        metadata={"duplicate_keys": int(duplicates)},
-        description=None if int(duplicates) == 0 else "an alert key appears twice on one day",
-    )
-    return DayResult(day, metadata, {"one_row_per_alert": check})
+    counts = evaluate_window(con, days[0], days[-1], alerting, STAGE)
+    rows = replace_days(con, TABLE, STAGE, "usage_date", days)
+    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    results = []
+    for day in days:
+        c, duplicates = counts[day], int(figures[day].get("duplicates", 0))
+        metadata: dict[str, object] = {
+            "dagster/row_count": rows[day],
+            "firing": dg.MetadataValue.int(c["firing"]),
+            "new": dg.MetadataValue.int(int(figures[day].get("new", 0))),
+            "resolved": dg.MetadataValue.int(c["resolved"]),
+            "pending": dg.MetadataValue.int(c["pending"]),
+            "nodata": dg.MetadataValue.int(c["nodata"]),
+        }
+        if day == detail_day(days):
+            firing = con.execute(FIRING_SQL, [day, FIRING_PREVIEW]).fetchall()
+            if firing:
+                metadata["firing_alerts"] = markdown_table(
+                    ["severity", "rule", "subject", "reason", "since"], firing
+                )
+        check = Check(
+            passed=duplicates == 0,
+            metadata={"duplicate_keys": duplicates},
+            description=None if duplicates == 0 else "an alert key appears twice on one day",
+        )
+        results.append(DayResult(day, metadata, {"one_row_per_alert": check}))
+    return results
 
 
 @daily_asset(
@@ -82,7 +103,7 @@ def alert_events(
     alerting = rules.alerting()
     days = window_days(context)
     with warehouse.connect() as con:
-        results = [load_day(con, day, alerting) for day in days]
+        results = load_window(con, days, alerting)
         alerts = read_alerts(con, days)
     now = datetime.now(UTC)
     log = NotifyLog(outbox.url)

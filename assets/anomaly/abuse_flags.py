@@ -6,14 +6,24 @@ the table they are in), so a flag in the UI leads to the rows that caused it.
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_day
+from assets.anomaly.store import counted_problems, store_window
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.anomaly import stage_abuse_flags
+from assets.window import (
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
+from bucketlens.anomaly import stage_abuse_flags_window
+from bucketlens.anomaly.abuse import PATTERNS
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, drop_tables
 
 TABLE = "anomaly.abuse_flags"
+STAGE = "stage_abuse_flags"
 EVIDENCE_QUERY = "SELECT * FROM anomaly.abuse_flags WHERE usage_date = '{day}' AND user_id = '<user>'"
 SEVERITIES = ["info", "warning", "critical"]
 EXPLAINED = CheckSpec(
@@ -22,45 +32,62 @@ EXPLAINED = CheckSpec(
     "evidence with the table it comes from; one flag per user and pattern.",
 )
 PROBLEMS_SQL = f"""
-SELECT count(*) FILTER (WHERE user_id IS NULL OR pattern IS NULL) AS unnamed,
+SELECT usage_date,
+       count(*) FILTER (WHERE user_id IS NULL OR pattern IS NULL) AS unnamed,
        count(*) FILTER (WHERE NOT list_contains($severities, severity)) AS unknown_severity,
        count(*) FILTER (WHERE value IS NULL OR threshold IS NULL OR value < threshold) AS under_threshold,
        count(*) FILTER (WHERE evidence_table IS NULL OR evidence IS NULL OR NOT json_valid(evidence))
            AS without_evidence,
        count(*) - count(DISTINCT (user_id, pattern)) AS repeated
-FROM {TABLE} WHERE usage_date = $day
+FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
+"""
+FIGURES_SQL = f"""
+SELECT usage_date, count(DISTINCT user_id) AS users FROM {TABLE}
+WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
+"""
+BY_PATTERN_SQL = (
+    f"SELECT pattern, count(*) FROM {TABLE} WHERE usage_date = ? GROUP BY pattern ORDER BY pattern"
+)
+SAMPLE_SQL = f"""
+SELECT user_id, pattern, severity, value, threshold, evidence_table, left(evidence, 160)
+FROM {TABLE} WHERE usage_date = ? ORDER BY severity = 'critical' DESC, pattern, user_id LIMIT 15
 """
 
 
-def flags_are_explained(con, day) -> Check:
-    """A flag an operator cannot follow back to its rows, or one under its own line, is a detector bug."""
-    return counted_problems(con, PROBLEMS_SQL, {"day": day, "severities": SEVERITIES}, day, "flag")
+def flags_are_explained(con, days) -> dict:
+    """Per day: a flag an operator cannot follow back to its rows, or one under its own line, is a
+    detector bug."""
+    params = {"start": days[0], "end": days[-1], "severities": SEVERITIES}
+    return counted_problems(con, PROBLEMS_SQL, params, days, "flag")
 
 
-def load_day(con, day, rules) -> DayResult:
-    drop_tables(con, "stage_abuse_flags")
-    counts = stage_abuse_flags(con, day, rules, out="stage_abuse_flags")
-    rows = store_day(con, TABLE, "stage_abuse_flags", day)
-    users = con.execute(
-        f"SELECT count(DISTINCT user_id) FROM {TABLE} WHERE usage_date = ?", [day]
-    ).fetchall()[0][0]
-    sample = con.execute(
-        f"""SELECT user_id, pattern, severity, value, threshold, evidence_table, left(evidence, 160)
-            FROM {TABLE} WHERE usage_date = ? ORDER BY severity = 'critical' DESC, pattern, user_id LIMIT 15""",
-        [day],
-    ).fetchall()
-    metadata = {
-        "dagster/row_count": rows,
-        "flags": dg.MetadataValue.int(rows),
-        "users_flagged": dg.MetadataValue.int(int(users)),
-        "by_pattern": markdown_table(["pattern", "flags"], sorted(counts.items())),
-        "evidence_query": EVIDENCE_QUERY.format(day=day),
-    }
-    if sample:
-        metadata["flags_sample"] = markdown_table(
-            ["user", "pattern", "severity", "value", "threshold", "evidence in", "evidence"], sample
-        )
-    return DayResult(day, metadata, {EXPLAINED.name: flags_are_explained(con, day)})
+def load_window(con, days, rules) -> list[DayResult]:
+    """Every pattern over the whole window in one statement each, one replacement of the window's days."""
+    drop_tables(con, STAGE)
+    stage_abuse_flags_window(con, days[0], days[-1], rules, out=STAGE)
+    rows = store_window(con, TABLE, STAGE, days)
+    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    checks = flags_are_explained(con, days)
+    results = []
+    for day in days:
+        metadata = {
+            "dagster/row_count": rows[day],
+            "flags": dg.MetadataValue.int(rows[day]),
+            "users_flagged": dg.MetadataValue.int(int(figures[day].get("users", 0))),
+            "evidence_query": EVIDENCE_QUERY.format(day=day),
+        }
+        if day == detail_day(days):
+            counts = dict(con.execute(BY_PATTERN_SQL, [day]).fetchall())
+            metadata["by_pattern"] = markdown_table(
+                ["pattern", "flags"], sorted((p, counts.get(p, 0)) for p in PATTERNS)
+            )
+            sample = con.execute(SAMPLE_SQL, [day]).fetchall()
+            if sample:
+                metadata["flags_sample"] = markdown_table(
+                    ["user", "pattern", "severity", "value", "threshold", "evidence in", "evidence"], sample
+                )
+        results.append(DayResult(day, metadata, {EXPLAINED.name: checks[day]}))
+    return results
 
 
 @daily_asset(
@@ -84,5 +111,5 @@ def abuse_flags(
     over plan limit, quota above 80 %, more than 5 TB stored, cost above $2 this month."""
     loaded = rules.load()
     with warehouse.connect() as con:
-        results = [load_day(con, day, loaded) for day in window_days(context)]
+        results = load_window(con, window_days(context), loaded)
     return window_result(results)

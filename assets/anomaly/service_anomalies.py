@@ -3,48 +3,58 @@ request rate, error rate, latency, month-over-month cost — each with value, ba
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_day
+from assets.anomaly.store import counted_problems, store_window
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.anomaly import stage_service_anomalies
+from assets.window import CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
+from bucketlens.anomaly import stage_service_anomalies_window
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, drop_tables
 
 TABLE = "anomaly.service_anomalies"
+STAGE = "stage_service_anomalies"
 SEVERITIES = ["info", "warning", "critical"]
 OVER_THE_LINE = CheckSpec(
     "anomalies_over_their_line",
     "Every row is over its threshold, with a known severity and a reason; one row per bucket and metric.",
 )
 PROBLEMS_SQL = f"""
-SELECT count(*) FILTER (WHERE bucket IS NULL OR metric IS NULL) AS unnamed,
+SELECT usage_date,
+       count(*) FILTER (WHERE bucket IS NULL OR metric IS NULL) AS unnamed,
        count(*) FILTER (WHERE value IS NULL OR threshold IS NULL OR NOT value > threshold) AS not_over_threshold,
        count(*) FILTER (WHERE NOT list_contains($severities, severity)) AS unknown_severity,
        count(*) FILTER (WHERE reason IS NULL OR reason = '') AS without_reason,
        count(*) - count(DISTINCT (bucket, metric)) AS repeated
-FROM {TABLE} WHERE usage_date = $day
+FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
+"""
+FOUND_SQL = f"""
+SELECT bucket, metric, severity, value, baseline, threshold, reason FROM {TABLE} WHERE usage_date = ?
 """
 
 
-def anomalies_over_their_line(con, day) -> Check:
-    """Each service rule fires only above its line (a missing day must not read as a zero that crosses it)."""
-    return counted_problems(con, PROBLEMS_SQL, {"day": day, "severities": SEVERITIES}, day, "row")
+def anomalies_over_their_line(con, days) -> dict:
+    """Per day: each service rule fires only above its line (a missing day must not read as a zero that
+    crosses it)."""
+    params = {"start": days[0], "end": days[-1], "severities": SEVERITIES}
+    return counted_problems(con, PROBLEMS_SQL, params, days, "row")
 
 
-def load_day(con, day, rules) -> DayResult:
-    drop_tables(con, "stage_service_anomalies")
-    stage_service_anomalies(con, day, rules, out="stage_service_anomalies")
-    rows = store_day(con, TABLE, "stage_service_anomalies", day)
-    found = con.execute(
-        f"SELECT bucket, metric, severity, value, baseline, threshold, reason FROM {TABLE} WHERE usage_date = ?",
-        [day],
-    ).fetchall()
-    metadata = {"dagster/row_count": rows, "anomalies": dg.MetadataValue.int(rows)}
-    if found:
-        metadata["anomalies_found"] = markdown_table(
-            ["bucket", "metric", "severity", "value", "baseline", "threshold", "reason"], found
-        )
-    return DayResult(day, metadata, {OVER_THE_LINE.name: anomalies_over_their_line(con, day)})
+def load_window(con, days, rules) -> list[DayResult]:
+    """Every rule over the whole window (each day against its own trailing baseline and previous month),
+    one replacement of the window's days."""
+    drop_tables(con, STAGE)
+    stage_service_anomalies_window(con, days[0], days[-1], rules, out=STAGE)
+    rows = store_window(con, TABLE, STAGE, days)
+    checks = anomalies_over_their_line(con, days)
+    results = []
+    for day in days:
+        metadata = {"dagster/row_count": rows[day], "anomalies": dg.MetadataValue.int(rows[day])}
+        found = con.execute(FOUND_SQL, [day]).fetchall() if day == detail_day(days) else []
+        if found:
+            metadata["anomalies_found"] = markdown_table(
+                ["bucket", "metric", "severity", "value", "baseline", "threshold", "reason"], found
+            )
+        results.append(DayResult(day, metadata, {OVER_THE_LINE.name: checks[day]}))
+    return results
 
 
 @daily_asset(
@@ -59,5 +69,5 @@ def service_anomalies(
     """One row per bucket, metric and day where a service rule fires, with value, baseline, threshold."""
     loaded = rules.load()
     with warehouse.connect() as con:
-        results = [load_day(con, day, loaded) for day in window_days(context)]
+        results = load_window(con, window_days(context), loaded)
     return window_result(results)

@@ -7,53 +7,71 @@ person can read.
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_day
+from assets.anomaly.store import counted_problems, store_window
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.anomaly import stage_user_anomaly_scores
+from assets.window import (
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
+from bucketlens.anomaly import stage_user_anomaly_scores_window
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, drop_tables
 
 TABLE = "anomaly.user_anomaly_scores"
+STAGE = "stage_user_anomaly_scores"
 WELL_FORMED = CheckSpec(
     "scores_well_formed",
     "One score per user and metric, never NaN or infinite; every anomaly has a score and a reason.",
 )
 PROBLEMS_SQL = f"""
-SELECT count(*) FILTER (WHERE user_id IS NULL OR metric IS NULL) AS unnamed,
+SELECT usage_date,
+       count(*) FILTER (WHERE user_id IS NULL OR metric IS NULL) AS unnamed,
        count(*) - count(DISTINCT (user_id, metric)) AS repeated,
        count(*) FILTER (WHERE isnan(score) OR isinf(score) OR isnan(value) OR isinf(value)) AS not_finite,
        count(*) FILTER (WHERE is_anomaly AND (score IS NULL OR reason IS NULL OR reason = '')) AS unexplained
-FROM {TABLE} WHERE usage_date = ?
+FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
+"""
+FIGURES_SQL = f"""
+SELECT usage_date, count(*) FILTER (WHERE is_anomaly) AS anomalies, count(DISTINCT user_id) AS users
+FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
+"""
+TOP_SQL = f"""
+SELECT user_id, metric, round(score, 1), baseline_source, reason FROM {TABLE}
+WHERE usage_date = ? AND is_anomaly ORDER BY score DESC LIMIT 10
 """
 
 
-def scores_well_formed(con, day) -> Check:
-    """A NaN score compares false with every threshold: a user would never alarm, silently."""
-    return counted_problems(con, PROBLEMS_SQL, [day], day, "score")
+def scores_well_formed(con, days) -> dict:
+    """Per day: a NaN score compares false with every threshold — a user would never alarm, silently."""
+    return counted_problems(con, PROBLEMS_SQL, {"start": days[0], "end": days[-1]}, days, "score")
 
 
-def load_day(con, day, rules) -> DayResult:
-    drop_tables(con, "stage_user_anomaly_scores")
-    stats = stage_user_anomaly_scores(con, day, rules, out="stage_user_anomaly_scores")
-    rows = store_day(con, TABLE, "stage_user_anomaly_scores", day)
-    top = con.execute(
-        f"""SELECT user_id, metric, round(score, 1), baseline_source, reason FROM {TABLE}
-            WHERE usage_date = ? AND is_anomaly ORDER BY score DESC LIMIT 10""",
-        [day],
-    ).fetchall()
-    anomalies = con.execute(
-        f"SELECT count(*) FROM {TABLE} WHERE usage_date = ? AND is_anomaly", [day]
-    ).fetchall()[0][0]
-    metadata = {
-        "dagster/row_count": rows,
-        "anomalies": dg.MetadataValue.int(int(anomalies)),
-        "users_scored": dg.MetadataValue.int(int(stats.get("users", 0))),
-        "evidence_query": f"SELECT * FROM {TABLE} WHERE usage_date = '{day}' AND is_anomaly",
-    }
-    if top:
-        metadata["top_anomalies"] = markdown_table(["user", "metric", "score", "baseline", "reason"], top)
-    return DayResult(day, metadata, {WELL_FORMED.name: scores_well_formed(con, day)})
+def load_window(con, days, rules) -> list[DayResult]:
+    """Every day of the window scored in one statement (each against its own trailing history), one
+    replacement of the window's days."""
+    drop_tables(con, STAGE)
+    stage_user_anomaly_scores_window(con, days[0], days[-1], rules, out=STAGE)
+    rows = store_window(con, TABLE, STAGE, days)
+    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    checks = scores_well_formed(con, days)
+    results = []
+    for day in days:
+        metadata = {
+            "dagster/row_count": rows[day],
+            "anomalies": dg.MetadataValue.int(int(figures[day].get("anomalies", 0))),
+            "users_scored": dg.MetadataValue.int(int(figures[day].get("users", 0))),
+            "evidence_query": f"SELECT * FROM {TABLE} WHERE usage_date = '{day}' AND is_anomaly",
+        }
+        top = con.execute(TOP_SQL, [day]).fetchall() if day == detail_day(days) else []
+        if top:
+            metadata["top_anomalies"] = markdown_table(["user", "metric", "score", "baseline", "reason"], top)
+        results.append(DayResult(day, metadata, {WELL_FORMED.name: checks[day]}))
+    return results
 
 
 @daily_asset(
@@ -69,5 +87,5 @@ def user_anomaly_scores(
     downloaded, 4xx errors, cost): value, baseline, robust score, whether it is an anomaly, and why."""
     loaded = rules.load()
     with warehouse.connect() as con:
-        results = [load_day(con, day, loaded) for day in window_days(context)]
+        results = load_window(con, window_days(context), loaded)
     return window_result(results)

@@ -5,14 +5,21 @@ each active user; cost is the attributed cost of the plan's users. ``_shared`` c
 (plan ``(shared)``), so the plans plus shared add up to the bill.
 """
 
-from decimal import Decimal
-
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
 from resources.pricing import Pricing
-from resources.warehouse import Replacement, Warehouse, replace_partitions
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("plan_daily_margin")
 TABLE_DDL = """
@@ -29,43 +36,78 @@ CREATE TABLE IF NOT EXISTS cost.plan_daily_margin (
     is_estimate BOOLEAN
 )"""
 
-STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE stage_plan_daily_margin AS
+STAGE = "stage_plan_daily_margin"
+# Every day of $start..$end at once: a user is joined to the same day's snapshot, cost and storage; the
+# revenue of a day is the monthly price over the days of that day's month.
+STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {STAGE} AS
 WITH people AS (
-    SELECT user_id, coalesce(plan, 'unknown') AS plan, status FROM raw.users WHERE snapshot_date = $day
+    SELECT snapshot_date AS usage_date, user_id, coalesce(plan, 'unknown') AS plan, status FROM raw.users
+    WHERE snapshot_date BETWEEN $start AND $end
 ),
 cost AS (
-    SELECT user_id, sum(amount_usd) AS usd, bool_or(is_estimate) AS is_estimate
-    FROM cost.user_daily_cost WHERE usage_date = $day GROUP BY ALL
+    SELECT usage_date, user_id, sum(amount_usd) AS usd, bool_or(is_estimate) AS is_estimate
+    FROM cost.user_daily_cost WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
 ),
 stored AS (
-    SELECT user_id, sum(bytes) AS bytes FROM usage.user_daily_storage WHERE usage_date = $day GROUP BY ALL
+    SELECT usage_date, user_id, sum(bytes) AS bytes FROM usage.user_daily_storage
+    WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
 ),
 per_user AS (
-    SELECT coalesce(p.user_id, c.user_id, s.user_id) AS user_id,
+    SELECT usage_date, coalesce(p.user_id, c.user_id, s.user_id) AS user_id,
            CASE WHEN coalesce(p.user_id, c.user_id, s.user_id) = '_shared' THEN '(shared)'
                 ELSE coalesce(p.plan, 'unregistered') END AS plan,
-           p.status, coalesce(c.usd, 0) AS usd, coalesce(s.bytes, 0) AS bytes, c.is_estimate
-    FROM people p FULL JOIN cost c USING (user_id) FULL JOIN stored s USING (user_id)
+           p.status, coalesce(c.usd, 0) AS usd, coalesce(s.bytes, 0) AS bytes, c.is_estimate,
+           dayofmonth(last_day(usage_date)) AS days_in_month
+    FROM people p FULL JOIN cost c USING (usage_date, user_id) FULL JOIN stored s USING (usage_date, user_id)
 ),
 prices AS (SELECT * FROM plan_prices)
-SELECT $day::DATE AS usage_date, u.plan,
+SELECT u.usage_date, u.plan,
        count(*) FILTER (WHERE u.plan <> '(shared)') AS users,
        count(*) FILTER (WHERE u.status = 'active') AS active_users,
        sum(u.bytes)::BIGINT AS stored_bytes,
        sum(u.usd)::DECIMAL(18, 6) AS cost_usd,
-       (count(*) FILTER (WHERE u.status = 'active') * coalesce(any_value(pr.monthly_usd), 0) / $days_in_month)::DECIMAL(18, 6)
+       (count(*) FILTER (WHERE u.status = 'active') * coalesce(any_value(pr.monthly_usd), 0) / any_value(u.days_in_month))::DECIMAL(18, 6)
            AS revenue_usd,
-       ((count(*) FILTER (WHERE u.status = 'active') * coalesce(any_value(pr.monthly_usd), 0) / $days_in_month) - sum(u.usd))::DECIMAL(18, 6)
+       ((count(*) FILTER (WHERE u.status = 'active') * coalesce(any_value(pr.monthly_usd), 0) / any_value(u.days_in_month)) - sum(u.usd))::DECIMAL(18, 6)
            AS margin_usd,
        CASE WHEN count(*) FILTER (WHERE u.plan <> '(shared)') > 0
-            THEN (sum(u.usd) * $days_in_month / count(*) FILTER (WHERE u.plan <> '(shared)'))::DECIMAL(18, 6) END
+            THEN (sum(u.usd) * any_value(u.days_in_month) / count(*) FILTER (WHERE u.plan <> '(shared)'))::DECIMAL(18, 6) END
            AS cost_per_user_month_usd,
        coalesce(bool_or(u.is_estimate), false) AS is_estimate
 FROM per_user u LEFT JOIN prices pr ON pr.plan = u.plan
-GROUP BY u.plan
+GROUP BY u.usage_date, u.plan
 """
 
+# Per day: Σ plan cost and Σ user cost (the check), and the month-to-date margin up to the day.
+FIGURES_SQL = """
+WITH days AS (
+    SELECT CAST(unnest(generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY)) AS DATE) AS usage_date
+),
+plans AS (
+    SELECT usage_date, sum(cost_usd) AS plan_cost FROM cost.plan_daily_margin
+    WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
+),
+users AS (
+    SELECT usage_date, sum(amount_usd) AS user_cost FROM cost.user_daily_cost
+    WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
+),
+month AS (
+    SELECT d.usage_date, sum(m.margin_usd) AS margin
+    FROM days d JOIN cost.plan_daily_margin m
+      ON m.usage_date BETWEEN date_trunc('month', d.usage_date) AND d.usage_date
+    GROUP BY ALL
+)
+SELECT d.usage_date, coalesce(p.plan_cost, 0) AS plan_cost, coalesce(u.user_cost, 0) AS user_cost,
+       coalesce(m.margin, 0) AS month_margin
+FROM days d LEFT JOIN plans p USING (usage_date) LEFT JOIN users u USING (usage_date)
+LEFT JOIN month m USING (usage_date)
+"""
+
+DAY_SQL = """
+SELECT plan, users, stored_bytes, cost_usd, revenue_usd, margin_usd, cost_per_user_month_usd
+FROM cost.plan_daily_margin WHERE usage_date = ? ORDER BY cost_usd DESC
+"""
 MONTH_SQL = """
 SELECT plan, max(users) AS users, sum(cost_usd) AS cost, sum(revenue_usd) AS revenue, sum(margin_usd) AS margin,
        count(*) AS days, bool_or(is_estimate) AS estimated
@@ -75,52 +117,37 @@ GROUP BY plan ORDER BY cost DESC
 """
 
 
-def days_in_month(day) -> int:
-    import calendar
-
-    return calendar.monthrange(day.year, day.month)[1]
-
-
-def load_day(con, day) -> DayResult:
-    con.execute(STAGE_SQL, {"day": day, "days_in_month": days_in_month(day)})
-    (rows,) = replace_partitions(
-        con, [Replacement("cost.plan_daily_margin", "stage_plan_daily_margin", "usage_date = ?", [day])]
-    )
-    plan_cost, user_cost = con.execute(
-        """SELECT (SELECT coalesce(sum(cost_usd), 0) FROM cost.plan_daily_margin WHERE usage_date = $day),
-                  (SELECT coalesce(sum(amount_usd), 0) FROM cost.user_daily_cost WHERE usage_date = $day)""",
-        {"day": day},
-    ).fetchall()[0]
-    today = con.execute(
-        "SELECT plan, users, stored_bytes, cost_usd, revenue_usd, margin_usd, cost_per_user_month_usd "
-        "FROM cost.plan_daily_margin WHERE usage_date = ? ORDER BY cost_usd DESC",
-        [day],
-    ).fetchall()
-    month = con.execute(MONTH_SQL, {"day": day}).fetchall()
-    margin_total = sum((m[4] for m in month), Decimal(0))
-    return DayResult(
-        day,
-        metadata={
-            "dagster/row_count": rows,
-            "day_margin": markdown_table(
+def load_window(con, days) -> list[DayResult]:
+    """Stage every day of the window in one query, replace exactly those days, read the figures per day."""
+    window = {"start": days[0], "end": days[-1]}
+    con.execute(STAGE_SQL, window)
+    rows = replace_days(con, "cost.plan_daily_margin", STAGE, "usage_date", days)
+    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    results = []
+    for day in days:
+        f = figures[day]
+        plan_cost, user_cost = f.get("plan_cost", 0), f.get("user_cost", 0)
+        metadata = {
+            "dagster/row_count": rows[day],
+            "month_to_date_margin_usd": dg.MetadataValue.float(float(f.get("month_margin", 0))),
+        }
+        if day == detail_day(days):
+            today = con.execute(DAY_SQL, [day]).fetchall()
+            month = con.execute(MONTH_SQL, {"day": day}).fetchall()
+            metadata["day_margin"] = markdown_table(
                 ["plan", "users", "stored", "cost USD", "revenue USD", "margin USD", "cost/user/month"],
                 [
                     (p, u, human_bytes(b), f"{c:.2f}", f"{r:.2f}", f"{m:.2f}", f"{cu or 0:.4f}")
                     for p, u, b, c, r, m, cu in today
                 ],
-            ),
-            "month_to_date_margin": markdown_table(
+            )
+            metadata["month_to_date_margin"] = markdown_table(
                 ["plan", "users", "cost USD", "revenue USD", "margin USD", "days", "includes estimates"],
                 [(p, u, f"{c:.2f}", f"{r:.2f}", f"{m:.2f}", d, e) for p, u, c, r, m, d, e in month],
-            ),
-            "month_to_date_margin_usd": dg.MetadataValue.float(float(margin_total)),
-        },
-        checks={
-            "plans_add_up_to_the_bill": Check(
-                plan_cost == user_cost, {"plans_usd": str(plan_cost), "users_usd": str(user_cost)}
             )
-        },
-    )
+        check = Check(plan_cost == user_cost, {"plans_usd": str(plan_cost), "users_usd": str(user_cost)})
+        results.append(DayResult(day, metadata, {"plans_add_up_to_the_bill": check}))
+    return results
 
 
 @daily_asset(
@@ -139,7 +166,7 @@ def plan_daily_margin(
         con.execute(TABLE_DDL)
         con.execute("CREATE OR REPLACE TEMP TABLE plan_prices (plan VARCHAR, monthly_usd DECIMAL(18, 6))")
         con.executemany("INSERT INTO plan_prices VALUES (?, ?)", list(prices.items()))
-        results = [load_day(con, day) for day in window_days(context)]
+        results = load_window(con, window_days(context))
     result = window_result(results)
     result.metadata["plan_prices"] = ", ".join(f"{k}=${v}/month" for k, v in prices.items())
     return result

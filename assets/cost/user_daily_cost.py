@@ -6,15 +6,26 @@ pro rata); before that, the price book estimates the line items and the same spl
 ``is_estimate = true``. A rerun after the export arrives replaces the estimate with the actual.
 """
 
+from decimal import Decimal
+
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.costing.allocation import allocate_day, reconcile
-from bucketlens.costing.price_book import estimate_line_items
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
+from bucketlens.costing.allocation import allocate_days, reconcile_days
+from bucketlens.costing.price_book import estimate_days
 from bucketlens.formats import cur
 from resources.pricing import Pricing
-from resources.warehouse import Replacement, Warehouse, replace_partitions, scalar
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("user_daily_cost")
 TABLE_DDL = """
@@ -28,28 +39,51 @@ CREATE TABLE IF NOT EXISTS cost.user_daily_cost (
     driver VARCHAR,
     usage_type VARCHAR
 )"""
-DAY_LINE_ITEMS_SQL = """
-CREATE OR REPLACE TEMP TABLE day_line_items AS
-SELECT * FROM raw.cost_line_items WHERE CAST(usage_start AS DATE) = $day
+STAGE = "stage_user_daily_cost"
+BILLED = "billed_line_items"  # the window's line items of the loaded (chosen) exports
+ESTIMATED = "estimated_line_items"  # the price book's line items of the window's days no export covers
+LINE_ITEMS = "window_line_items"  # both: what the window's days are split from
+BILLED_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {BILLED} AS
+SELECT * FROM raw.cost_line_items WHERE CAST(usage_start AS DATE) BETWEEN $start AND $end
+"""
+SPLIT_COLUMNS = (
+    "usage_start, line_item_type, product_code, usage_type, operation, pricing_unit, unblended_cost"
+)
+
+
+# Per day: the bill as the chosen export states it (raw.cost_export_days, written from the export files
+# before the line items were loaded), and the day's loaded line items that no chosen export holds.
+BILL_SQL = f"""
+WITH bill AS (
+    SELECT d.usage_date, coalesce(sum(d.cost), 0)::DECIMAL(18,6) AS bill, count(d.cost) AS covered
+    FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
+    WHERE d.usage_date BETWEEN $start AND $end AND e.chosen
+    GROUP BY ALL
+), others AS (
+    SELECT CAST(usage_start AS DATE) AS usage_date, count(*) AS from_other_exports
+    FROM {BILLED} i ANTI JOIN (SELECT billing_period, export_name FROM raw.cost_exports WHERE chosen) c
+        USING (billing_period, export_name)
+    GROUP BY ALL
+)
+SELECT usage_date, bill, covered, from_other_exports FROM bill FULL JOIN others USING (usage_date)
+"""
+BY_CATEGORY_SQL = """
+SELECT category, sum(amount_usd), count(DISTINCT user_id) FROM cost.user_daily_cost
+WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC
+"""
+TOP_USERS_SQL = """
+SELECT user_id, sum(amount_usd) AS usd FROM cost.user_daily_cost WHERE usage_date = ?
+GROUP BY ALL ORDER BY usd DESC LIMIT 10
 """
 
 
-# The bill of the day as the chosen export states it (raw.cost_export_days, written from the export files
-# before the line items were loaded), and line items of the day that no chosen export holds.
-BILL_SQL = """
-SELECT coalesce(sum(d.cost), 0)::DECIMAL(18,6) AS bill, count(d.cost) AS covered,
-       (SELECT count(*) FROM day_line_items i ANTI JOIN (SELECT billing_period, export_name FROM raw.cost_exports
-        WHERE chosen) c USING (billing_period, export_name)) AS from_other_exports
-FROM raw.cost_export_days d JOIN raw.cost_exports e USING (billing_period, export_name)
-WHERE d.usage_date = $day AND e.chosen
-"""
-
-
-def matches_the_chosen_export(con, day, allocated, estimate: bool) -> Check:
+def matches_the_chosen_export(day, figures: dict, allocated, estimate: bool) -> Check:
     """The split adds up to the chosen export's cost of the day — the bill, not what happened to be
     loaded — and nothing of another export of the same bill was added; an estimated day must be one no
     chosen export covers."""
-    bill, covered, others = con.execute(BILL_SQL, {"day": day}).fetchall()[0]
+    bill = figures.get("bill") or Decimal("0.000000")
+    covered, others = figures.get("covered") or 0, figures.get("from_other_exports") or 0
     if estimate:
         passed = covered == 0
         text = f"{day}: estimated although the chosen export bills ${bill} for it"
@@ -67,63 +101,70 @@ def matches_the_chosen_export(con, day, allocated, estimate: bool) -> Check:
     )
 
 
-def load_day(con, day, pricing: Pricing, log) -> DayResult:
-    """Split the day's billed line items (or, without any, the price book's estimate) over users."""
-    con.execute(DAY_LINE_ITEMS_SQL, {"day": day})
-    estimate = scalar(con, "SELECT count(*) FROM day_line_items") == 0
-    line_items = "day_line_items"
-    if estimate:
-        summary = estimate_line_items(
+def stage_line_items(con, days, pricing: Pricing, log) -> set:
+    """TEMP table ``LINE_ITEMS``: the window's billed line items and, for each day without any, the price
+    book's estimate. Returns the estimated days."""
+    con.execute(BILLED_SQL, {"start": days[0], "end": days[-1]})
+    billed = {
+        row[0] for row in con.execute(f"SELECT DISTINCT CAST(usage_start AS DATE) FROM {BILLED}").fetchall()
+    }
+    estimated = [day for day in days if day not in billed]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {LINE_ITEMS} AS SELECT {SPLIT_COLUMNS} FROM {BILLED}")
+    if estimated:
+        summaries = estimate_days(
             con,
-            day,
+            estimated,
             "usage.user_daily_storage",
             "usage.user_daily_requests",
             pricing.provider,
-            "estimated_line_items",
+            ESTIMATED,
             price_book=pricing.price_book(),
         )
-        log.info(f"no cost export covers {day}: estimated ${summary.total} from the price book")
-        line_items = "estimated_line_items"
-    allocation = allocate_day(
+        con.execute(f"INSERT INTO {LINE_ITEMS} SELECT {SPLIT_COLUMNS} FROM {ESTIMATED}")
+        for day, summary in summaries.items():
+            log.info(f"no cost export covers {day}: estimated ${summary.total} from the price book")
+    return set(estimated)
+
+
+def load_window(con, days, pricing: Pricing, log) -> list[DayResult]:
+    """Split the window's billed line items (or, for a day without any, the price book's estimate) over
+    users in one pass, replace exactly the window's days, and check each day against its bill."""
+    start, end = days[0], days[-1]
+    estimated = stage_line_items(con, days, pricing, log)
+    allocations = allocate_days(
         con,
-        day,
-        line_items,
+        start,
+        end,
+        LINE_ITEMS,
         "usage.user_daily_storage",
         "usage.user_daily_requests",
-        "stage_user_daily_cost",
-        is_estimate=estimate,
+        STAGE,
+        estimated_days=estimated,
     )
-    (rows,) = replace_partitions(
-        con, [Replacement("cost.user_daily_cost", "stage_user_daily_cost", "usage_date = ?", [day])]
-    )
-    check = reconcile(con, "cost.user_daily_cost", line_items, day)
-    by_category = con.execute(
-        """SELECT category, sum(amount_usd), count(DISTINCT user_id) FROM cost.user_daily_cost
-           WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC""",
-        [day],
-    ).fetchall()
-    top = con.execute(
-        """SELECT user_id, sum(amount_usd) AS usd FROM cost.user_daily_cost WHERE usage_date = ?
-           GROUP BY ALL ORDER BY usd DESC LIMIT 10""",
-        [day],
-    ).fetchall()
-    unknown = allocation.unknown_usage_types
-    return DayResult(
-        day,
-        metadata={
-            "dagster/row_count": rows,
+    rows = replace_days(con, "cost.user_daily_cost", STAGE, "usage_date", days)
+    checks = reconcile_days(con, "cost.user_daily_cost", LINE_ITEMS, start, end)
+    bills = figures_by_day(con, BILL_SQL, {"start": start, "end": end}, days)
+    results = []
+    for day in days:
+        check, allocation, estimate = checks[day], allocations[day], day in estimated
+        unknown = allocation.unknown_usage_types
+        metadata = {
+            "dagster/row_count": rows[day],
             "is_estimate": estimate,
             "billed_usd": dg.MetadataValue.float(float(check.billed)),
             "allocated_usd": dg.MetadataValue.float(float(check.allocated)),
             "shared_usd": dg.MetadataValue.float(float(allocation.shared_total)),
             "users_with_cost": dg.MetadataValue.int(allocation.users),
-            "by_category": markdown_table(
-                ["category", "USD", "users"], [(c, f"{a:.6f}", n) for c, a, n in by_category]
-            ),
-            "top_users": markdown_table(["user", "USD"], [(u, f"{a:.6f}") for u, a in top]),
             "unknown_usage_types": ", ".join(f"{t} (${c})" for t, c in unknown) or "none",
-        },
-        checks={
+        }
+        if day == detail_day(days):
+            by_category = con.execute(BY_CATEGORY_SQL, [day]).fetchall()
+            top = con.execute(TOP_USERS_SQL, [day]).fetchall()
+            metadata["by_category"] = markdown_table(
+                ["category", "USD", "users"], [(c, f"{a:.6f}", n) for c, a, n in by_category]
+            )
+            metadata["top_users"] = markdown_table(["user", "USD"], [(u, f"{a:.6f}") for u, a in top])
+        checks_of_day = {
             "reconciles_to_the_bill": Check(
                 check.ok,
                 {
@@ -136,14 +177,17 @@ def load_day(con, day, pricing: Pricing, log) -> DayResult:
                 if check.ok
                 else f"{day}: allocated {check.allocated} vs billed {check.billed} (difference {check.difference})",
             ),
-            "matches_the_chosen_export": matches_the_chosen_export(con, day, check.allocated, estimate),
+            "matches_the_chosen_export": matches_the_chosen_export(
+                day, bills[day], check.allocated, estimate
+            ),
             "no_unknown_usage_types": Check(
                 not unknown,
                 {"unknown": ", ".join(t for t, _ in unknown) or "none"},
                 severity=dg.AssetCheckSeverity.WARN,
             ),
-        },
-    )
+        }
+        results.append(DayResult(day, metadata, checks_of_day))
+    return results
 
 
 @daily_asset(
@@ -173,5 +217,5 @@ def user_daily_cost(
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
         cur.ensure_tables(con)  # stores without a cost export (R2, MinIO): no line items, all estimated
-        results = [load_day(con, day, pricing, context.log) for day in window_days(context)]
+        results = load_window(con, window_days(context), pricing, context.log)
     return window_result(results)

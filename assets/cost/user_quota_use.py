@@ -3,8 +3,17 @@
 import dagster as dg
 
 from assets.metadata import human_bytes, markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from resources.warehouse import Replacement, Warehouse, replace_partitions
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    figures_by_day,
+    window_days,
+    window_result,
+)
+from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("user_quota_use")
 TABLE_DDL = """
@@ -16,15 +25,17 @@ CREATE TABLE IF NOT EXISTS cost.user_quota_use (
     stored_bytes BIGINT,
     quota_use_pct DOUBLE
 )"""
-STAGE_SQL = """
-CREATE OR REPLACE TEMP TABLE stage_user_quota_use AS
-SELECT $day::DATE AS usage_date, u.user_id, u.plan, u.quota_bytes,
+STAGE = "stage_user_quota_use"
+STAGE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {STAGE} AS
+SELECT u.snapshot_date AS usage_date, u.user_id, u.plan, u.quota_bytes,
        coalesce(s.bytes, 0)::BIGINT AS stored_bytes,
        CASE WHEN u.quota_bytes > 0 THEN 100.0 * coalesce(s.bytes, 0) / u.quota_bytes END AS quota_use_pct
 FROM raw.users u
-LEFT JOIN (SELECT user_id, sum(bytes) AS bytes FROM usage.user_daily_storage WHERE usage_date = $day GROUP BY ALL) s
-    USING (user_id)
-WHERE u.snapshot_date = $day
+LEFT JOIN (SELECT usage_date, user_id, sum(bytes) AS bytes FROM usage.user_daily_storage
+           WHERE usage_date BETWEEN $start AND $end GROUP BY ALL) s
+    ON s.usage_date = u.snapshot_date AND s.user_id = u.user_id
+WHERE u.snapshot_date BETWEEN $start AND $end
 """
 
 
@@ -35,22 +46,45 @@ BYTES_MATCH = CheckSpec(
     "stored_bytes_match_storage",
     "Σ stored bytes equals the registered users' bytes in usage.user_daily_storage (no user counted twice).",
 )
-RECONCILE_SQL = """
-SELECT (SELECT count(*) FROM cost.user_quota_use WHERE usage_date = $day) AS rows,
-       (SELECT count(DISTINCT user_id) FROM cost.user_quota_use WHERE usage_date = $day) AS distinct_users,
-       (SELECT count(*) FROM cost.user_quota_use WHERE usage_date = $day AND user_id IS NULL) AS without_id,
-       (SELECT count(DISTINCT user_id) FROM raw.users WHERE snapshot_date = $day) AS registered,
-       (SELECT coalesce(sum(stored_bytes), 0) FROM cost.user_quota_use WHERE usage_date = $day) AS quota_bytes,
-       (SELECT coalesce(sum(bytes), 0) FROM usage.user_daily_storage
-        WHERE usage_date = $day AND user_id IN (SELECT user_id FROM raw.users WHERE snapshot_date = $day))
-           AS storage_bytes
+# Per day of the window: the check inputs and the users over 80 % / 100 % of their quota.
+FIGURES_SQL = """
+WITH quota AS (
+    SELECT usage_date, count(*) AS rows, count(DISTINCT user_id) AS distinct_users,
+           count(*) FILTER (WHERE user_id IS NULL) AS without_id,
+           coalesce(sum(stored_bytes), 0) AS quota_bytes,
+           count(*) FILTER (WHERE quota_use_pct > 80) AS over_80,
+           count(*) FILTER (WHERE quota_use_pct > 100) AS over_100
+    FROM cost.user_quota_use WHERE usage_date BETWEEN $start AND $end GROUP BY ALL
+),
+registered AS (
+    SELECT DISTINCT snapshot_date AS usage_date, user_id FROM raw.users WHERE snapshot_date BETWEEN $start AND $end
+),
+registered_count AS (SELECT usage_date, count(user_id) AS registered FROM registered GROUP BY ALL),
+storage AS (
+    SELECT s.usage_date, sum(s.bytes) AS storage_bytes
+    FROM usage.user_daily_storage s SEMI JOIN registered r USING (usage_date, user_id)
+    WHERE s.usage_date BETWEEN $start AND $end GROUP BY ALL
+)
+SELECT usage_date, coalesce(q.rows, 0) AS rows, coalesce(q.distinct_users, 0) AS distinct_users,
+       coalesce(q.without_id, 0) AS without_id, coalesce(r.registered, 0) AS registered,
+       coalesce(q.quota_bytes, 0) AS quota_bytes, coalesce(s.storage_bytes, 0) AS storage_bytes,
+       coalesce(q.over_80, 0) AS over_80, coalesce(q.over_100, 0) AS over_100
+FROM quota q FULL JOIN registered_count r USING (usage_date) FULL JOIN storage s USING (usage_date)
+"""
+FULLEST_SQL = """
+SELECT user_id, plan, stored_bytes, quota_bytes, quota_use_pct FROM cost.user_quota_use
+WHERE usage_date = ? AND quota_use_pct IS NOT NULL ORDER BY quota_use_pct DESC LIMIT 10
 """
 
 
-def quota_checks(con, day) -> dict[str, Check]:
-    rows, distinct, without_id, registered, quota_bytes, storage_bytes = con.execute(
-        RECONCILE_SQL, {"day": day}
-    ).fetchall()[0]
+def quota_checks(day, f: dict) -> dict[str, Check]:
+    """The day's two checks from its figures (``FIGURES_SQL``; a day without any row reads 0)."""
+    rows, distinct, without_id = f.get("rows", 0), f.get("distinct_users", 0), f.get("without_id", 0)
+    registered, quota_bytes, storage_bytes = (
+        f.get("registered", 0),
+        f.get("quota_bytes", 0),
+        f.get("storage_bytes", 0),
+    )
     one_each = rows == distinct == registered and without_id == 0
     bytes_match = quota_bytes == storage_bytes
     return {
@@ -76,34 +110,28 @@ def quota_checks(con, day) -> dict[str, Check]:
     }
 
 
-def load_day(con, day) -> DayResult:
-    con.execute(STAGE_SQL, {"day": day})
-    (rows,) = replace_partitions(
-        con, [Replacement("cost.user_quota_use", "stage_user_quota_use", "usage_date = ?", [day])]
-    )
-    fullest = con.execute(
-        """SELECT user_id, plan, stored_bytes, quota_bytes, quota_use_pct FROM cost.user_quota_use
-           WHERE usage_date = ? AND quota_use_pct IS NOT NULL ORDER BY quota_use_pct DESC LIMIT 10""",
-        [day],
-    ).fetchall()
-    over_80, over_100 = con.execute(
-        "SELECT count(*) FILTER (WHERE quota_use_pct > 80), count(*) FILTER (WHERE quota_use_pct > 100) "
-        "FROM cost.user_quota_use WHERE usage_date = ?",
-        [day],
-    ).fetchall()[0]
-    return DayResult(
-        day,
-        metadata={
-            "dagster/row_count": rows,
-            "users_over_80_percent": dg.MetadataValue.int(int(over_80)),
-            "users_over_quota": dg.MetadataValue.int(int(over_100)),
-            "fullest_users": markdown_table(
+def load_window(con, days) -> list[DayResult]:
+    """Stage every day of the window in one query, replace exactly those days, check each day."""
+    window = {"start": days[0], "end": days[-1]}
+    con.execute(STAGE_SQL, window)
+    rows = replace_days(con, "cost.user_quota_use", STAGE, "usage_date", days)
+    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    results = []
+    for day in days:
+        f = figures[day]
+        metadata = {
+            "dagster/row_count": rows[day],
+            "users_over_80_percent": dg.MetadataValue.int(int(f.get("over_80", 0))),
+            "users_over_quota": dg.MetadataValue.int(int(f.get("over_100", 0))),
+        }
+        if day == detail_day(days):
+            fullest = con.execute(FULLEST_SQL, [day]).fetchall()
+            metadata["fullest_users"] = markdown_table(
                 ["user", "plan", "stored", "quota", "use %"],
                 [(u, p, human_bytes(s), human_bytes(q), f"{pct:.1f}") for u, p, s, q, pct in fullest],
-            ),
-        },
-        checks=quota_checks(con, day),
-    )
+            )
+        results.append(DayResult(day, metadata, quota_checks(day, f)))
+    return results
 
 
 @daily_asset(
@@ -117,5 +145,5 @@ def user_quota_use(context: dg.AssetExecutionContext, warehouse: Warehouse) -> d
     share of the quota used."""
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
-        results = [load_day(con, day) for day in window_days(context)]
+        results = load_window(con, window_days(context))
     return window_result(results)

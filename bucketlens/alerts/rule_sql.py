@@ -1,8 +1,10 @@
-"""One alert rule as one DuckDB query: the day's matching rows of its source, one row per identity.
+"""One alert rule as one DuckDB query: the matching rows of its source on each day of a window, one row
+per day and identity.
 
 Names (tables, columns) come from a validated rules file and are quoted as identifiers; every value —
-the day, the ``where`` values, the threshold, template text — is a bound parameter. The query returns
-the columns of ``CANDIDATE_COLUMNS``; ``state.evaluate_day`` turns them into alert state.
+the days, the ``where`` values, the threshold, template text — is a bound parameter. The query returns
+``usage_date`` and the columns of ``CANDIDATE_COLUMNS``; ``state.evaluate_window`` turns them into alert
+state. A window's query groups by the day, so each day's rows are exactly a one-day query's.
 """
 
 from __future__ import annotations
@@ -79,18 +81,26 @@ def _template_sql(template: str, q: Query, columns: dict[str, str]) -> None:
     q.add(")")
 
 
-def evidence_query_prefix(rule: AlertRule, day: date) -> str:
-    """The fixed part of a rule's evidence query: its table, day and ``where`` values."""
-    conditions = [f"{ident(rule.date_column)} = DATE '{day.isoformat()}'"]
+def _evidence_query_parts(rule: AlertRule) -> list[str]:
+    """The fixed text of a rule's evidence query (its table and ``where`` values) around each place the
+    day goes: ``parts[0] + day + parts[1] + day + …``."""
+    day = "\0"
+    conditions = [f"{ident(rule.date_column)} = DATE '{day}'"]
     if rule.on_day:
-        conditions.append(f"CAST({ident(rule.on_day)} AS DATE) = DATE '{day.isoformat()}'")
+        conditions.append(f"CAST({ident(rule.on_day)} AS DATE) = DATE '{day}'")
     for column, values in rule.where.items():
         conditions.append(f"{ident(column)} IN ({', '.join(sql_literal(v) for v in values)})")
-    return f"SELECT * FROM {ident(rule.source)} WHERE " + " AND ".join(conditions)
+    return (f"SELECT * FROM {ident(rule.source)} WHERE " + " AND ".join(conditions)).split(day)
 
 
-def candidate_query(rule: AlertRule, day: date, source_columns: set[str]) -> Query:
-    """The day's alerts of ``rule``: one row per label values, with the columns of CANDIDATE_COLUMNS."""
+def evidence_query_prefix(rule: AlertRule, day: date) -> str:
+    """The fixed part of a rule's evidence query: its table, day and ``where`` values."""
+    return day.isoformat().join(_evidence_query_parts(rule))
+
+
+def candidate_query(rule: AlertRule, start: date, end: date, source_columns: set[str]) -> Query:
+    """The alerts of ``rule`` on each day from ``start`` to ``end``: one row per day and label values,
+    with ``usage_date`` and the columns of CANDIDATE_COLUMNS."""
     used = {*rule.labels, *(n for n, _ in template_fields(rule.subject))}
     used |= {n for n, _ in template_fields(rule.summary)} | set(rule.where) | {rule.value, rule.date_column}
     used |= {rule.on_day} if rule.on_day else set()
@@ -98,14 +108,18 @@ def candidate_query(rule: AlertRule, day: date, source_columns: set[str]) -> Que
     missing = sorted(used - source_columns)
     if missing:
         raise ValueError(f"alert rule {rule.name}: {rule.source} has no column(s) {', '.join(missing)}")
+    date_column = ident(rule.date_column)
+    day_sql = f"CAST({date_column} AS DATE)"
     q = Query().add(f"WITH matched AS (SELECT *, CAST({ident(rule.value)} AS DOUBLE) AS _v ")
-    q.add(f"FROM {ident(rule.source)} AS m WHERE {ident(rule.date_column)} = ?", day)
+    # a day's rows are those whose date column equals the day (as a one-day query's ``= day`` selects)
+    q.add(f"FROM {ident(rule.source)} AS m WHERE {date_column} BETWEEN ? AND ?", start, end)
+    q.add(f" AND {date_column} = {day_sql}")
     if rule.on_day:
-        q.add(f" AND CAST({ident(rule.on_day)} AS DATE) = ?", day)
+        q.add(f" AND CAST({ident(rule.on_day)} AS DATE) = {day_sql}")
     for column, values in rule.where.items():
         q.add(f" AND {ident(column)} IN ({', '.join('?' * len(values))})", *values)
     labels = ", ".join(ident(c) for c in rule.labels)
-    q.add(f"), grouped AS (SELECT {labels}, ")
+    q.add(f"), grouped AS (SELECT {day_sql} AS _day, {labels}, ")
     q.add("count(*)::DOUBLE" if rule.aggregate == "count" else f"{rule.aggregate}(_v)")
     q.add(" AS _value, ")
     if rule.threshold is not None:
@@ -119,16 +133,33 @@ def candidate_query(rule: AlertRule, day: date, source_columns: set[str]) -> Que
         q.add("CAST(? AS VARCHAR)", rule.severity)
     q.add(" AS _severity, ")
     q.add('arg_max("reason", _v)' if "reason" in source_columns else "NULL::VARCHAR")
-    q.add(" AS _reason, ")
-    if "evidence" in source_columns:
-        q.add('arg_max(CAST("evidence" AS VARCHAR), _v)')
-    else:
-        q.add(f"CAST(to_json(list(m ORDER BY _v DESC)[1:{EVIDENCE_ROWS}]) AS VARCHAR)")
-    q.add(" AS _evidence")
+    q.add(" AS _reason")
+    has_evidence = "evidence" in source_columns
+    if has_evidence:
+        q.add(', arg_max(CAST("evidence" AS VARCHAR), _v) AS _evidence')
     others = sorted(used - set(rule.labels) - {"value", "threshold"})
     for column in others:
         q.add(f", arg_max({ident(column)}, _v) AS {ident(column)}")
-    q.add(f" FROM matched AS m GROUP BY {labels}) SELECT CAST(? AS VARCHAR) AS rule, ", rule.name)
+    q.add(
+        f" FROM matched AS m GROUP BY {day_sql}, {labels}), kept AS (SELECT row_number() OVER () AS _group, *"
+    )
+    q.add(" FROM grouped")
+    if rule.op:
+        q.add(f" WHERE _value {'=' if rule.op == '==' else rule.op} ?", rule.threshold)
+    q.add(")")
+    if not has_evidence:
+        # The source's top rows as evidence, for the alerts kept only (a rule over every user's rows keeps a
+        # few); rows of equal value in a fixed order (by their columns), so it never varies between runs.
+        same = " AND ".join(f"k.{ident(c)} IS NOT DISTINCT FROM m.{ident(c)}" for c in rule.labels)
+        q.add(
+            f", evidence AS (SELECT k._group, CAST(to_json(list(m ORDER BY m._v DESC, m)[1:{EVIDENCE_ROWS}])"
+        )
+        q.add(
+            f" AS VARCHAR) AS _evidence FROM kept AS k JOIN matched AS m ON k._day = CAST(m.{date_column} AS DATE)"
+        )
+        q.add(f" AND {same} GROUP BY k._group)")
+    q.add(" SELECT _day AS usage_date, ")
+    q.add("CAST(? AS VARCHAR) AS rule, ", rule.name)
     keys = sorted(rule.labels)
     q.add(
         "CAST(json_object(" + ", ".join(f"?, CAST({ident(k)} AS VARCHAR)" for k in keys) + ") AS VARCHAR)",
@@ -142,10 +173,13 @@ def candidate_query(rule: AlertRule, day: date, source_columns: set[str]) -> Que
         _template_sql(rule.summary, q, columns)
     else:
         q.add("coalesce(_reason, subject)")
-    q.add(" AS reason, _evidence AS evidence, concat(?", evidence_query_prefix(rule, day))
+    parts = _evidence_query_parts(rule)
+    q.add(" AS reason, _evidence AS evidence, concat(?", parts[0])
+    for part in parts[1:]:
+        q.add(", CAST(_day AS VARCHAR), ?", part)
     for k in rule.labels:
         q.add(f", ?, {quoted_text_sql(ident(k))}", f" AND {ident(k)} = ")
-    q.add(") AS evidence_query, CAST(? AS VARCHAR) AS asset FROM grouped", rule.asset)
-    if rule.op:
-        q.add(f" WHERE _value {'=' if rule.op == '==' else rule.op} ?", rule.threshold)
+    q.add(") AS evidence_query, CAST(? AS VARCHAR) AS asset FROM kept", rule.asset)
+    if not has_evidence:
+        q.add(" LEFT JOIN evidence USING (_group)")
     return q

@@ -2,8 +2,9 @@
 
 A flag is only useful if support can see *why* without re-running anything, so every flag carries JSON
 evidence naming the rows it rests on (request ids, object keys and version ids, IPs) and the table they
-live in. Each pattern is one set-based statement over one day; the day is the day the evidence
-happened in its source:
+live in. Each pattern is one set-based statement over a window of days (``$start`` to ``$end``; a single
+day is a window of one) that finds every day's flags at once, each day exactly as if it were run alone;
+the day is the day the evidence happened in its source:
 
 * access-log patterns (rapid upload, daily volume, sharing abuse, failed-access storm) use the request
   time, so the flag lands on the day the requests were made;
@@ -51,14 +52,15 @@ CREATE OR REPLACE TEMP TABLE {out} (
     evidence VARCHAR
 )"""
 
-# Requests of the day (by request time); the hour before midnight is included for the sliding window.
+# Requests of the window's days (by request time, whose date is the flag's day); the hour before the
+# first midnight is included for the sliding window.
 _REQUESTS = """
-SELECT user_id, request_time, request_id, operation, key, http_status, remote_ip, user_agent,
-       coalesce(object_size, 0) AS object_size
+SELECT CAST(request_time AS DATE) AS usage_date, user_id, request_time, request_id, operation, key,
+       http_status, remote_ip, user_agent, coalesce(object_size, 0) AS object_size
 FROM {access_log}
-WHERE usage_date BETWEEN $day - INTERVAL 1 DAY AND $day + INTERVAL 1 DAY
-  AND request_time >= $day::TIMESTAMP - INTERVAL {lead}
-  AND request_time < $day::TIMESTAMP + INTERVAL 1 DAY
+WHERE usage_date BETWEEN $start - INTERVAL 1 DAY AND $end + INTERVAL 1 DAY
+  AND request_time >= $start::TIMESTAMP - INTERVAL {lead}
+  AND request_time < $end::TIMESTAMP + INTERVAL 1 DAY
   AND user_id <> '{shared}'
 """
 
@@ -73,13 +75,14 @@ windows AS (
                                   RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) AS bytes
     FROM puts
 ),
-peak AS (
-    SELECT user_id, arg_max(window_end, bytes) AS window_end, max(bytes) AS bytes
-    FROM windows WHERE window_end >= $day::TIMESTAMP
-    GROUP BY user_id HAVING max(bytes) > $threshold
+peak AS (  -- the day's fullest hour (the earliest, if two hold as much)
+    SELECT CAST(window_end AS DATE) AS usage_date, user_id,
+           first(window_end ORDER BY bytes DESC, window_end) AS window_end, max(bytes) AS bytes
+    FROM windows WHERE window_end >= $start::TIMESTAMP
+    GROUP BY ALL HAVING max(bytes) > $threshold
 ),
 evidence AS (
-    SELECT p.user_id, p.bytes, p.window_end, count(*) AS objects, min(u.request_time) AS window_start,
+    SELECT p.usage_date, p.user_id, p.bytes, p.window_end, count(*) AS objects, min(u.request_time) AS window_start,
            list(u.request_id ORDER BY u.object_size DESC, u.request_id)[1:20] AS request_ids,
            list(u.key ORDER BY u.object_size DESC, u.request_id)[1:10] AS keys
     FROM peak p JOIN puts u
@@ -87,7 +90,7 @@ evidence AS (
      AND u.request_time <= p.window_end
     GROUP BY ALL
 )
-SELECT $day, user_id, 'rapid_upload', $severity, bytes, $threshold, '{access_log}',
+SELECT usage_date, user_id, 'rapid_upload', $severity, bytes, $threshold, '{access_log}',
        json_object('bytes_in_hour', bytes, 'objects', objects,
                    'window_start', window_start, 'window_end', window_end,
                    'top_request_ids', request_ids, 'top_keys', keys)::VARCHAR
@@ -98,180 +101,212 @@ DAILY_UPLOAD_SQL = """
 INSERT INTO {out}
 WITH puts AS (
     SELECT * FROM ({requests})
-    WHERE list_contains($operations, operation) AND http_status < 300 AND request_time >= $day::TIMESTAMP
+    WHERE list_contains($operations, operation) AND http_status < 300 AND request_time >= $start::TIMESTAMP
 )
-SELECT $day, user_id, 'daily_upload_volume', $severity, sum(object_size), $threshold, '{access_log}',
+SELECT usage_date, user_id, 'daily_upload_volume', $severity, sum(object_size), $threshold, '{access_log}',
        json_object('bytes', sum(object_size), 'objects', count(*),
                    'first_upload', min(request_time), 'last_upload', max(request_time),
                    'top_request_ids', list(request_id ORDER BY object_size DESC, request_id)[1:20],
                    'top_keys', list(key ORDER BY object_size DESC, request_id)[1:10])::VARCHAR
-FROM puts GROUP BY user_id HAVING sum(object_size) > $threshold
+FROM puts GROUP BY usage_date, user_id HAVING sum(object_size) > $threshold
 """
 
 SHARING_SQL = """
 INSERT INTO {out}
 WITH ok AS (
     SELECT * FROM ({requests})
-    WHERE request_time >= $day::TIMESTAMP AND http_status < 400 AND remote_ip IS NOT NULL
+    WHERE request_time >= $start::TIMESTAMP AND http_status < 400 AND remote_ip IS NOT NULL
 ),
 per_ip AS (
-    SELECT user_id, remote_ip, count(*) AS requests, min(request_id) AS sample_request_id
+    SELECT usage_date, user_id, remote_ip, count(*) AS requests, min(request_id) AS sample_request_id
     FROM ok GROUP BY ALL
 ),
 per_user AS (
-    SELECT user_id, count(DISTINCT remote_ip) AS ips, count(DISTINCT user_agent) AS agents, count(*) AS requests
-    FROM ok GROUP BY user_id
+    SELECT usage_date, user_id, count(DISTINCT remote_ip) AS ips, count(DISTINCT user_agent) AS agents,
+           count(*) AS requests
+    FROM ok GROUP BY usage_date, user_id
     HAVING count(DISTINCT remote_ip) > $max_ips OR count(DISTINCT user_agent) > $max_agents
 )
-SELECT $day, u.user_id, 'sharing_abuse', $severity, u.ips, $max_ips, '{access_log}',
+SELECT u.usage_date, u.user_id, 'sharing_abuse', $severity, u.ips, $max_ips, '{access_log}',
        json_object('distinct_ips', u.ips, 'distinct_user_agents', u.agents, 'requests', u.requests,
                    'max_distinct_user_agents', $max_agents,
                    'top_ips', list({{'ip': i.remote_ip, 'requests': i.requests}}
                                    ORDER BY i.requests DESC, i.remote_ip)[1:20],
                    'sample_request_ids', list(i.sample_request_id ORDER BY i.requests DESC, i.remote_ip)[1:20])::VARCHAR
-FROM per_user u JOIN per_ip i USING (user_id)
-GROUP BY u.user_id, u.ips, u.agents, u.requests
+FROM per_user u JOIN per_ip i USING (usage_date, user_id)
+GROUP BY u.usage_date, u.user_id, u.ips, u.agents, u.requests
 """
 
 FAILED_ACCESS_SQL = """
 INSERT INTO {out}
 WITH denied AS (
-    SELECT * FROM ({requests}) WHERE request_time >= $day::TIMESTAMP AND http_status = 403
+    SELECT * FROM ({requests}) WHERE request_time >= $start::TIMESTAMP AND http_status = 403
 ),
-per_ip AS (SELECT user_id, remote_ip, count(*) AS requests FROM denied GROUP BY ALL),
+per_ip AS (SELECT usage_date, user_id, remote_ip, count(*) AS requests FROM denied GROUP BY ALL),
 per_user AS (
-    SELECT user_id, count(*) AS denied, min(request_time) AS first_denied, max(request_time) AS last_denied,
+    SELECT usage_date, user_id, count(*) AS denied, min(request_time) AS first_denied,
+           max(request_time) AS last_denied,
            list(request_id ORDER BY request_time, request_id)[1:50] AS request_ids,
-           list(DISTINCT key)[1:10] AS keys
-    FROM denied GROUP BY user_id HAVING count(*) > $threshold
+           list(DISTINCT key ORDER BY key)[1:10] AS keys
+    FROM denied GROUP BY usage_date, user_id HAVING count(*) > $threshold
 )
-SELECT $day, u.user_id, 'failed_access_storm', $severity, u.denied, $threshold, '{access_log}',
+SELECT u.usage_date, u.user_id, 'failed_access_storm', $severity, u.denied, $threshold, '{access_log}',
        json_object('denied_requests', u.denied, 'distinct_ips', count(i.remote_ip),
                    'first_denied', u.first_denied, 'last_denied', u.last_denied,
                    'top_ips', list({{'ip': i.remote_ip, 'requests': i.requests}}
                                    ORDER BY i.requests DESC, i.remote_ip)[1:10],
                    'request_ids', u.request_ids, 'keys', u.keys)::VARCHAR
-FROM per_user u JOIN per_ip i USING (user_id)
-GROUP BY u.user_id, u.denied, u.first_denied, u.last_denied, u.request_ids, u.keys
+FROM per_user u JOIN per_ip i USING (usage_date, user_id)
+GROUP BY u.usage_date, u.user_id, u.denied, u.first_denied, u.last_denied, u.request_ids, u.keys
 """
 
-# Current versions in snapshot $day whose upload happened on the day before (new in this report).
-_NEW_OBJECTS = """
-SELECT user_id, key, version_id, e_tag, size, last_modified,
-       lower(regexp_extract(key, '\\.([A-Za-z0-9]+)$', 1)) AS extension
-FROM {inventory}
-WHERE snapshot_date = $day AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
-  AND user_id <> '{shared}'
-  AND last_modified >= $day::TIMESTAMP - INTERVAL 1 DAY AND last_modified < $day::TIMESTAMP
+# Current versions in each snapshot of the window whose upload happened on the day before (new in that
+# report); usage_date is the snapshot's day. Staged once per window for the three inventory patterns: a
+# filter on the key's extension would otherwise be pushed into the scan of every object of every
+# snapshot, ahead of the cheap test for new objects.
+NEW_OBJECTS = "_abuse_new_objects"
+NEW_OBJECTS_SQL = """
+CREATE OR REPLACE TEMP TABLE {new_objects} AS
+WITH fresh AS (
+    SELECT snapshot_date AS usage_date, user_id, key, version_id, e_tag, size, last_modified
+    FROM {inventory}
+    WHERE snapshot_date BETWEEN $start AND $end AND coalesce(is_latest, true)
+      AND NOT coalesce(is_delete_marker, false) AND user_id <> '{shared}'
+      AND last_modified >= snapshot_date::TIMESTAMP - INTERVAL 1 DAY AND last_modified < snapshot_date::TIMESTAMP
+      -- implied by the two above; a bound on the column alone is checked in the scan, before them
+      AND last_modified >= $start::TIMESTAMP - INTERVAL 1 DAY AND last_modified < $end::TIMESTAMP
+)
+SELECT *, lower(regexp_extract(key, '\\.([A-Za-z0-9]+)$', 1)) AS extension FROM fresh
 """
 
 LARGE_OBJECT_SQL = """
 INSERT INTO {out}
-SELECT $day, user_id, 'large_object', $severity, max(size), $threshold, '{inventory}',
-       json_object('snapshot_date', $day, 'objects', count(*), 'bytes', sum(size),
+SELECT usage_date, user_id, 'large_object', $severity, max(size), $threshold, '{inventory}',
+       json_object('snapshot_date', usage_date, 'objects', count(*), 'bytes', sum(size),
                    'objects_list', list({{'key': key, 'version_id': version_id, 'size': size}}
                                         ORDER BY size DESC, key)[1:20])::VARCHAR
-FROM ({new_objects}) WHERE size > $threshold GROUP BY user_id
+FROM {new_objects} WHERE size > $threshold GROUP BY usage_date, user_id
 """
 
 NON_PHOTO_SQL = """
 INSERT INTO {out}
 WITH suspicious AS (
-    SELECT * FROM ({new_objects})
+    SELECT * FROM {new_objects}
     WHERE size >= $min_object_bytes
       AND (NOT list_contains($media, extension) OR (list_contains($photo, extension) AND size > $max_photo_bytes))
 )
-SELECT $day, user_id, 'non_photo_content', $severity, sum(size), $min_bytes, '{inventory}',
-       json_object('snapshot_date', $day, 'objects', count(*), 'bytes', sum(size),
+SELECT usage_date, user_id, 'non_photo_content', $severity, sum(size), $min_bytes, '{inventory}',
+       json_object('snapshot_date', usage_date, 'objects', count(*), 'bytes', sum(size),
                    'extensions', list(DISTINCT extension ORDER BY extension),
                    'objects_list', list({{'key': key, 'version_id': version_id, 'size': size}}
                                         ORDER BY size DESC, key)[1:20])::VARCHAR
-FROM suspicious GROUP BY user_id HAVING count(*) >= $min_objects AND sum(size) >= $min_bytes
+FROM suspicious GROUP BY usage_date, user_id HAVING count(*) >= $min_objects AND sum(size) >= $min_bytes
 """
 
-# Only the (user, ETag, size) groups that gained an object are ranked: a copy is new in this report, so
-# its group holds a fresh object, and a group is kept whole so its ranking is unchanged. (Ranking every
-# object of every user with an upload was half of abuse_flags' time at 3 M objects.)
+# Only the (user, ETag, size) groups of a snapshot that gained an object are ranked: a copy is new in
+# this report, so its group holds a fresh object, and a group is kept whole so its ranking is unchanged.
+# (Ranking every object of every user with an upload was half of abuse_flags' time at 3 M objects.)
 DUPLICATE_SQL = """
 INSERT INTO {out}
-WITH fresh AS (SELECT * FROM ({new_objects})),
+WITH fresh AS (SELECT DISTINCT usage_date, user_id, e_tag, size FROM {new_objects}),
 current AS (
-    SELECT user_id, key, version_id, e_tag, size, last_modified
-    FROM {inventory}
-    WHERE snapshot_date = $day AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
-      AND e_tag IS NOT NULL AND size > 0
-      AND (user_id, e_tag, size) IN (SELECT (user_id, e_tag, size) FROM fresh)
+    SELECT i.snapshot_date AS usage_date, i.user_id, i.key, i.version_id, i.e_tag, i.size, i.last_modified
+    FROM {inventory} i
+    SEMI JOIN fresh f
+      ON f.usage_date = i.snapshot_date AND f.user_id = i.user_id AND f.e_tag = i.e_tag AND f.size = i.size
+    WHERE i.snapshot_date BETWEEN $start AND $end AND coalesce(i.is_latest, true)
+      AND NOT coalesce(i.is_delete_marker, false) AND i.e_tag IS NOT NULL AND i.size > 0
 ),
 ranked AS (
     SELECT *, row_number() OVER w AS copy_no, first_value(key) OVER w AS original_key
-    FROM current WINDOW w AS (PARTITION BY user_id, e_tag, size ORDER BY last_modified, key)
+    FROM current WINDOW w AS (PARTITION BY usage_date, user_id, e_tag, size ORDER BY last_modified, key)
 ),
 copies AS (
     SELECT * FROM ranked
-    WHERE copy_no > 1 AND last_modified >= $day::TIMESTAMP - INTERVAL 1 DAY AND last_modified < $day::TIMESTAMP
+    WHERE copy_no > 1 AND last_modified >= usage_date::TIMESTAMP - INTERVAL 1 DAY
+      AND last_modified < usage_date::TIMESTAMP
 )
-SELECT $day, user_id, 'duplicate_data', $severity, sum(size), $min_wasted, '{inventory}',
-       json_object('snapshot_date', $day, 'copies', count(*), 'wasted_bytes', sum(size),
+SELECT usage_date, user_id, 'duplicate_data', $severity, sum(size), $min_wasted, '{inventory}',
+       json_object('snapshot_date', usage_date, 'copies', count(*), 'wasted_bytes', sum(size),
                    'copies_list', list({{'key': key, 'version_id': version_id, 'e_tag': e_tag, 'size': size,
                                          'original_key': original_key}} ORDER BY size DESC, key)[1:20])::VARCHAR
-FROM copies GROUP BY user_id HAVING sum(size) >= $min_wasted AND count(*) >= $min_copies
+FROM copies GROUP BY usage_date, user_id HAVING sum(size) >= $min_wasted AND count(*) >= $min_copies
 """
 
 OVER_PLAN_SQL = """
 INSERT INTO {out}
 WITH stored AS (
-    SELECT user_id, sum(bytes) AS bytes, sum(bytes_added) AS bytes_added
-    FROM {user_daily_storage} WHERE usage_date = $day AND user_id <> '{shared}' GROUP BY user_id
+    SELECT usage_date, user_id, sum(bytes) AS bytes, sum(bytes_added) AS bytes_added
+    FROM {user_daily_storage} WHERE usage_date BETWEEN $start AND $end AND user_id <> '{shared}'
+    GROUP BY usage_date, user_id
+),
+snapshots AS (  -- each day's users: the latest snapshot on or before it
+    SELECT d.usage_date, s.snapshot_date
+    FROM (SELECT DISTINCT usage_date FROM stored) d
+    ASOF JOIN (SELECT DISTINCT snapshot_date FROM {users} WHERE snapshot_date <= $end) s
+        ON d.usage_date >= s.snapshot_date
 ),
 plans AS (
-    SELECT user_id, plan, quota_bytes FROM {users}
-    WHERE snapshot_date = (SELECT max(snapshot_date) FROM {users} WHERE snapshot_date <= $day)
+    SELECT s.usage_date, u.user_id, u.plan, u.quota_bytes
+    FROM snapshots s JOIN {users} u ON u.snapshot_date = s.snapshot_date
 ),
 limits AS (SELECT unnest($plans) AS plan, unnest($limits) AS limit_bytes)
-SELECT $day, s.user_id, 'over_plan_limit', $severity, s.bytes, l.limit_bytes, '{user_daily_storage}',
+SELECT s.usage_date, s.user_id, 'over_plan_limit', $severity, s.bytes, l.limit_bytes, '{user_daily_storage}',
        json_object('plan', p.plan, 'stored_bytes', s.bytes, 'plan_limit_bytes', l.limit_bytes,
                    'over_by_bytes', s.bytes - l.limit_bytes, 'quota_bytes', p.quota_bytes,
                    'bytes_added_since_previous_report', s.bytes_added,
-                   'rows', {{'table': '{user_daily_storage}', 'usage_date': $day, 'user_id': s.user_id}})::VARCHAR
-FROM stored s JOIN plans p USING (user_id) JOIN limits l ON lower(p.plan) = lower(l.plan)
+                   'rows', {{'table': '{user_daily_storage}', 'usage_date': s.usage_date, 'user_id': s.user_id}})::VARCHAR
+FROM stored s JOIN plans p USING (usage_date, user_id) JOIN limits l ON lower(p.plan) = lower(l.plan)
 WHERE s.bytes > l.limit_bytes
 """
 
 QUOTA_SQL = """
 INSERT INTO {out}
-SELECT $day, user_id, 'quota_80_percent', $severity, quota_use_pct, $percent, '{user_quota_use}',
+SELECT usage_date, user_id, 'quota_80_percent', $severity, quota_use_pct, $percent, '{user_quota_use}',
        json_object('plan', plan, 'stored_bytes', stored_bytes, 'quota_bytes', quota_bytes,
                    'quota_use_pct', round(quota_use_pct, 2))::VARCHAR
 FROM {user_quota_use}
-WHERE usage_date = $day AND user_id <> '{shared}' AND quota_use_pct > $percent
+WHERE usage_date BETWEEN $start AND $end AND user_id <> '{shared}' AND quota_use_pct > $percent
 """
 
 LARGE_ACCOUNT_SQL = """
 INSERT INTO {out}
 WITH stored AS (
-    SELECT user_id, sum(bytes) AS bytes
-    FROM {user_daily_storage} WHERE usage_date = $day AND user_id <> '{shared}' GROUP BY user_id
+    SELECT usage_date, user_id, sum(bytes) AS bytes
+    FROM {user_daily_storage} WHERE usage_date BETWEEN $start AND $end AND user_id <> '{shared}'
+    GROUP BY usage_date, user_id
 )
-SELECT $day, user_id, 'large_account', $severity, bytes, $threshold, '{user_daily_storage}',
+SELECT usage_date, user_id, 'large_account', $severity, bytes, $threshold, '{user_daily_storage}',
        json_object('stored_bytes', bytes,
-                   'rows', {{'table': '{user_daily_storage}', 'usage_date': $day, 'user_id': user_id}})::VARCHAR
+                   'rows', {{'table': '{user_daily_storage}', 'usage_date': usage_date, 'user_id': user_id}})::VARCHAR
 FROM stored WHERE bytes > $threshold
 """
 
-# Month to date, so the flag appears on the day the user's cost crosses the line and stays while it is.
+# Month to date, so the flag appears on the day the user's cost crosses the line and stays while it is:
+# each day of the window sums its own month's days up to itself (a day of the window reads the days
+# before it, in the window or not, from the warehouse).
 MONTHLY_COST_SQL = """
 INSERT INTO {out}
-WITH month AS (
-    SELECT user_id, sum(amount_usd) AS cost, bool_or(is_estimate) AS estimated, count(DISTINCT usage_date) AS days
+WITH days AS (
+    SELECT CAST(unnest(generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY)) AS DATE) AS day
+),
+daily AS (
+    SELECT usage_date, user_id, sum(amount_usd) AS cost, bool_or(is_estimate) AS estimated
     FROM {user_daily_cost}
-    WHERE usage_date BETWEEN date_trunc('month', $day)::DATE AND $day AND user_id <> '{shared}'
-    GROUP BY user_id
+    WHERE usage_date BETWEEN date_trunc('month', $start)::DATE AND $end AND user_id <> '{shared}'
+    GROUP BY usage_date, user_id
+),
+month AS (
+    SELECT d.day, c.user_id, sum(c.cost) AS cost, bool_or(c.estimated) AS estimated,
+           count(DISTINCT c.usage_date) AS days
+    FROM days d JOIN daily c ON c.usage_date BETWEEN date_trunc('month', d.day)::DATE AND d.day
+    GROUP BY d.day, c.user_id
 )
-SELECT $day, user_id, 'monthly_cost', $severity, cost::DOUBLE, $threshold, '{user_daily_cost}',
-       json_object('month', strftime($day, '%Y-%m'), 'cost_usd_month_to_date', cost::VARCHAR,
+SELECT day, user_id, 'monthly_cost', $severity, cost::DOUBLE, $threshold, '{user_daily_cost}',
+       json_object('month', strftime(day, '%Y-%m'), 'cost_usd_month_to_date', cost::VARCHAR,
                    'days', days, 'includes_estimate', estimated,
                    'rows', {{'table': '{user_daily_cost}', 'user_id': user_id,
-                             'from': date_trunc('month', $day)::DATE, 'to': $day}})::VARCHAR
+                             'from': date_trunc('month', day)::DATE, 'to': day}})::VARCHAR
 FROM month WHERE cost > $threshold
 """
 
@@ -281,8 +316,7 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
     a = rules.abuse
     requests = _REQUESTS.format(**names, lead="1 HOUR")
     requests_day = _REQUESTS.format(**names, lead="0 HOUR")
-    new_objects = _NEW_OBJECTS.format(**names)
-    fmt = {**names, "requests": requests_day, "new_objects": new_objects}
+    fmt = {**names, "requests": requests_day, "new_objects": NEW_OBJECTS}
     npc = a.non_photo_content
     return [
         (
@@ -363,13 +397,32 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
     ]
 
 
+def stage_abuse_flags_window(
+    con,
+    start: date,
+    end: date,
+    rules: Rules,
+    out: str = "stage_abuse_flags",
+    sources: Sources = DEFAULT_SOURCES,
+) -> dict[str, int]:
+    """Create TEMP table ``out`` with the abuse flags of every day from ``start`` to ``end``; returns the
+    number of flags per pattern over the window."""
+    names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
+    window = {"start": start, "end": end}
+    con.execute(OUTPUT_DDL.format(out=names["out"]))
+    con.execute(NEW_OBJECTS_SQL.format(**names, new_objects=NEW_OBJECTS), window)
+    try:
+        for sql, params in _statements(rules, names):
+            # patterns over the staged new objects name no day: DuckDB refuses a parameter never used
+            con.execute(sql, {**{k: v for k, v in window.items() if f"${k}" in sql}, **params})
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {NEW_OBJECTS}")
+    counts = dict(con.execute(f"SELECT pattern, count(*) FROM {names['out']} GROUP BY pattern").fetchall())
+    return {p: int(counts.get(p, 0)) for p in PATTERNS}
+
+
 def stage_abuse_flags(
     con, day: date, rules: Rules, out: str = "stage_abuse_flags", sources: Sources = DEFAULT_SOURCES
 ) -> dict[str, int]:
     """Create TEMP table ``out`` with the day's abuse flags; returns the number of flags per pattern."""
-    names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
-    con.execute(OUTPUT_DDL.format(out=names["out"]))
-    for sql, params in _statements(rules, names):
-        con.execute(sql, {"day": day, **params})
-    counts = dict(con.execute(f"SELECT pattern, count(*) FROM {names['out']} GROUP BY pattern").fetchall())
-    return {p: int(counts.get(p, 0)) for p in PATTERNS}
+    return stage_abuse_flags_window(con, day, day, rules, out, sources)

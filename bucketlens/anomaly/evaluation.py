@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from bucketlens.anomaly.abuse import PATTERNS, stage_abuse_flags
+from bucketlens.anomaly.abuse import PATTERNS, stage_abuse_flags_window
 from bucketlens.anomaly.rules import Rules
-from bucketlens.anomaly.scores import stage_user_anomaly_scores
-from bucketlens.anomaly.service import stage_service_anomalies
+from bucketlens.anomaly.scores import stage_user_anomaly_scores_window
+from bucketlens.anomaly.service import stage_service_anomalies_window
 from bucketlens.anomaly.sources import DEFAULT_SOURCES, Sources, identifier
 
 SERVICE_PATTERNS = ("cost_spike",)
@@ -49,24 +49,36 @@ class DetectorTables:
     service: str
 
 
+def consecutive_runs(days: list[date]) -> list[tuple[date, date]]:
+    """``days`` as (first, last) runs of consecutive days, oldest first."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def run_detectors(
     con, days: list[date], rules: Rules, prefix: str = "eval_", sources: Sources = DEFAULT_SOURCES
 ) -> DetectorTables:
     """Run the three detectors for every day and collect their outputs into TEMP tables
-    ``{prefix}abuse_flags``, ``{prefix}user_anomaly_scores`` and ``{prefix}service_anomalies``."""
+    ``{prefix}abuse_flags``, ``{prefix}user_anomaly_scores`` and ``{prefix}service_anomalies``: one
+    set-based pass per run of consecutive days, equal to running them day by day."""
     tables = DetectorTables(
         identifier(f"{prefix}abuse_flags"),
         identifier(f"{prefix}user_anomaly_scores"),
         identifier(f"{prefix}service_anomalies"),
     )
     stages = [
-        (stage_abuse_flags, "_eval_stage_flags", tables.flags),
-        (stage_user_anomaly_scores, "_eval_stage_scores", tables.scores),
-        (stage_service_anomalies, "_eval_stage_service", tables.service),
+        (stage_abuse_flags_window, "_eval_stage_flags", tables.flags),
+        (stage_user_anomaly_scores_window, "_eval_stage_scores", tables.scores),
+        (stage_service_anomalies_window, "_eval_stage_service", tables.service),
     ]
-    for i, day in enumerate(sorted(days)):
+    for i, (start, end) in enumerate(consecutive_runs(days)):
         for stage, temp, target in stages:
-            stage(con, day, rules, out=temp, sources=sources)
+            stage(con, start, end, rules, out=temp, sources=sources)
             if i == 0:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {temp}")
             else:

@@ -34,12 +34,18 @@ METRIC_SOURCES = {
 }
 MAD_TO_SIGMA = 1.4826
 
+# Every day of $start..$end at once. A scored (user, day) sees exactly the history a single-day run of that
+# day sees: the user's present days among the $window days before it (days of the window included — they
+# are inputs, written before this runs), its weekday's days among them, and the day's plan cohort. The
+# grid has every date of every scored user, so the $window days before a date are the $window rows before
+# it (one window function collects them) and its weekday's are the rows 7, 14, … back (lag): no join of
+# every scored day with its history.
 SCORES_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
 WITH storage AS (
     SELECT usage_date, user_id, sum(bytes)::DOUBLE AS stored_bytes, sum(bytes_added)::DOUBLE AS bytes_added
     FROM {user_daily_storage}
-    WHERE usage_date BETWEEN $day - INTERVAL ($window + 1) DAY AND $day AND user_id <> '{shared}'
+    WHERE usage_date BETWEEN $start - INTERVAL ($window + 1) DAY AND $end AND user_id <> '{shared}'
     GROUP BY ALL
 ),
 requests AS (
@@ -50,25 +56,25 @@ requests AS (
                AS bytes_downloaded,
            sum(request_count) FILTER (WHERE http_status_class = '4xx')::DOUBLE AS errors_4xx
     FROM {user_daily_requests}
-    WHERE usage_date BETWEEN $day - INTERVAL ($window) DAY AND $day AND user_id <> '{shared}'
+    WHERE usage_date BETWEEN $start - INTERVAL ($window) DAY AND $end AND user_id <> '{shared}'
     GROUP BY ALL
 ),
 cost AS (
     SELECT usage_date, user_id, sum(amount_usd)::DOUBLE AS cost_usd
     FROM {user_daily_cost}
-    WHERE usage_date BETWEEN $day - INTERVAL ($window) DAY AND $day AND user_id <> '{shared}'
+    WHERE usage_date BETWEEN $start - INTERVAL ($window) DAY AND $end AND user_id <> '{shared}'
     GROUP BY ALL
 ),
-scored_users AS (
-    SELECT user_id FROM storage WHERE usage_date = $day
-    UNION SELECT user_id FROM requests WHERE usage_date = $day
+scored AS (  -- (user, day) pairs to score: the user stored or requested something on a day of the window
+    SELECT user_id, usage_date AS day FROM storage WHERE usage_date BETWEEN $start AND $end
+    UNION SELECT user_id, usage_date FROM requests WHERE usage_date BETWEEN $start AND $end
 ),
 grid AS (
     SELECT u.user_id, d.usage_date::DATE AS usage_date
-    FROM scored_users u
-    CROSS JOIN range($day - INTERVAL ($window + 1) DAY, $day + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
+    FROM (SELECT DISTINCT user_id FROM scored) u
+    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
 ),
-wide AS (
+wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
     SELECT g.user_id, g.usage_date, s.user_id IS NOT NULL AS present,
            coalesce(s.stored_bytes, 0) AS stored_bytes,
            s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.user_id ORDER BY g.usage_date) AS growth_bytes,
@@ -81,69 +87,80 @@ wide AS (
     LEFT JOIN requests r USING (user_id, usage_date)
     LEFT JOIN cost c USING (user_id, usage_date)
 ),
-long AS (
-    UNPIVOT (SELECT * FROM wide WHERE usage_date >= $day - INTERVAL ($window) DAY)
-    ON stored_bytes, growth_bytes, bytes_added, put_requests, get_requests, bytes_downloaded, errors_4xx, cost_usd
-    INTO NAME metric VALUE value
+long AS (  -- every (user, metric, date): the grid has every date, so a frame of rows is a frame of days
+    SELECT * FROM (SELECT * FROM wide WHERE usage_date >= $start - INTERVAL ($window) DAY)
+    UNPIVOT INCLUDE NULLS (value FOR metric IN (stored_bytes, growth_bytes, bytes_added, put_requests,
+                                                get_requests, bytes_downloaded, errors_4xx, cost_usd))
 ),
-history AS (
-    SELECT * FROM long WHERE usage_date < $day AND present
+framed AS (  -- each (user, metric, date)'s present values of the $window days before it, of its weekday's
+    SELECT user_id, usage_date AS day, metric, value,
+           list(history) OVER (by_date ROWS BETWEEN $window PRECEDING AND 1 PRECEDING) AS recent,
+           [{weekday_lags}] AS weekday
+    FROM (SELECT *, CASE WHEN present THEN value END AS history FROM long)
+    WINDOW by_date AS (PARTITION BY user_id, metric ORDER BY usage_date)
+),
+today AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
+    SELECT f.* REPLACE (list_filter(recent, lambda x: x IS NOT NULL) AS recent,
+                        list_filter(weekday, lambda x: x IS NOT NULL) AS weekday)
+    FROM framed f SEMI JOIN scored s ON s.user_id = f.user_id AND s.day = f.day
+    WHERE f.value IS NOT NULL
 ),
 own AS (
-    SELECT user_id, metric, count(*) AS history_days, median(value) AS med,
-           median(value) FILTER (WHERE dayofweek(usage_date) = dayofweek($day)) AS weekday_med,
-           count(*) FILTER (WHERE dayofweek(usage_date) = dayofweek($day)) AS weekday_days
-    FROM history GROUP BY ALL
+    SELECT * EXCLUDE (recent), list_aggregate(list_transform(recent, lambda x: abs(x - med)), 'median') AS mad
+    FROM (SELECT day, user_id, metric, value, recent, len(recent) AS history_days,
+                 list_aggregate(recent, 'median') AS med, len(weekday) AS weekday_days,
+                 list_aggregate(weekday, 'median') AS weekday_med
+          FROM today)
 ),
-own_mad AS (
-    SELECT h.user_id, h.metric, median(abs(h.value - o.med)) AS mad
-    FROM history h JOIN own o USING (user_id, metric) GROUP BY ALL
+snapshots AS (  -- each day's users: the latest snapshot on or before it
+    SELECT d.day, s.snapshot_date
+    FROM (SELECT DISTINCT day FROM scored) d
+    ASOF JOIN (SELECT DISTINCT snapshot_date FROM {users} WHERE snapshot_date <= $end) s
+        ON d.day >= s.snapshot_date
 ),
-today AS (SELECT user_id, metric, value FROM long WHERE usage_date = $day),
 plans AS (
-    SELECT user_id, coalesce(plan, 'unknown') AS plan, created_at FROM {users}
-    WHERE snapshot_date = (SELECT max(snapshot_date) FROM {users} WHERE snapshot_date <= $day)
+    SELECT s.day, u.user_id, coalesce(u.plan, 'unknown') AS plan, u.created_at
+    FROM snapshots s JOIN {users} u ON u.snapshot_date = s.snapshot_date
 ),
 cohort_values AS (
-    SELECT coalesce(p.plan, 'unknown') AS plan, t.metric, t.value
-    FROM today t LEFT JOIN plans p USING (user_id)
+    SELECT t.day, coalesce(p.plan, 'unknown') AS plan, t.metric, t.value
+    FROM own t LEFT JOIN plans p USING (day, user_id)
 ),
-cohort AS (SELECT plan, metric, median(value) AS med, count(*) AS users FROM cohort_values GROUP BY ALL),
+cohort AS (SELECT day, plan, metric, median(value) AS med, count(*) AS users FROM cohort_values GROUP BY ALL),
 cohort_mad AS (
-    SELECT v.plan, v.metric, median(abs(v.value - c.med)) AS mad
-    FROM cohort_values v JOIN cohort c USING (plan, metric) GROUP BY ALL
+    SELECT v.day, v.plan, v.metric, median(abs(v.value - c.med)) AS mad
+    FROM cohort_values v JOIN cohort c USING (day, plan, metric) GROUP BY ALL
 ),
 limits AS (SELECT unnest($metrics) AS metric, unnest($floors) AS floor, unnest($min_scales) AS min_scale),
 baselines AS (
-    SELECT t.user_id, t.metric, t.value, coalesce(o.history_days, 0) AS history_days,
+    SELECT t.day, t.user_id, t.metric, t.value, t.history_days,
            coalesce(p.plan, 'unknown') AS plan,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history AND t.metric = 'stored_bytes'
-                     AND NOT coalesce(p.created_at >= $day - INTERVAL ($window) DAY, false) THEN 'none'
-                WHEN coalesce(o.history_days, 0) < $min_history THEN 'cohort:' || coalesce(p.plan, 'unknown')
-                WHEN o.weekday_days >= $weekday_min THEN 'own_weekday' ELSE 'own' END AS baseline_source,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN c.med
-                WHEN o.weekday_days >= $weekday_min THEN o.weekday_med ELSE o.med END AS baseline,
-           CASE WHEN coalesce(o.history_days, 0) < $min_history THEN cm.mad ELSE om.mad END AS mad,
+           CASE WHEN t.history_days < $min_history AND t.metric = 'stored_bytes'
+                     AND NOT coalesce(p.created_at >= t.day - INTERVAL ($window) DAY, false) THEN 'none'
+                WHEN t.history_days < $min_history THEN 'cohort:' || coalesce(p.plan, 'unknown')
+                WHEN t.weekday_days >= $weekday_min THEN 'own_weekday' ELSE 'own' END AS baseline_source,
+           CASE WHEN t.history_days < $min_history THEN c.med
+                WHEN t.weekday_days >= $weekday_min THEN t.weekday_med ELSE t.med END AS baseline,
+           CASE WHEN t.history_days < $min_history THEN cm.mad ELSE t.mad END AS mad,
            l.floor, l.min_scale
-    FROM today t
-    LEFT JOIN own o USING (user_id, metric) LEFT JOIN own_mad om USING (user_id, metric)
-    LEFT JOIN plans p USING (user_id)
-    LEFT JOIN cohort c ON c.plan = coalesce(p.plan, 'unknown') AND c.metric = t.metric
-    LEFT JOIN cohort_mad cm ON cm.plan = coalesce(p.plan, 'unknown') AND cm.metric = t.metric
+    FROM own t
+    LEFT JOIN plans p USING (day, user_id)
+    LEFT JOIN cohort c ON c.day = t.day AND c.plan = coalesce(p.plan, 'unknown') AND c.metric = t.metric
+    LEFT JOIN cohort_mad cm ON cm.day = t.day AND cm.plan = coalesce(p.plan, 'unknown') AND cm.metric = t.metric
     JOIN limits l ON l.metric = t.metric
 ),
-scored AS (
+scored_values AS (
     SELECT * REPLACE (CASE WHEN baseline_source = 'none' THEN NULL ELSE baseline END AS baseline),
            greatest({mad_to_sigma} * coalesce(mad, 0), $relative * abs(coalesce(baseline, 0)), min_scale) AS scale
     FROM baselines
 )
-SELECT $day::DATE AS usage_date, user_id, metric, value, baseline,
+SELECT day::DATE AS usage_date, user_id, metric, value, baseline,
        (value - baseline) / scale AS score,
        coalesce((value - baseline) / scale >= $threshold AND value >= floor, false) AS is_anomaly,
        {reason} AS reason,
        baseline_source, history_days, scale, floor, plan,
        CASE {source_case} END AS evidence_table
-FROM scored
+FROM scored_values
 """
 
 
@@ -173,23 +190,32 @@ CASE metric WHEN 'stored_bytes' THEN 'stores ' WHEN 'growth_bytes' THEN (CASE WH
 """
 
 
-def scores_sql(sources: Sources, out: str) -> str:
+def scores_sql(sources: Sources, out: str, window_days: int) -> str:
     names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
+    weeks = range(7, int(window_days) + 1, 7)
+    names["weekday_lags"] = ", ".join(f"lag(history, {n}) OVER by_date" for n in weeks) or "NULL"
     reason = REASON_SQL.format(value=_fmt("metric", "value"), baseline=_fmt("metric", "baseline"))
     source_case = " ".join(f"WHEN metric = '{m}' THEN '{names[t]}'" for m, t in METRIC_SOURCES.items())
     return SCORES_SQL.format(**names, reason=reason, source_case=source_case, mad_to_sigma=MAD_TO_SIGMA)
 
 
-def stage_user_anomaly_scores(
-    con, day: date, rules: Rules, out: str = "stage_user_anomaly_scores", sources: Sources = DEFAULT_SOURCES
+def stage_user_anomaly_scores_window(
+    con,
+    start: date,
+    end: date,
+    rules: Rules,
+    out: str = "stage_user_anomaly_scores",
+    sources: Sources = DEFAULT_SOURCES,
 ) -> dict:
-    """Create TEMP table ``out``: one row per user active on ``day`` and metric (value, baseline, score,
-    is_anomaly, reason, baseline_source, history_days, scale, floor, plan, evidence_table)."""
+    """Create TEMP table ``out``: one row per day from ``start`` to ``end``, user active on that day and
+    metric (value, baseline, score, is_anomaly, reason, baseline_source, history_days, scale, floor, plan,
+    evidence_table); returns the counts over the window."""
     s = rules.scores
     con.execute(
-        scores_sql(sources, out),
+        scores_sql(sources, out, s.window_days),
         {
-            "day": day,
+            "start": start,
+            "end": end,
             "window": s.window_days,
             "min_history": s.min_history_days,
             "weekday_min": s.weekday_min_points,
@@ -210,3 +236,11 @@ def stage_user_anomaly_scores(
         ).fetchall()
     )
     return {"rows": int(rows), "users": int(users), "anomalies": int(anomalies), "by_metric": by_metric}
+
+
+def stage_user_anomaly_scores(
+    con, day: date, rules: Rules, out: str = "stage_user_anomaly_scores", sources: Sources = DEFAULT_SOURCES
+) -> dict:
+    """Create TEMP table ``out``: one row per user active on ``day`` and metric (value, baseline, score,
+    is_anomaly, reason, baseline_source, history_days, scale, floor, plan, evidence_table)."""
+    return stage_user_anomaly_scores_window(con, day, day, rules, out, sources)

@@ -146,42 +146,63 @@ ARCHIVE_STAGING = {
 IA_RETRIEVAL = {"STANDARD_IA": "Retrieval-SIA", "ONEZONE_IA": "Retrieval-ZIA", "GLACIER_IR": "Retrieval-GIR"}
 RESTORE_USAGE_TYPES = {"GLACIER": "Requests-Tier3", "DEEP_ARCHIVE": "Requests-GDA-Tier3"}
 
-# Usage quantities of the day per (kind, storage class); storage in GB-Mo (÷ $hours), bytes in GB.
+# Usage quantities per (day, kind, storage class); storage in GB-Mo (÷ the month's hours), bytes in GB.
+# Each quantity is an exact integer sum divided once (a sum of doubles depends on DuckDB's summation order,
+# and a window of days must price each day exactly as that day alone). $days: the days to estimate.
 QUANTITIES_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
 WITH s AS (
-    SELECT CASE WHEN upper(trim(storage_class)) IN ({storage_classes}) THEN upper(trim(storage_class))
+    SELECT usage_date,
+           CASE WHEN upper(trim(storage_class)) IN ({storage_classes}) THEN upper(trim(storage_class))
                 ELSE 'STANDARD' END AS sc,
-           sum(CAST(byte_hours AS DOUBLE)) AS byte_hours, sum(object_count) AS objects,
+           sum(CAST(byte_hours AS HUGEINT)) AS byte_hours, sum(object_count) AS objects,
            sum(object_count - coalesce(small_object_count, 0)) AS large_objects
-    FROM {storage} WHERE usage_date = $day GROUP BY ALL
-), r AS (
-    SELECT {tier} AS tier, {request_class} AS sc,
+    FROM {storage} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL
+), r AS (  -- summed per operation first, so each distinct operation is classified once
+    SELECT usage_date, {tier} AS tier, {request_class} AS sc,
            CASE regexp_extract(upper(operation), '^S3\\.TRANSITION_?([A-Z]*)\\.', 1)
                WHEN 'SIA' THEN 'STANDARD_IA' WHEN 'ZIA' THEN 'ONEZONE_IA' WHEN 'INT' THEN 'INTELLIGENT_TIERING'
                WHEN 'GIR' THEN 'GLACIER_IR' WHEN 'GDA' THEN 'DEEP_ARCHIVE' ELSE 'GLACIER' END AS transition_to,
            billable_count, bytes_sent, restored_bytes
-    FROM {requests} WHERE usage_date = $day
-), quantities(kind, sc, quantity) AS (
-    SELECT 'storage', sc, byte_hours / {gib} / $hours FROM s
-    UNION ALL SELECT 'overhead_class', sc, objects * 24 * 32768 / {gib} / $hours FROM s
-    UNION ALL SELECT 'overhead_standard', sc, objects * 24 * 8192 / {gib} / $hours FROM s
-    UNION ALL SELECT 'monitoring', sc, large_objects * 24 / $hours FROM s
-    UNION ALL SELECT tier, CASE WHEN tier = 'lifecycle' THEN transition_to ELSE sc END, billable_count FROM r
-    UNION ALL SELECT 'retrieval_get', sc, bytes_sent / {gib} FROM r WHERE tier = 'tier2'
-    UNION ALL SELECT 'retrieval_restore', sc, restored_bytes / {gib} FROM r
-    UNION ALL SELECT 'transfer_out', '*', bytes_sent / {gib} FROM r
+    FROM (SELECT usage_date, operation, storage_class, sum(billable_count) AS billable_count,
+                 sum(bytes_sent) AS bytes_sent, sum(restored_bytes) AS restored_bytes
+          FROM {requests} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL)
+), quantities(usage_date, kind, sc, amount, per_gib, per_hour) AS (
+    SELECT usage_date, 'storage', sc, byte_hours, true, true FROM s
+    UNION ALL SELECT usage_date, 'overhead_class', sc, objects * 24 * 32768, true, true FROM s
+    UNION ALL SELECT usage_date, 'overhead_standard', sc, objects * 24 * 8192, true, true FROM s
+    UNION ALL SELECT usage_date, 'monitoring', sc, large_objects * 24, false, true FROM s
+    UNION ALL SELECT usage_date, tier, CASE WHEN tier = 'lifecycle' THEN transition_to ELSE sc END,
+                     billable_count, false, false FROM r
+    UNION ALL SELECT usage_date, 'retrieval_get', sc, bytes_sent, true, false FROM r WHERE tier = 'tier2'
+    UNION ALL SELECT usage_date, 'retrieval_restore', sc, restored_bytes, true, false FROM r
+    UNION ALL SELECT usage_date, 'transfer_out', '*', bytes_sent, true, false FROM r
 ), summed AS (
-    SELECT kind, sc, sum(CAST(quantity AS DOUBLE)) AS quantity FROM quantities GROUP BY ALL
+    SELECT usage_date, kind, sc, CAST(sum(CAST(amount AS HUGEINT)) AS DOUBLE) AS amount,
+           bool_or(per_gib) AS per_gib, bool_or(per_hour) AS per_hour
+    FROM quantities GROUP BY ALL
+), priced AS (
+    SELECT q.usage_date, p.*,
+           q.amount / CASE WHEN q.per_gib THEN {gib} ELSE 1.0 END / CASE WHEN q.per_hour THEN p.hours ELSE 1.0 END
+               AS quantity
+    FROM summed q JOIN {prices} p ON p.usage_date = q.usage_date AND p.kind = q.kind AND p.storage_class = q.sc
 )
-SELECT CAST($day AS TIMESTAMP) AS usage_start, CAST($day AS TIMESTAMP) + INTERVAL 1 DAY AS usage_end,
-       strftime(CAST($day AS DATE), '%Y-%m') AS billing_period, 'Usage' AS line_item_type,
-       p.product_code, p.usage_type, p.operation, CAST(NULL AS VARCHAR) AS resource_id,
-       q.quantity AS usage_amount,
-       CAST(round(q.quantity * p.unit_price, 6) AS DECIMAL(18, 6)) AS unblended_cost, p.pricing_unit
-FROM summed q JOIN {prices} p ON p.kind = q.kind AND p.storage_class = q.sc
-WHERE q.quantity > 0
-ORDER BY p.usage_type, p.operation
+SELECT CAST(usage_date AS TIMESTAMP) AS usage_start, CAST(usage_date AS TIMESTAMP) + INTERVAL 1 DAY AS usage_end,
+       strftime(usage_date, '%Y-%m') AS billing_period, 'Usage' AS line_item_type,
+       product_code, usage_type, operation, CAST(NULL AS VARCHAR) AS resource_id,
+       quantity AS usage_amount,
+       CAST(round(quantity * unit_price, 6) AS DECIMAL(18, 6)) AS unblended_cost, pricing_unit
+FROM priced
+WHERE quantity > 0
+ORDER BY usage_start, usage_type, operation
+"""
+
+# Σ byte-hours per day and class, exact (the tiered STANDARD and Intelligent-Tiering rates depend on it).
+CLASS_BYTE_HOURS_SQL = """
+SELECT usage_date, upper(trim(storage_class)) AS sc, CAST(sum(CAST(byte_hours AS HUGEINT)) AS DOUBLE)
+FROM {storage}
+WHERE list_contains(CAST($days AS DATE[]), usage_date) AND upper(trim(storage_class)) IN ('STANDARD', 'INTELLIGENT_TIERING')
+GROUP BY ALL
 """
 
 
@@ -286,9 +307,81 @@ def hours_in_month(day: date) -> int:
     return (next_month - date(day.year, day.month, 1)).days * 24
 
 
-def _class_gb(con: duckdb.DuckDBPyConnection, storage: str, day: date, storage_class: str) -> float:
-    sql = f"SELECT coalesce(sum(CAST(byte_hours AS DOUBLE)), 0) / 24 / {GIB} FROM {storage} WHERE usage_date = $day AND upper(trim(storage_class)) = $cls"
-    return float(con.execute(sql, {"day": day, "cls": storage_class}).fetchall()[0][0])
+def _class_gb(
+    con: duckdb.DuckDBPyConnection, storage: str, days: list[date]
+) -> dict[tuple[date, str], float]:
+    """GB stored per (day, class) for the tiered classes: Σ byte-hours / 24 / 2^30."""
+    rows = con.execute(CLASS_BYTE_HOURS_SQL.format(storage=storage), {"days": days}).fetchall()
+    return {(day, sc): byte_hours / 24 / GIB for day, sc, byte_hours in rows}
+
+
+def _day_prices(book: PriceBook, provider: str, days: list[date], class_gb) -> list[tuple]:
+    """(day, hours, price row) for every day: AWS's tiered rates depend on the day's size and its month's
+    hours; R2's prices are the same every day and its GB-month is 30 days."""
+    out = []
+    r2 = _r2_prices(book) if provider == R2 else []
+    for day in days:
+        if provider == AWS:
+            standard = class_gb.get((day, "STANDARD"), 0.0)
+            prices = _aws_prices(book, standard, class_gb.get((day, "INTELLIGENT_TIERING"), 0.0))
+            hours = hours_in_month(day)
+        else:
+            prices, hours = r2, 30 * 24
+        out.extend((day, float(hours), *astuple(p)) for p in prices)
+    return out
+
+
+def estimate_days(
+    con: duckdb.DuckDBPyConnection,
+    days: list[date],
+    storage: str,
+    requests: str,
+    provider: str,
+    out: str,
+    price_book: PriceBook | None = None,
+) -> dict[date, EstimateSummary]:
+    """Write TEMP table ``out`` with CUR-shaped estimated line items for each of ``days`` (any days, not
+    necessarily consecutive; same columns as ``raw.cost_line_items``; ``line_item_type = 'Usage'``,
+    ``unblended_cost`` DECIMAL(18,6) rounded to the micro-dollar per line), each day priced as if alone.
+    """
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
+    book = price_book or PriceBook.load()
+    days = sorted(days)
+    class_gb = _class_gb(con, storage, days) if provider == AWS and days else {}
+    columns = list(zip(*_day_prices(book, provider, days, class_gb), strict=True)) or [[]] * 9
+    try:
+        # one statement for every day's price rows: the columns as lists, zipped back by unnest
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_PRICES} AS SELECT "
+            "unnest(CAST($d AS DATE[])) AS usage_date, unnest(CAST($h AS DOUBLE[])) AS hours, "
+            "unnest(CAST($k AS VARCHAR[])) AS kind, unnest(CAST($c AS VARCHAR[])) AS storage_class, "
+            "unnest(CAST($u AS VARCHAR[])) AS usage_type, unnest(CAST($p AS VARCHAR[])) AS product_code, "
+            "unnest(CAST($o AS VARCHAR[])) AS operation, unnest(CAST($n AS VARCHAR[])) AS pricing_unit, "
+            "unnest(CAST($r AS DOUBLE[])) AS unit_price",
+            dict(zip("dhkcupon" + "r", map(list, columns), strict=True)),
+        )
+        sql = QUANTITIES_SQL.format(
+            out=out,
+            storage=storage,
+            requests=requests,
+            prices=_PRICES,
+            gib=float(GIB),
+            tier=request_tier_sql("operation"),
+            request_class=REQUEST_CLASS_SQL,
+            storage_classes=", ".join(f"'{c}'" for c in CLASS_NAMES),
+        )
+        con.execute(sql, {"days": days})
+        totals = con.execute(
+            f"SELECT CAST(usage_start AS DATE), count(*), sum(unblended_cost) FROM {out} GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_PRICES}")
+    found = {day: (int(count), Decimal(total)) for day, count, total in totals}
+    return {
+        day: EstimateSummary(day, provider, *found.get(day, (0, Decimal("0.000000"))), book.about)
+        for day in days
+    }
 
 
 def estimate_line_items(
@@ -300,43 +393,5 @@ def estimate_line_items(
     out: str,
     price_book: PriceBook | None = None,
 ) -> EstimateSummary:
-    """Write TEMP table ``out`` with CUR-shaped estimated line items for ``day`` (same columns as
-    ``raw.cost_line_items``; ``line_item_type = 'Usage'``, ``unblended_cost`` DECIMAL(18,6) rounded to the
-    micro-dollar per line).
-    """
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
-    book = price_book or PriceBook.load()
-    if provider == AWS:
-        prices = _aws_prices(
-            book,
-            _class_gb(con, storage, day, "STANDARD"),
-            _class_gb(con, storage, day, "INTELLIGENT_TIERING"),
-        )
-        hours = hours_in_month(day)
-    else:
-        prices = _r2_prices(book)
-        hours = 30 * 24  # R2 bills GB-month over a 30-day period
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_PRICES} (kind VARCHAR, storage_class VARCHAR, usage_type VARCHAR, "
-            "product_code VARCHAR, operation VARCHAR, pricing_unit VARCHAR, unit_price DOUBLE)"
-        )
-        con.executemany(f"INSERT INTO {_PRICES} VALUES (?, ?, ?, ?, ?, ?, ?)", [astuple(p) for p in prices])
-        sql = QUANTITIES_SQL.format(
-            out=out,
-            storage=storage,
-            requests=requests,
-            prices=_PRICES,
-            gib=float(GIB),
-            tier=request_tier_sql("operation"),
-            request_class=REQUEST_CLASS_SQL,
-            storage_classes=", ".join(f"'{c}'" for c in CLASS_NAMES),
-        )
-        con.execute(sql, {"day": day, "hours": float(hours)})
-        count, total = con.execute(
-            f"SELECT count(*), coalesce(sum(unblended_cost), 0) FROM {out}"
-        ).fetchall()[0]
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_PRICES}")
-    return EstimateSummary(day, provider, int(count), Decimal(total), book.about)
+    """:func:`estimate_days` for the one day ``day``."""
+    return estimate_days(con, [day], storage, requests, provider, out, price_book)[day]

@@ -8,9 +8,11 @@ from datetime import date, timedelta
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bucketlens.alerts.rules import load_alerting
-from bucketlens.alerts.state import TABLE, alert_key, evaluate_day, read_alerts
+from bucketlens.alerts.state import TABLE, alert_key, evaluate_day, evaluate_window, read_alerts
 from bucketlens.anomaly.rules import load_rules
 from resources.warehouse import Replacement, replace_partitions
 
@@ -162,3 +164,103 @@ def test_each_alert_carries_reason_evidence_and_a_query_listing_its_rows(con, al
     assert alert.asset == "abuse_flags"
     rows = con.execute(alert.evidence_query).fetchall()
     assert [(r[1], r[2]) for r in rows] == [("o'brien", "rapid_upload")]
+
+
+# --- a window of days in one statement equals the days one by one ---------------------------------------
+
+
+def run_window(con, alerting, first: int, last: int) -> None:
+    """Evaluate days ``first``..``last`` in one statement and store them (what alert_events does)."""
+    evaluate_window(con, day(first), day(last), alerting, "stage")
+    replace_partitions(
+        con, [Replacement(TABLE, "stage", "usage_date BETWEEN ? AND ?", [day(first), day(last)])]
+    )
+
+
+def all_alerts(con) -> list[tuple]:
+    return con.execute(f"SELECT * FROM {TABLE} ORDER BY usage_date, alert_key").fetchall()
+
+
+def test_a_window_evolves_pending_firing_nodata_and_resolved_as_its_days_one_by_one(alerting):
+    # large_account has `for: 2d`; rapid_upload fires at once; day 3 has no usage rows (no data).
+    def scenario(c):
+        c.execute(SCHEMA)
+        for n in (1, 2, 4, 5, 6):
+            storage(c, n)
+        for n in (1, 2, 3, 4):
+            flag(c, n, "u2", pattern="large_account", value=6e12)
+        flag(c, 1, "u1")
+        flag(c, 2, "u1")
+        flag(c, 5, "u1")
+
+    daily, ranged = duckdb.connect(), duckdb.connect()
+    scenario(daily)
+    scenario(ranged)
+    for n in range(1, 7):
+        run(daily, alerting, n)
+    run_window(ranged, alerting, 1, 6)
+    assert all_alerts(ranged) == all_alerts(daily)
+    states = ranged.execute(
+        f"SELECT usage_date, subject, state, first_seen FROM {TABLE} WHERE rule = 'large_account' ORDER BY 1"
+    ).fetchall()
+    assert [(s, f) for _, _, s, f in states] == [
+        ("pending", day(1)),  # held one day of two
+        ("firing", day(1)),  # second day: fires, its streak from day 1
+        ("firing", day(1)),  # day 3: no usage rows, but the flag is there: still firing
+        ("firing", day(1)),
+        ("resolved", day(1)),  # day 5: data, no flag
+    ]
+    u1 = ranged.execute(
+        f"SELECT state, first_seen FROM {TABLE} WHERE rule = 'rapid_upload' ORDER BY usage_date"
+    ).fetchall()
+    # day 3: no data → nodata (not resolved); day 4: data, no flag → resolved; day 5: a new streak
+    assert u1 == [
+        ("firing", day(1)), ("firing", day(1)), ("nodata", day(1)), ("resolved", day(1)), ("firing", day(5)),
+        ("resolved", day(5)),
+    ]  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    days=st.lists(
+        st.fixed_dictionaries(
+            {
+                "storage": st.booleans(),
+                "flags": st.sets(st.sampled_from([("u1", "rapid_upload"), ("u2", "rapid_upload"),
+                                                  ("u1", "large_account"), ("u2", "large_account")])),
+                "error_rate": st.one_of(st.none(), st.sampled_from([0.01, 0.07, 0.2])),
+            }
+        ),
+        min_size=9,
+        max_size=9,
+    ),
+    split=st.integers(1, 8),
+)  # fmt: skip
+def test_any_sequence_of_days_evolves_in_a_window_exactly_as_day_by_day(alerting, days, split):
+    """Days 1..split are stored first (run one by one); split+1..9 then run as one window in one database
+    and day by day in the other: the stored state before the window carries into it the same way."""
+
+    def scenario(c):
+        c.execute(SCHEMA)
+        for n, d in enumerate(days, start=1):
+            if d["storage"]:
+                storage(c, n)
+            for user, pattern in sorted(d["flags"]):
+                flag(c, n, user, pattern=pattern)
+            if d["error_rate"] is not None:
+                c.execute(
+                    "INSERT INTO usage.service_daily_metrics VALUES (?, 'photos', ?)",
+                    [day(n), d["error_rate"]],
+                )
+
+    daily, ranged = duckdb.connect(), duckdb.connect()
+    scenario(daily)
+    scenario(ranged)
+    for n in range(1, split + 1):
+        run(daily, alerting, n)
+        run(ranged, alerting, n)
+    for n in range(split + 1, len(days) + 1):
+        run(daily, alerting, n)
+    if split < len(days):
+        run_window(ranged, alerting, split + 1, len(days))
+    assert all_alerts(ranged) == all_alerts(daily)

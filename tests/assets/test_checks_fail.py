@@ -109,12 +109,12 @@ def quota_warehouse(users: list[str]) -> duckdb.DuckDBPyConnection:
 
 
 def test_quota_checks_pass_on_one_row_per_user_and_fail_on_a_user_listed_twice():
-    good = quota.load_day(quota_warehouse(["1001", "1002"]), DAY).checks
+    (good,) = (r.checks for r in quota.load_window(quota_warehouse(["1001", "1002"]), [DAY]))
     assert good["one_row_per_registered_user"].passed and good["stored_bytes_match_storage"].passed
     assert good["stored_bytes_match_storage"].metadata == {"quota_stored_bytes": 450, "storage_bytes": 450}
 
     # The users database returned 1001 twice (a join in BUCKETLENS_USERS_QUERY): 1001 counted twice.
-    bad = quota.load_day(quota_warehouse(["1001", "1001", "1002"]), DAY).checks
+    (bad,) = (r.checks for r in quota.load_window(quota_warehouse(["1001", "1001", "1002"]), [DAY]))
     assert not bad["one_row_per_registered_user"].passed
     assert (
         bad["one_row_per_registered_user"].description
@@ -145,7 +145,7 @@ EVIDENCE = json.dumps({"request_ids": ["R1"]})
 
 def test_abuse_flags_check_fails_on_flags_nobody_can_follow():
     good = (DAY, "1001", "rapid_upload", "warning", 2e11, 1e11, "raw.access_log_requests", EVIDENCE)
-    assert abuse.flags_are_explained(anomaly_table(FLAGS_DDL, [good]), DAY).passed
+    assert abuse.flags_are_explained(anomaly_table(FLAGS_DDL, [good]), [DAY])[DAY].passed
     rows = [
         good,
         (
@@ -162,7 +162,7 @@ def test_abuse_flags_check_fails_on_flags_nobody_can_follow():
         (DAY, "1004", "duplicate_data", "info", 9e9, 1e9, "raw.inventory_objects", "{not json"),
         (DAY, "1001", "rapid_upload", "warning", 3e11, 1e11, "raw.access_log_requests", EVIDENCE),  # twice
     ]
-    check = abuse.flags_are_explained(anomaly_table(FLAGS_DDL, rows), DAY)
+    check = abuse.flags_are_explained(anomaly_table(FLAGS_DDL, rows), [DAY])[DAY]
     assert not check.passed
     assert check.description == (
         "2026-10-05: 1 flag(s) unknown severity, 1 flag(s) under threshold, 1 flag(s) without evidence, "
@@ -178,7 +178,7 @@ SERVICE_DDL = (
 
 def test_service_anomalies_check_fails_on_a_row_under_its_line():
     growth = (DAY, "photos", "storage_growth", 3e12, 1e12, 1.1e12, "critical", "bucket grew by 3 TB", "{}")
-    assert service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [growth]), DAY).passed
+    assert service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [growth]), [DAY])[DAY].passed
     zero = (
         DAY,
         "photos",
@@ -190,7 +190,7 @@ def test_service_anomalies_check_fails_on_a_row_under_its_line():
         "bucket stores 0 B",
         "{}",
     )  # a NoData day
-    check = service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [growth, zero]), DAY)
+    check = service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [growth, zero]), [DAY])[DAY]
     assert not check.passed and check.description == "2026-10-05: 1 row(s) not over threshold"
 
 
@@ -202,14 +202,14 @@ SCORES_DDL = (
 
 def test_anomaly_scores_check_fails_on_nan_scores_and_unexplained_anomalies():
     ok = (DAY, "1001", "stored_bytes", 10.0, 5.0, 2.5, False, None)
-    assert scores.scores_well_formed(anomaly_table(SCORES_DDL, [ok]), DAY).passed
+    assert scores.scores_well_formed(anomaly_table(SCORES_DDL, [ok]), [DAY])[DAY].passed
     rows = [
         ok,
         (DAY, "1002", "stored_bytes", float("nan"), 5.0, float("nan"), False, None),  # never alarms, silently
         (DAY, "1003", "get_requests", 900.0, 10.0, 40.0, True, ""),
         (DAY, "1001", "stored_bytes", 10.0, 5.0, 2.5, False, None),
     ]
-    check = scores.scores_well_formed(anomaly_table(SCORES_DDL, rows), DAY)
+    check = scores.scores_well_formed(anomaly_table(SCORES_DDL, rows), [DAY])[DAY]
     assert not check.passed
     assert check.description == (
         "2026-10-05: 1 score(s) repeated, 1 score(s) not finite, 1 score(s) unexplained"
