@@ -115,6 +115,8 @@ def _chart(kind: str, title: str, y_format: str) -> Iterator[tuple[_Canvas, Axes
 
 
 def _png(canvas: _Canvas) -> bytes:
+    """Lay the chart out once (what ``layout="constrained"`` does in an extra, undrawn pass over every
+    artist before saving) and save it."""
     canvas.layout.execute(canvas.figure)
     buf = io.BytesIO()
     canvas.figure.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
