@@ -1,10 +1,11 @@
-"""reports.daily_report: one self-contained HTML page per day, ``reports/daily_report/<day>.html``."""
+"""reports.daily_report: one self-contained HTML page per day, ``reports/daily_report/<day>.html``; a
+range reads its figures for all its days at once (``bucketlens.reports.daily``)."""
 
 import dagster as dg
 
-from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.reports.publish import REPORT_WRITTEN, publish, ui_links
 from assets.window import daily_asset, window_days, window_result
-from bucketlens.reports.daily import NAME, build_daily_report
+from bucketlens.reports.daily import NAME, build_daily_reports
 from resources.reports import ReportSettings
 from resources.warehouse import Warehouse
 
@@ -31,10 +32,8 @@ def daily_report(
     """The day at a glance: storage, objects, active users, requests, error rate and availability with
     their day-over-day change, a 30-day storage and cost chart, the top 10 users by storage, growth and
     cost, and the day's alerts and abuse flags."""
-    results = []
+    links = ui_links(reports, NAME)
     with warehouse.connect() as con:
-        for day in window_days(context):
-            link = reports.asset_link(NAME, day.isoformat())
-            result, _ = publish(build_daily_report(con, day, link), reports, link)
-            results.append(result)
+        pages = build_daily_reports(con, window_days(context), links)
+        results = [publish(page, reports, links(page.day))[0] for page in pages]
     return window_result(results)

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.reports.publish import REPORT_WRITTEN, publish, ui_links
 from assets.window import daily_asset, window_days, window_result
-from bucketlens.reports.monthly import NAME, build_monthly_report
+from bucketlens.reports.monthly import NAME, build_monthly_reports
 from resources.reports import ReportSettings
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse
@@ -24,10 +24,9 @@ def monthly_report(
     against the same days of last month, flagged above ``service.month_over_month_cost.ratio`` of the
     rules file; plan margins; users above 80 % and 100 % of quota; abuse flags by pattern."""
     ratio = rules.load().service.month_over_month_cost.ratio
-    results = []
+    links = ui_links(reports, NAME)
     with warehouse.connect() as con:
-        for day in window_days(context):
-            link = reports.asset_link(NAME, day.isoformat())
-            result, _ = publish(build_monthly_report(con, day, ratio, link), reports, link)
-            results.append(result)
+        days = window_days(context)
+        pages = build_monthly_reports(con, days, ratio, links)
+        results = [publish(page, reports, links(page.day))[0] for page in pages]
     return window_result(results)

@@ -1,5 +1,7 @@
 """What every report asset does with a rendered report: write it, check it, describe it in metadata."""
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -27,8 +29,14 @@ def file_metadata(path: Path) -> dict[str, dg.MetadataValue]:
     return {"path": dg.MetadataValue.path(str(path)), "url": dg.MetadataValue.url(path.resolve().as_uri())}
 
 
+def ui_links(settings: ReportSettings, report: str) -> Callable[[date], str]:
+    """Where each day's page links to: its partition of ``report`` in the Dagster UI."""
+    return lambda day: settings.asset_link(report, day.isoformat())
+
+
 def publish(report: Report, settings: ReportSettings, link: str) -> tuple[DayResult, dict[str, Path]]:
-    """Write the report's files; the day's metadata and its ``report_written`` check."""
+    """Write the report's files; the day's metadata and its ``report_written`` check (``link``: the only
+    URL the page may hold)."""
     written = write_report(report, settings.reports_dir)
     page = written.page.read_text(encoding="utf-8")
     outside = external_urls(page, allowed=[link])

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from assets.reports.publish import REPORT_WRITTEN, publish
+from assets.reports.publish import REPORT_WRITTEN, publish, ui_links
 from assets.window import daily_asset, window_days, window_result
 from bucketlens.alerts.notification import Notification
-from bucketlens.reports.weekly import CHART, NAME, build_weekly_report, is_post_day, weekly_post
+from bucketlens.reports.weekly import CHART, NAME, build_weekly_reports, is_post_day, weekly_post
 from resources.outbox import AlertOutbox
 from resources.reports import ReportSettings
 from resources.rules import RulesFile
@@ -37,13 +37,12 @@ def weekly_cost_summary(
     backfill of old weeks posts nothing), once each: the post's identity is its week."""
     results, due = [], []
     with warehouse.connect() as con:
-        for day in window_days(context):
-            link = reports.asset_link(NAME, day.isoformat())
-            report, week = build_weekly_report(con, day, link)
-            result, charts = publish(report, reports, link)
-            post = weekly_post(week, str(charts[CHART]), link)
+        links = ui_links(reports, NAME)
+        for report, week in build_weekly_reports(con, window_days(context), links):
+            result, charts = publish(report, reports, links(week.day))
+            post = weekly_post(week, str(charts[CHART]), links(week.day))
             result.metadata["chart_path"] = dg.MetadataValue.path(str(charts[CHART]))
-            if is_post_day(day):
+            if is_post_day(week.day):
                 due.append(json.loads(post.to_json()))
             results.append(result)
     queued = _enqueue_recent(due, outbox, rules)

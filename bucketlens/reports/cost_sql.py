@@ -1,14 +1,16 @@
-"""Cost SQL shared by the weekly and monthly reports: a period's cost per day and category, and the
-users who cost the most in a period against the period before it."""
+"""Cost figures shared by the weekly and monthly reports, read once for a window of report days: cost
+per day and category, the days priced from the price book, registered users, and the users who cost the
+most in a period against the period before it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
 import duckdb
 
-from bucketlens.reports.warehouse import rows
+from bucketlens.reports.warehouse import report_sql, rows, rows_by_day, window
 
 # design §5's categories, in the order charts stack them; "adjustment" carries credits and refunds.
 CATEGORIES = ("storage", "requests", "transfer", "retrieval", "adjustment", "other")
@@ -19,55 +21,46 @@ FROM cost.user_daily_cost WHERE usage_date BETWEEN $start AND $end
 GROUP BY usage_date, category ORDER BY usage_date, category
 """
 
-TOP_USERS_SQL = """
-WITH spend AS (
-    SELECT user_id, category,
-           sum(amount_usd) FILTER (WHERE usage_date BETWEEN $start AND $end) AS usd,
-           sum(amount_usd) FILTER (WHERE usage_date BETWEEN $prev_start AND $prev_end) AS prev_usd
-    FROM cost.user_daily_cost
-    WHERE usage_date BETWEEN $prev_start AND $end AND user_id <> '_shared'
-    GROUP BY user_id, category
-),
-per_user AS (
-    SELECT user_id, sum(usd) AS usd, sum(prev_usd) AS prev_usd, arg_max(category, usd) AS main_category
-    FROM spend GROUP BY user_id
-)
-SELECT p.user_id, u.plan, p.usd, p.prev_usd, p.main_category
-FROM per_user p LEFT JOIN raw.users u ON u.user_id = p.user_id AND u.snapshot_date = $end
-WHERE p.usd IS NOT NULL
-ORDER BY p.usd DESC, p.user_id LIMIT $limit
-"""
-
 REGISTERED_USERS_SQL = """
-SELECT count(*) AS users FROM raw.users WHERE snapshot_date = $day
+SELECT snapshot_date, count(*) AS users FROM raw.users WHERE snapshot_date BETWEEN $start AND $end
+GROUP BY snapshot_date
 """
 
-
-def category_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> dict[date, dict[str, Decimal]]:
-    """{day: {category: usd}} for the days with cost rows between ``start`` and ``end``."""
-    out: dict[date, dict[str, Decimal]] = {}
-    for r in rows(con, CATEGORY_DAYS_SQL, {"start": start, "end": end}):
-        out.setdefault(r["usage_date"], {})[r["category"]] = r["usd"]
-    return out
+TOP_USERS_SQL = report_sql("weekly_top_users")
 
 
-def estimated_days(con: duckdb.DuckDBPyConnection, start: date, end: date) -> int:
-    found = con.execute(
-        "SELECT count(DISTINCT usage_date) FROM cost.user_daily_cost WHERE usage_date BETWEEN ? AND ? AND is_estimate",
-        [start, end],
-    ).fetchall()
-    return int(found[0][0])
+class CostDays:
+    """Cost per day and category over a span of days, read in one query; each report day takes its
+    period from it (``between``)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, start: date, end: date) -> None:
+        self.usd: dict[date, dict[str, Decimal]] = {}
+        self.estimated: set[date] = set()
+        for r in rows(con, CATEGORY_DAYS_SQL, {"start": start, "end": end}):
+            self.usd.setdefault(r["usage_date"], {})[r["category"]] = r["usd"]
+            if r["is_estimate"]:
+                self.estimated.add(r["usage_date"])
+
+    def between(self, start: date, end: date) -> dict[date, dict[str, Decimal]]:
+        """{day: {category: usd}} for the days with cost rows from ``start`` to ``end`` (both included)."""
+        return {d: cats for d, cats in self.usd.items() if start <= d <= end}
+
+    def estimated_days(self, start: date, end: date) -> int:
+        """Days from ``start`` to ``end`` with a price-book estimate among their cost rows."""
+        return sum(1 for d in self.estimated if start <= d <= end)
+
+
+def registered_users(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> dict[date, int]:
+    """Users in the users table's snapshot of each day (0 for a day without a snapshot)."""
+    found = rows_by_day(con, REGISTERED_USERS_SQL, window(days), days)
+    return {day: int(r[0]["users"]) if r else 0 for day, r in found.items()}
 
 
 def top_users(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, prev_start: date, prev_end: date, limit: int = 10
-) -> list[dict]:
-    params = {"start": start, "end": end, "prev_start": prev_start, "prev_end": prev_end, "limit": limit}
-    return rows(con, TOP_USERS_SQL, params)
-
-
-def registered_users(con: duckdb.DuckDBPyConnection, day: date) -> int:
-    return int(rows(con, REGISTERED_USERS_SQL, {"day": day})[0]["users"])
+    con: duckdb.DuckDBPyConnection, days: Sequence[date], limit: int = 10
+) -> dict[date, list[dict]]:
+    """For each day D: the users who cost the most in D-6..D, with their cost of D-13..D-7."""
+    return rows_by_day(con, TOP_USERS_SQL, {**window(days), "limit": limit}, days)
 
 
 def total(days: dict[date, dict[str, Decimal]]) -> Decimal:

@@ -1,41 +1,80 @@
 """The daily report: how the service stands on day D, what changed since the day before, who stores,
 grows and costs the most, and what was alerted.
 
-Every figure comes from the warehouse tables of design §5 through ``daily_sql``; this module computes
-them and draws the charts, ``templates/daily.html`` lays them out as tiles and tables.
+Every figure comes from the warehouse tables of design §5 through the window queries in ``sql/``
+(``daily_*``), read once for all the days of a run; this module draws each day's charts and
+``templates/daily.html`` lays its figures out as tiles and tables.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from bucketlens.reports import charts, fmt
-from bucketlens.reports.alerts_today import abuse_by_pattern, todays_alerts
-from bucketlens.reports.daily_sql import (
-    SERVICE_DAYS_SQL,
-    TOP_COST_SQL,
-    TOP_GROWTH_SQL,
-    TOP_STORAGE_SQL,
-    USER_STORAGE_SQL,
-)
+from bucketlens.reports.alerts_today import DayAlerts, abuse_by_pattern, alerts_by_day
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
-from bucketlens.reports.warehouse import rows
+from bucketlens.reports.warehouse import report_sql, rows_by_day, window
 
 NAME = "daily_report"
 
+SERVICE_DAYS_SQL = report_sql("daily_service_days")
+USER_STORAGE_SQL = report_sql("daily_user_storage")  # the temp table report_user_storage
+TOP_STORAGE_SQL = """
+SELECT * FROM report_user_storage
+QUALIFY row_number() OVER (PARTITION BY day ORDER BY bytes DESC, user_id) <= 10
+ORDER BY day, bytes DESC, user_id
+"""
+TOP_GROWTH_SQL = """
+SELECT * FROM report_user_storage WHERE growth > 0
+QUALIFY row_number() OVER (PARTITION BY day ORDER BY growth DESC, user_id) <= 10
+ORDER BY day, growth DESC, user_id
+"""
+TOP_COST_SQL = report_sql("daily_top_cost")
 
-def build_daily_report(con: duckdb.DuckDBPyConnection, day: date, ui_link: str = "") -> Report:
-    days = rows(con, SERVICE_DAYS_SQL, {"day": day})
+
+@dataclass(frozen=True)
+class DailyFigures:
+    """What one day's page shows, as read for the whole window."""
+
+    day: date
+    days: list[dict]  # the service on each of the 30 days ending ``day``, oldest first
+    alerts: DayAlerts
+    abuse: list[dict]
+    storage: list[dict]  # the top 10 users by storage, by growth and by cost
+    growth: list[dict]
+    cost: list[dict]
+
+
+def daily_figures(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Iterator[DailyFigures]:
+    """Each day's figures, from one query per figure for the whole window."""
+    params = window(days)
+    service = rows_by_day(con, SERVICE_DAYS_SQL, params, days)
+    alerts = alerts_by_day(con, days)
+    abuse = abuse_by_pattern(con, days)
+    con.execute(USER_STORAGE_SQL, params)
+    storage = rows_by_day(con, TOP_STORAGE_SQL, {}, days)
+    growth = rows_by_day(con, TOP_GROWTH_SQL, {}, days)
+    cost = rows_by_day(con, TOP_COST_SQL, params, days)
+    for day in days:
+        yield DailyFigures(day, service[day], alerts[day], abuse[day], storage[day], growth[day], cost[day])
+
+
+def build_daily_reports(
+    con: duckdb.DuckDBPyConnection, days: Sequence[date], ui_link: Callable[[date], str] = lambda _: ""
+) -> Iterator[Report]:
+    """Each day's page, rendered from the window's figures."""
+    for figures in daily_figures(con, days):
+        yield daily_page(figures, ui_link(figures.day))
+
+
+def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
+    day, days, alerts, abuse = f.day, f.days, f.alerts, f.abuse
     today, before = days[-1], days[-2]
-    alerts = todays_alerts(con, day)
-    abuse = abuse_by_pattern(con, day, day)
-    con.execute(USER_STORAGE_SQL, {"day": day})
-    storage = rows(con, TOP_STORAGE_SQL, {})
-    growth = rows(con, TOP_GROWTH_SQL, {})
-    cost = rows(con, TOP_COST_SQL, {"day": day})
     labels = [d["usage_date"].strftime("%m-%d") for d in days]
     storage_png = charts.line_chart(
         "Total storage, last 30 days", labels, {"stored bytes": [d["total_bytes"] for d in days]}, "bytes"
@@ -58,9 +97,9 @@ def build_daily_report(con: duckdb.DuckDBPyConnection, day: date, ui_link: str =
         "abuse_flags": sum(int(a["flags"]) for a in abuse),
     }
     leaders = {
-        "top_storage_user": storage[0]["user_id"] if storage else "",
-        "top_growth_user": growth[0]["user_id"] if growth else "",
-        "top_cost_user": cost[0]["user_id"] if cost else "",
+        "top_storage_user": f.storage[0]["user_id"] if f.storage else "",
+        "top_growth_user": f.growth[0]["user_id"] if f.growth else "",
+        "top_cost_user": f.cost[0]["user_id"] if f.cost else "",
     }
     title = f"bucketlens daily report — {day.isoformat()}"
     page = render(
@@ -75,9 +114,9 @@ def build_daily_report(con: duckdb.DuckDBPyConnection, day: date, ui_link: str =
         alerts=alerts,
         critical=critical,
         abuse=abuse,
-        storage=storage,
-        growth=growth,
-        cost=cost,
+        storage=f.storage,
+        growth=f.growth,
+        cost=f.cost,
         storage_png=storage_png,
         cost_png=cost_png,
     )

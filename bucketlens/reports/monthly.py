@@ -1,9 +1,12 @@
 """The monthly report: the calendar month containing D, to date — cost, its trend and its month-over-month
-change (flagged above the rules file's ratio), plan margins, quota use and abuse. The figures are computed
-here; ``templates/monthly.html`` lays them out."""
+change (flagged above the rules file's ratio), plan margins, quota use and abuse. The figures are read
+for all the days of a run by the window queries in ``sql/`` (``monthly_*``) and computed here;
+``templates/monthly.html`` lays them out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -11,19 +14,17 @@ import duckdb
 
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.alerts_today import abuse_by_pattern
-from bucketlens.reports.cost_sql import by_category, category_days, registered_users, shares, total
+from bucketlens.reports.cost_sql import CostDays, by_category, registered_users, shares, total
 from bucketlens.reports.html import render
-from bucketlens.reports.monthly_sql import (
-    FULLEST_SQL,
-    MONTH_OVER_MONTH_SQL,
-    MONTHS_SQL,
-    PLAN_MARGIN_SQL,
-    QUOTA_SUMMARY_SQL,
-)
 from bucketlens.reports.report import Report
-from bucketlens.reports.warehouse import one, rows
+from bucketlens.reports.warehouse import report_sql, rows_by_day, window
 
 NAME = "monthly_report"
+MONTHS_SQL = report_sql("monthly_months")
+MONTH_OVER_MONTH_SQL = report_sql("monthly_month_over_month")
+PLAN_MARGIN_SQL = report_sql("monthly_plan_margin")
+QUOTA_SQL = report_sql("monthly_quota")
+FULLEST_SQL = report_sql("monthly_fullest")
 
 
 def trend_months(day: date, count: int = 6) -> list[date]:
@@ -32,30 +33,81 @@ def trend_months(day: date, count: int = 6) -> list[date]:
     return [date(i // 12, i % 12 + 1, 1) for i in range(index - count + 1, index + 1)]
 
 
-def month_over_month(con: duckdb.DuckDBPyConnection, day: date, ratio: float) -> dict:
-    """Month to date against the same days of last month; ``change`` is None without a fair comparison."""
-    mom = one(con, MONTH_OVER_MONTH_SQL, {"day": day})
-    fair = mom["previous_days"] >= mom["days"] > 0 and (mom["previous_usd"] or 0) > 0
-    change = fmt.change(mom["usd"], mom["previous_usd"]) if fair else None
-    return {**mom, "change": change, "flagged": change is not None and change > ratio}
+def month_over_month(con: duckdb.DuckDBPyConnection, days: Sequence[date], ratio: float) -> dict[date, dict]:
+    """Each day's month to date against the same days of last month; ``change`` is None without a fair
+    comparison, ``flagged`` when it rises above ``ratio``."""
+    out = {}
+    for day, (mom,) in rows_by_day(con, MONTH_OVER_MONTH_SQL, window(days), days).items():
+        fair = mom["previous_days"] >= mom["days"] > 0 and (mom["previous_usd"] or 0) > 0
+        change = fmt.change(mom["usd"], mom["previous_usd"]) if fair else None
+        out[day] = {**mom, "change": change, "flagged": change is not None and change > ratio}
+    return out
 
 
-def build_monthly_report(
-    con: duckdb.DuckDBPyConnection, day: date, mom_ratio: float, ui_link: str = ""
-) -> Report:
+@dataclass(frozen=True)
+class MonthlyFigures:
+    """What one day's page shows, as read for the whole window: a section of the page is one more
+    field here, one more window query in ``monthly_figures`` and one more block in the template."""
+
+    day: date
+    users: int
+    cost_days: dict[date, dict[str, Decimal]]  # {day: {category: usd}} of the month to date
+    months: list[dict]  # cost per month, the six months ending with this one
+    mom: dict
+    plans: list[dict]
+    quota: dict
+    fullest: list[dict]
+    abuse: list[dict]
+
+
+def monthly_figures(
+    con: duckdb.DuckDBPyConnection, days: Sequence[date], mom_ratio: float
+) -> Iterator[MonthlyFigures]:
+    """Each day's figures, from one query per figure for the whole window."""
+    params = window(days)
+    cost = CostDays(con, days[0].replace(day=1), days[-1])
+    users = registered_users(con, days)
+    months = rows_by_day(con, MONTHS_SQL, params, days)
+    mom = month_over_month(con, days, mom_ratio)
+    plans = rows_by_day(con, PLAN_MARGIN_SQL, params, days)
+    quota = rows_by_day(con, QUOTA_SQL, params, days)
+    fullest = rows_by_day(con, FULLEST_SQL, params, days)
+    abuse = abuse_by_pattern(con, days, month_to_date=True)
+    for day in days:
+        yield MonthlyFigures(
+            day=day,
+            users=users[day],
+            cost_days=cost.between(day.replace(day=1), day),
+            months=months[day],
+            mom=mom[day],
+            plans=plans[day],
+            quota=quota[day][0],
+            fullest=fullest[day],
+            abuse=abuse[day],
+        )
+
+
+def build_monthly_reports(
+    con: duckdb.DuckDBPyConnection,
+    days: Sequence[date],
+    mom_ratio: float,
+    ui_link: Callable[[date], str] = lambda _: "",
+) -> Iterator[Report]:
+    """Each day's page, rendered from the window's figures."""
+    for figures in monthly_figures(con, days, mom_ratio):
+        yield monthly_page(figures, mom_ratio, ui_link(figures.day))
+
+
+def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Report:
+    day, days, users, mom, plans, quota, fullest, abuse = (
+        f.day, f.cost_days, f.users, f.mom, f.plans, f.quota, f.fullest, f.abuse
+    )  # fmt: skip
     start = day.replace(day=1)
-    days = category_days(con, start, day)
     cost, categories = total(days), by_category(days)
-    users = registered_users(con, day)
     per_user = (cost / users).quantize(Decimal("0.000001")) if users else None
     average = (cost / len(days)).quantize(Decimal("0.000001")) if days else None
-    months = {r["month"]: r for r in rows(con, MONTHS_SQL, {"day": day})}
+    months = {r["month"]: r for r in f.months}
     trend = trend_months(day)
-    mom = month_over_month(con, day, mom_ratio)
-    plans = rows(con, PLAN_MARGIN_SQL, {"day": day})
-    quota = one(con, QUOTA_SUMMARY_SQL, {"day": day})
-    fullest = rows(con, FULLEST_SQL, {"day": day})
-    abuse = abuse_by_pattern(con, start, day)
     margin = sum((p["margin_usd"] for p in plans if p["plan"] != "(shared)"), Decimal(0))
 
     figures: dict[str, float | int] = {

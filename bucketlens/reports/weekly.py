@@ -6,7 +6,8 @@ which is when the schedule posts it to Slack. The page is ``templates/weekly.htm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,9 +18,8 @@ from bucketlens.markdown import escape_markdown
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.cost_sql import (
     CATEGORIES,
+    CostDays,
     by_category,
-    category_days,
-    estimated_days,
     registered_users,
     shares,
     top_users,
@@ -44,6 +44,7 @@ class WeekCost:
     users: int
     estimated_days: int
     top: list[dict]
+    per_day: dict[date, dict[str, Decimal]] = field(default_factory=dict)  # {day: {category: usd}}
 
     @property
     def start(self) -> date:
@@ -66,27 +67,37 @@ class WeekCost:
         return (self.cost / self.users).quantize(Decimal("0.000001")) if self.users else None
 
 
-def week_cost(con: duckdb.DuckDBPyConnection, day: date) -> tuple[WeekCost, dict[date, dict[str, Decimal]]]:
-    start, prev_end = day - timedelta(days=6), day - timedelta(days=7)
-    prev_start = day - timedelta(days=13)
-    days = category_days(con, start, day)
-    previous = category_days(con, prev_start, prev_end)
-    week = WeekCost(
-        day=day,
-        cost=total(days),
-        previous_cost=total(previous) if len(previous) == 7 else None,
-        categories=by_category(days),
-        users=registered_users(con, day),
-        estimated_days=estimated_days(con, start, day),
-        top=top_users(con, start, day, prev_start, prev_end),
-    )
-    return week, days
+def week_costs(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Iterator[WeekCost]:
+    """The weekly figures of each day of a window, from one query per figure for the whole window."""
+    cost = CostDays(con, days[0] - timedelta(days=13), days[-1])
+    users = registered_users(con, days)
+    top = top_users(con, days)
+    for day in days:
+        start = day - timedelta(days=6)
+        week = cost.between(start, day)
+        previous = cost.between(day - timedelta(days=13), day - timedelta(days=7))
+        yield WeekCost(
+            day=day,
+            cost=total(week),
+            previous_cost=total(previous) if len(previous) == 7 else None,
+            categories=by_category(week),
+            users=users[day],
+            estimated_days=cost.estimated_days(start, day),
+            top=top[day],
+            per_day=week,
+        )
 
 
-def build_weekly_report(
-    con: duckdb.DuckDBPyConnection, day: date, ui_link: str = ""
-) -> tuple[Report, WeekCost]:
-    week, days = week_cost(con, day)
+def build_weekly_reports(
+    con: duckdb.DuckDBPyConnection, days: Sequence[date], ui_link: Callable[[date], str] = lambda _: ""
+) -> Iterator[tuple[Report, WeekCost]]:
+    """Each day's page (and its figures, for the Slack post), rendered from the window's figures."""
+    for week in week_costs(con, days):
+        yield weekly_page(week, ui_link(week.day)), week
+
+
+def weekly_page(week: WeekCost, ui_link: str = "") -> Report:
+    days = week.per_day
     dates = [week.start + timedelta(days=i) for i in range(7)]
     labels = [f"{d:%a %m-%d}" for d in dates]
     stacks = {c: [float(days.get(d, {}).get(c, 0)) for d in dates] for c in CATEGORIES}
@@ -121,7 +132,7 @@ def build_weekly_report(
     preview = f"**{title}**\n\n" + "  \n".join(
         escape_markdown(line) for line in summary_text(week).splitlines()
     )
-    return Report(NAME, day, page, figures, preview, {CHART: png}), week
+    return Report(NAME, week.day, page, figures, preview, {CHART: png})
 
 
 def summary_text(week: WeekCost) -> str:

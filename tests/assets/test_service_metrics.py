@@ -9,7 +9,7 @@ import duckdb
 
 from bucketlens.formats import access_log, cloudwatch
 from bucketlens.formats import inventory as inventory_fmt
-from bucketlens.reports.daily_sql import SERVICE_DAYS_SQL
+from bucketlens.reports.daily import SERVICE_DAYS_SQL
 
 metrics = importlib.import_module("assets.usage.service_daily_metrics")  # the module, not the asset
 DAY = date(2026, 10, 5)
@@ -45,6 +45,7 @@ def test_a_user_active_in_two_buckets_is_one_active_user_of_the_service():
     ).fetchall()
     assert rows == [("photos-a", 2, 3), ("photos-b", 2, 3)]  # 1001+1002, 1001+1003; the service: 3
     assert result.metadata["active_users"].value == 3
-    (report_day,) = [r for r in con.execute(SERVICE_DAYS_SQL, {"day": DAY}).fetchall() if r[0] == DAY]
+    series = con.execute(SERVICE_DAYS_SQL, {"start": DAY, "end": DAY}).fetchall()  # the 30 days ending DAY
     columns = [d[0] for d in con.description]
+    (report_day,) = [r for r in series if dict(zip(columns, r, strict=True))["usage_date"] == DAY]
     assert dict(zip(columns, report_day, strict=True))["active_users"] == 3  # the sum over buckets said 4

@@ -3,7 +3,8 @@ source, month over month."""
 
 import io
 import tomllib
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from fnmatch import fnmatch
 from importlib.resources import files
 from pathlib import Path
@@ -15,8 +16,11 @@ from PIL import Image
 
 from bucketlens.reports import charts
 from bucketlens.reports import html as h
-from bucketlens.reports.alerts_today import todays_alerts
+from bucketlens.reports.alerts_today import abuse_by_pattern, alerts_by_day
+from bucketlens.reports.cost_sql import top_users
+from bucketlens.reports.daily import TOP_COST_SQL
 from bucketlens.reports.monthly import month_over_month, trend_months
+from bucketlens.reports.warehouse import rows_by_day, window
 
 
 def test_a_chart_is_the_same_png_for_the_same_data():
@@ -80,10 +84,13 @@ def _anomaly_tables(con):
 def test_alerts_come_from_alert_events_once_that_table_exists():
     con = duckdb.connect()
     _anomaly_tables(con)
-    day = date(2026, 10, 5)
-    fallback = todays_alerts(con, day)
-    assert fallback.source == "anomaly.service_anomalies + anomaly.abuse_flags"
-    assert [(r["rule"], r["subject"]) for r in fallback.rows] == [
+    day, quiet = date(2026, 10, 5), date(2026, 10, 4)  # a window of two days, one without detections
+    fallback = alerts_by_day(con, [quiet, day])
+    assert {d: a.source for d, a in fallback.items()} == {
+        d: "anomaly.service_anomalies + anomaly.abuse_flags" for d in (quiet, day)
+    }
+    assert fallback[quiet].rows == []
+    assert [(r["rule"], r["subject"]) for r in fallback[day].rows] == [
         ("rapid_upload", "user 42"),
         ("latency", "bucket b"),
     ]
@@ -93,9 +100,10 @@ def test_alerts_come_from_alert_events_once_that_table_exists():
         "'critical' AS severity, 'user 42' AS subject, 'firing' AS state, 150.0 AS value, 100.0 AS threshold, "
         "DATE '2026-10-05' AS usage_date, 'uploaded 150 GB in an hour' AS reason"
     )
-    events = todays_alerts(con, day)
-    assert events.source == "alerts.alert_events" and events.count("critical") == 1
-    assert events.rows[0]["reason"] == "uploaded 150 GB in an hour"
+    events = alerts_by_day(con, [quiet, day])
+    assert events[day].source == "alerts.alert_events" and events[day].count("critical") == 1
+    assert events[day].rows[0]["reason"] == "uploaded 150 GB in an hour"
+    assert events[quiet].rows == [] and events[quiet].source == "alerts.alert_events"
 
 
 def _daily_cost(con, rows):
@@ -109,18 +117,62 @@ def test_month_over_month_compares_the_same_days_and_flags_above_the_ratio():
     september = [(date(2026, 9, d), "10.000000") for d in range(1, 31)]
     october = [(date(2026, 10, d), "12.500000") for d in range(1, 6)]  # +25 %
     _daily_cost(con, september + october)
-    mom = month_over_month(con, date(2026, 10, 5), 0.2)
-    assert (mom["days"], mom["previous_days"]) == (5, 5)
-    assert round(mom["change"], 6) == 0.25 and mom["flagged"] is True
-    assert month_over_month(con, date(2026, 10, 5), 0.3)["flagged"] is False
+    days = [date(2026, 9, 29) + timedelta(days=i) for i in range(7)]  # Sep 29 .. Oct 5, one query
+    mom = month_over_month(con, days, 0.2)
+    # September has no August to compare with; each October day compares with as many September days.
+    assert [(mom[d]["days"], mom[d]["previous_days"]) for d in days] == [
+        (29, 0), (30, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)
+    ]  # fmt: skip
+    assert [mom[d]["change"] for d in days[:2]] == [None, None]
+    assert all(round(mom[d]["change"], 6) == 0.25 and mom[d]["flagged"] is True for d in days[2:])
+    assert month_over_month(con, days, 0.3)[days[-1]]["flagged"] is False
     _daily_cost(con, september[-3:] + october)  # last month has fewer days of cost: no comparison
-    assert month_over_month(con, date(2026, 10, 5), 0.2) | {"previous_days": 0} == month_over_month(
-        con, date(2026, 10, 5), 0.2
-    ) | {"previous_days": 0}
-    assert month_over_month(con, date(2026, 10, 5), 0.2)["change"] is None
+    fewer = month_over_month(con, days, 0.2)[days[-1]]
+    assert (fewer["days"], fewer["previous_days"], fewer["change"], fewer["flagged"]) == (5, 0, None, False)
 
 
 def test_the_trend_is_six_calendar_months_across_a_year_end():
     assert trend_months(date(2027, 2, 14)) == [
         date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)
     ]  # fmt: skip
+
+
+def _ties(con):
+    """User 7's cost on 2026-10-05: storage and transfer one micro-dollar each (a credit day leaves many
+    users such ties); a pattern flagged as a warning, then as critical."""
+    day = date(2026, 10, 5)
+    con.execute("CREATE SCHEMA cost")
+    con.execute(
+        "CREATE TABLE cost.user_daily_cost (usage_date DATE, user_id VARCHAR, category VARCHAR, "
+        "amount_usd DECIMAL(18, 6), is_estimate BOOLEAN)"
+    )
+    con.executemany(
+        "INSERT INTO cost.user_daily_cost VALUES (?, '7', ?, ?, false)",
+        [(day, "storage", "0.000001"), (day, "transfer", "0.000001"), (day, "adjustment", "-0.000004")],
+    )
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.users AS SELECT DATE '2026-10-05' AS snapshot_date, '7' AS user_id, 'free' AS plan"
+    )
+    _anomaly_tables(con)
+    con.execute(
+        "INSERT INTO anomaly.abuse_flags VALUES (DATE '2026-10-02', '43', 'rapid_upload', 'warning', 1.0, 1.0)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE anomaly.abuse_flags AS SELECT * FROM anomaly.abuse_flags ORDER BY usage_date"
+    )
+    return day
+
+
+def test_ties_are_broken_the_same_way_on_every_run():
+    """The category "of most of the cost" among equal costs, and a pattern's severity among several, were
+    whichever row DuckDB met first (two answers over fifteen runs of the 2026-11-30 demo page; "transfer"
+    and "warning" here): now the first category by name, and the most severe flag."""
+    con = duckdb.connect()
+    day = _ties(con)
+    (daily_top,) = rows_by_day(con, TOP_COST_SQL, window([day]), [day])[day]
+    (weekly_top,) = top_users(con, [day])[day]
+    assert (daily_top["main_category"], weekly_top["main_category"]) == ("storage", "storage")
+    assert daily_top["day_usd"] == weekly_top["usd"] == Decimal("-0.000002")
+    (pattern,) = abuse_by_pattern(con, [day], month_to_date=True)[day]
+    assert (pattern["pattern"], pattern["severity"], pattern["flags"]) == ("rapid_upload", "critical", 2)

@@ -53,11 +53,11 @@ def test_the_weekly_post_names_the_iso_week_and_attaches_the_chart(reported):
     # The range run's metadata holds the last day's post; rebuild the Sunday's post from the pure core.
     import duckdb
 
-    from bucketlens.reports.weekly import build_weekly_report, weekly_post
+    from bucketlens.reports.weekly import week_costs, weekly_post
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        _, summary = build_weekly_report(con, sunday)
+        (summary,) = week_costs(con, [sunday])
     finally:
         con.close()
     chart = home / "reports" / "weekly_cost_summary" / f"{sunday}.cost_by_category.png"

@@ -1,32 +1,29 @@
 """The jinja2 pages show what the f-string pages showed, and user text on them stays text.
 
-``tests/reports/legacy`` is a frozen copy of the f-string renderer. Each report is rendered by both from
-the same warehouse and what a reader sees is compared (``page_content``: text, tables cell by cell with
-their classes, links, images, CSS, key figures), as are the report's figures, markdown preview and chart
-files. Two warehouses: the tiny generated source as the pipeline built it, and a copy varied so the
+``tests/reports/legacy`` is a frozen copy of the f-string renderer (reading its figures one query per
+figure and day, drawing a new figure per chart, as before set-based ranges). Each report is rendered by
+both from the same warehouse and what a reader sees is compared (``page_content``: text, tables cell by
+cell with their classes, links, images, CSS, key figures), as are the report's figures, markdown preview
+and chart files. Two warehouses: the tiny generated source as the pipeline built it, and a copy varied so the
 branches the tiny month never reaches are taken too — a September to compare with (month over month
 +100 %, flagged; a previous week), the alert engine's events instead of the detections, a day priced
 from the price book, no UI link — and with users whose ids are HTML.
 """
 
 import re
-import shutil
-from datetime import timedelta
 
 import duckdb
 import pytest
 
 from bucketlens.reports import daily, monthly, weekly
 from bucketlens.reports.report import Report
-from tests.reports.conftest import UI
+from tests.reports.conftest import IMG, SCRIPT, UI
 from tests.reports.legacy import daily as legacy_daily
 from tests.reports.legacy import monthly as legacy_monthly
 from tests.reports.legacy import weekly as legacy_weekly
 from tests.reports.page_content import page_content
 
 MOM_RATIO = 0.2  # the default rules file's service.month_over_month_cost.ratio
-SCRIPT = "<script>alert(1)</script>"
-IMG = '"><img src=x onerror=1>'
 
 
 def _page_of_week(build):
@@ -37,20 +34,25 @@ def _with_ratio(build):
     return lambda con, day, link: build(con, day, MOM_RATIO, link)
 
 
+def _one_day(build_window):
+    """A window builder run for one day: what a daily run renders."""
+    return lambda con, day, link: next(iter(build_window(con, [day], lambda _: link)))
+
+
 # report -> (asset name, charts on the page, old builder, new builder); builders take (con, day, ui_link).
 REPORTS = {
-    "daily": (daily.NAME, 2, legacy_daily.build_daily_report, daily.build_daily_report),
+    "daily": (daily.NAME, 2, legacy_daily.build_daily_report, _one_day(daily.build_daily_reports)),
     "weekly": (
         weekly.NAME,
         1,
         _page_of_week(legacy_weekly.build_weekly_report),
-        _page_of_week(weekly.build_weekly_report),
+        _page_of_week(_one_day(weekly.build_weekly_reports)),
     ),
     "monthly": (
         monthly.NAME,
         1,
         _with_ratio(legacy_monthly.build_monthly_report),
-        _with_ratio(monthly.build_monthly_report),
+        _one_day(lambda con, days, links: monthly.build_monthly_reports(con, days, MOM_RATIO, links)),
     ),
 }
 
@@ -73,63 +75,6 @@ def _new(warehouse, report: str, day, link: str) -> Report:
 
 def _link(report: str, day) -> str:
     return f"{UI}/assets/{REPORTS[report][0]}?view=partitions&partition={day.isoformat()}"
-
-
-def _first(con, sql: str, params: list) -> str:
-    return con.execute(sql, params).fetchall()[0][0]
-
-
-@pytest.fixture(scope="module")
-def varied(reported, tmp_path_factory):
-    """A copy of the tiny warehouse with the rare branches and two users whose ids are HTML: ``SCRIPT`` is
-    the week's top spender (weekly page), ``IMG`` the user fullest of quota (monthly page); both have
-    alert events on the last day (daily page)."""
-    home, days, _ = reported
-    last = days[-1]
-    path = tmp_path_factory.mktemp("varied") / "warehouse.duckdb"
-    shutil.copyfile(home / "warehouse.duckdb", path)
-    con = duckdb.connect(str(path))
-    try:
-        # September = October's cost again 10, 20 and 30 days earlier at half the amount (billed).
-        con.execute(
-            "INSERT INTO cost.user_daily_cost BY NAME "
-            "SELECT c.* REPLACE (c.usage_date - s.days AS usage_date, c.amount_usd / 2 AS amount_usd, "
-            "false AS is_estimate) FROM cost.user_daily_cost c, (VALUES (10), (20), (30)) s(days)"
-        )
-        con.execute("UPDATE cost.user_daily_cost SET is_estimate = true WHERE usage_date = ?", [last])
-        spender = _first(
-            con,
-            "SELECT user_id FROM cost.user_daily_cost WHERE usage_date BETWEEN ? AND ? AND user_id <> '_shared' "
-            "GROUP BY ALL ORDER BY sum(amount_usd) DESC, user_id LIMIT 1",
-            [last - timedelta(days=6), last],
-        )
-        fullest = _first(
-            con,
-            "SELECT user_id FROM cost.user_quota_use WHERE usage_date = ? AND user_id <> ? "
-            "ORDER BY quota_use_pct DESC, user_id LIMIT 1",
-            [last, spender],
-        )
-        tables = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.columns c "
-            "JOIN information_schema.tables t USING (table_schema, table_name) "
-            "WHERE column_name = 'user_id' AND table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            for old, new in ((spender, SCRIPT), (fullest, IMG)):
-                con.execute(f'UPDATE "{schema}"."{table}" SET user_id = ? WHERE user_id = ?', [new, old])
-        con.execute("CREATE SCHEMA IF NOT EXISTS alerts")
-        con.execute(
-            "CREATE OR REPLACE TABLE alerts.alert_events (alert_key VARCHAR, rule VARCHAR, severity VARCHAR, "
-            "subject VARCHAR, state VARCHAR, value DOUBLE, threshold DOUBLE, usage_date DATE, reason VARCHAR)"
-        )
-        events = [
-            ("k1", "user_rapid_upload", "critical", f"user {SCRIPT}", "firing", 150.0, 100.0, last, None),
-            ("k2", "user_hot_key", "warning", f"user {IMG}", "resolved", 9e3, 5e3, last, f"key {IMG} hot"),
-        ]
-        con.executemany("INSERT INTO alerts.alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
-    finally:
-        con.close()
-    return path
 
 
 def assert_same_page(old: Report, new: Report) -> None:

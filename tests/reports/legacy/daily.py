@@ -6,19 +6,21 @@ from datetime import date
 
 import duckdb
 
-from bucketlens.reports import charts, fmt
-from bucketlens.reports.alerts_today import abuse_by_pattern, todays_alerts
+from bucketlens.reports import fmt
 from bucketlens.reports.daily import NAME
-from bucketlens.reports.daily_sql import (
+from bucketlens.reports.report import Report
+from bucketlens.reports.warehouse import rows
+from tests.reports.legacy import charts
+from tests.reports.legacy import html as h
+from tests.reports.legacy.queries import (
     SERVICE_DAYS_SQL,
     TOP_COST_SQL,
     TOP_GROWTH_SQL,
     TOP_STORAGE_SQL,
     USER_STORAGE_SQL,
+    abuse_by_pattern,
+    todays_alerts,
 )
-from bucketlens.reports.report import Report
-from bucketlens.reports.warehouse import rows
-from tests.reports.legacy import html as h
 
 
 def _tiles(today: dict, before: dict, alert_count: int, critical: int) -> list[h.Tile]:

@@ -1,5 +1,5 @@
-"""The monthly report page as the f-string renderer built it (frozen copy, see ``__init__``); the
-month-over-month comparison and the trend months are the live module's."""
+"""The monthly report page as the f-string renderer built it (frozen copy, see ``__init__``); the trend
+months are the live module's."""
 
 from __future__ import annotations
 
@@ -8,19 +8,24 @@ from decimal import Decimal
 
 import duckdb
 
-from bucketlens.reports import charts, fmt
-from bucketlens.reports.alerts_today import abuse_by_pattern
-from bucketlens.reports.cost_sql import by_category, category_days, registered_users, total
-from bucketlens.reports.monthly import NAME, month_over_month, trend_months
-from bucketlens.reports.monthly_sql import (
+from bucketlens.reports import fmt
+from bucketlens.reports.cost_sql import by_category, total
+from bucketlens.reports.monthly import NAME, trend_months
+from bucketlens.reports.report import Report
+from bucketlens.reports.warehouse import rows
+from tests.reports.legacy import charts
+from tests.reports.legacy import html as h
+from tests.reports.legacy.queries import (
     FULLEST_SQL,
     MONTHS_SQL,
     PLAN_MARGIN_SQL,
     QUOTA_SUMMARY_SQL,
+    abuse_by_pattern,
+    category_days,
+    month_over_month,
+    one,
+    registered_users,
 )
-from bucketlens.reports.report import Report
-from bucketlens.reports.warehouse import one, rows
-from tests.reports.legacy import html as h
 
 
 def build_monthly_report(

@@ -1,6 +1,5 @@
 """The weekly cost summary page as the f-string renderer built it (frozen copy, see ``__init__``).
-The figures (``week_cost``) and the preview's words (``summary_text``) are the live module's: only the
-page assembly is frozen."""
+The preview's words (``summary_text``) are the live module's."""
 
 from __future__ import annotations
 
@@ -10,11 +9,13 @@ from decimal import Decimal
 import duckdb
 
 from bucketlens.markdown import escape_markdown
-from bucketlens.reports import charts, fmt
+from bucketlens.reports import fmt
 from bucketlens.reports.cost_sql import CATEGORIES
 from bucketlens.reports.report import Report
-from bucketlens.reports.weekly import CHART, NAME, WeekCost, summary_text, week_cost
+from bucketlens.reports.weekly import CHART, NAME, WeekCost, summary_text
+from tests.reports.legacy import charts
 from tests.reports.legacy import html as h
+from tests.reports.legacy.queries import week_cost
 
 
 def build_weekly_report(
