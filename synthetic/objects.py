@@ -121,16 +121,24 @@ def make_rows(user, key, created, size, content, lane, origin, is_dm=None) -> Ve
     )
 
 
+_CLASS_BY_LANE_AND_AGE = np.array(
+    [
+        [STANDARD, DEEP_ARCHIVE, DEEP_ARCHIVE, DEEP_ARCHIVE],
+        [INTELLIGENT_TIERING] * 4,
+        [STANDARD, STANDARD_IA, STANDARD_IA, GLACIER_IR],
+        [STANDARD, STANDARD, GLACIER, GLACIER],
+        [STANDARD] * 4,
+    ],
+    dtype=np.int8,
+)
+"""Storage class by lifecycle lane and age bucket (< 30, 30-59, 60-89, >= 90 days)."""
+
+
 def storage_class_codes(lane: np.ndarray, age_seconds: np.ndarray) -> np.ndarray:
     """Storage class index of versions of a given age, following their lifecycle lane."""
     age = age_seconds // DAY_SECONDS
-    cls = np.full(len(lane), STANDARD, dtype=np.int8)
-    cls[(lane == 0) & (age >= 30)] = DEEP_ARCHIVE
-    cls[lane == 1] = INTELLIGENT_TIERING
-    cls[(lane == 2) & (age >= 30)] = STANDARD_IA
-    cls[(lane == 2) & (age >= 90)] = GLACIER_IR
-    cls[(lane == 3) & (age >= 60)] = GLACIER
-    return cls
+    bucket = (age >= 30).astype(np.int8) + (age >= 60) + (age >= 90)
+    return _CLASS_BY_LANE_AND_AGE[lane, bucket]
 
 
 def sample_times(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
