@@ -25,7 +25,7 @@ PINNED = {
     "access-logs": "427398e12ebf3d8d",
     "cloudwatch": "8cce334927488ce5",
     "cur": "4316e9ecf8da28fd",
-    "inventory": "e17758827df064cd",
+    "inventory": "3755869987316d63",
     "labels.jsonl": "ff4c0cbe0f0041a6",
     "users.sqlite": "d14ed923f11a6a0d",
 }
@@ -38,13 +38,13 @@ COUNTS = {
 }
 
 
-def _content(path: Path) -> bytes:
+def _content(path: Path, rel: Path) -> bytes:
     """The bytes that carry the data: what a reader of the file sees, not how it was compressed."""
     if path.name.endswith(".gz"):
         return gzip.decompress(path.read_bytes())
     if path.suffix == ".parquet":
         return repr(pq.read_table(path).to_pylist()).encode()
-    if path.name == "manifest.json" and path.parts[-4] == "inventory":
+    if path.name == "manifest.json" and rel.parts[0] == "inventory":
         body = json.loads(path.read_text())
         body["files"] = [f["key"] for f in body["files"]]
         return json.dumps(body, sort_keys=True).encode()
@@ -65,7 +65,7 @@ def content_digests(root: Path) -> dict[str, str]:
             continue
         rel = path.relative_to(root)
         h = out.setdefault(rel.parts[0], hashlib.sha256())
-        h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(_content(path)).digest())
+        h.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(_content(path, rel)).digest())
     return {name: h.hexdigest()[:16] for name, h in out.items()}
 
 
