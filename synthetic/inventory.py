@@ -12,7 +12,6 @@ through bounded memory; gzip output has a zero mtime, so a seed reproduces ident
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from isal import igzip
 
 from synthetic.layout import (
     DAY_SECONDS,
@@ -288,10 +288,14 @@ class _Digesting:
 def _write_csv(rows: pa.Table, path: Path) -> tuple[int, str]:
     """One CSV data file: gzip (mtime 0, no file name, so bytes are reproducible), no header, every
     value quoted, compressed in slices so the text of a big file never sits in memory whole; returns
-    its size and MD5."""
+    its size and MD5.
+
+    Compressed with ISA-L (``isal``) at level 1: a month's reports are ~2 GB of text, which zlib's
+    fastest level takes ~17 CPU-seconds to compress and ISA-L ~3.5, to files ~10 % smaller. Any gzip
+    reader reads them; the bytes differ from zlib's (the text inside, hence every loaded row, does not)."""
     with path.open("wb") as raw:
         out = _Digesting(raw)
-        with gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=1, mtime=0) as gz:
+        with igzip.IGzipFile(filename="", fileobj=out, mode="wb", compresslevel=1, mtime=0) as gz:
             for offset in range(0, len(rows), CSV_SLICE_ROWS):
                 gz.write(memoryview(_csv_text(rows.slice(offset, CSV_SLICE_ROWS))))
     return out.size, out.md5.hexdigest()
