@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
 from synthetic.population import Population
@@ -167,6 +169,11 @@ def object_sizes(rng: np.random.Generator, ext: np.ndarray) -> np.ndarray:
     return size.astype(np.int64)
 
 
+def _digits(values: np.ndarray, width: int = 0) -> pa.Array:
+    """Integers as text, zero-padded to ``width`` (``str.zfill``: wider numbers are kept whole)."""
+    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width, "0")
+
+
 def _keys(rng, pop: Population, user, seq, created, ext) -> np.ndarray:
     """``users/<id>/photos/<YYYY>/<MM>/IMG_<n>.<ext>`` (videos under ``videos/``), dated by capture
     month (up to two years before upload); a few users get keys with spaces, '+', '%', non-ASCII."""
@@ -175,26 +182,21 @@ def _keys(rng, pop: Population, user, seq, created, ext) -> np.ndarray:
     year = dt.astype("datetime64[Y]").astype(int) + 1970
     month = dt.astype("datetime64[M]").astype(int) % 12 + 1
     is_video = np.isin(ext, ["mp4", "mov"])
-    folder = np.where(is_video, "/videos/", "/photos/")
-    stem = np.where(is_video, "VID_", "IMG_")
-    n = np.char.zfill(seq.astype(str), 4)
-    parts = [
+    video = pa.array(is_video)
+    key = pc.binary_join_element_wise(  # joined in Arrow: ~10x numpy's string ops
         "users/",
-        pop.user_id[user],
-        folder,
-        year.astype(str),
+        pa.array(pop.user_id).take(pa.array(user)),
+        pc.if_else(video, "/videos/", "/photos/"),
+        _digits(year),
         "/",
-        np.char.zfill(month.astype(str), 2),
+        _digits(month, 2),
         "/",
-        stem,
-        n,
+        pc.if_else(video, "VID_", "IMG_"),
+        _digits(seq, 4),
         ".",
-        ext,
-    ]
-    key = parts[0]
-    for p in parts[1:]:
-        key = np.char.add(key, p)
-    key = key.astype(object)
+        pa.array(ext),
+        "",
+    ).to_numpy(zero_copy_only=False)
     special_users = rng.random(pop.size) < 0.04
     first_of_user = np.r_[True, user[1:] != user[:-1]]
     pick = special_users[user] & ((seq % 37 == 5) | first_of_user) & ~is_video
