@@ -126,27 +126,35 @@ def generate(
                 )
                 for d in day_list
             ]
-            storages = {d: day_storage(cat, d) for d in day_list}
-            moves = {d: transitions(cat, d) for d in day_list}
-            texts = RequestTexts.of(pop)
-            base = Requests.concat(
-                [mutation_requests(cat, pop, texts, start, days, seed)]
-                + [daily_reads(cat, pop, d, end, seed) for d in day_list]
-            )
-            spike = _spike_bytes(injections, base, storages, moves, day_list[:-1], seed, con)
-            extra = anomaly_mod.request_rows(injections, cat, pop, texts, seed, spike)
-            log = finalize_requests([base, extra], seed, cat, pop, texts)
-            del base, extra
-            con.register("requests_arrow", request_columns(log.requests))
-            series = request_series_by_day(con)
-            for d in day_list:
-                write_day(out_dir, storages[d], con, series.get(d))
-            lines, _ = daily_costs(_usages(storages, moves, request_usage(con), day_list[:-1]), seed)
-            con.unregister("requests_arrow")
-            exports = write_exports(out_dir, lines, end, seed) if lines else []
-            days_done = _DaysDone(day_list, reports, storages, log.requests.ts_ms, progress)
-            logs = write_logs(out_dir, log, start, days, con, anomalies, delivered=days_done.logs_through)
-            stats = days_done.finish()
+            try:
+                storages = {d: day_storage(cat, d) for d in day_list}
+                moves = {d: transitions(cat, d) for d in day_list}
+                texts = RequestTexts.of(pop)
+                base = Requests.concat(
+                    [mutation_requests(cat, pop, texts, start, days, seed)]
+                    + [daily_reads(cat, pop, d, end, seed) for d in day_list]
+                )
+                spike = _spike_bytes(injections, base, storages, moves, day_list[:-1], seed, con)
+                extra = anomaly_mod.request_rows(injections, cat, pop, texts, seed, spike)
+                log = finalize_requests([base, extra], seed, cat, pop, texts)
+                del base, extra
+                con.register("requests_arrow", request_columns(log.requests))
+                series = request_series_by_day(con)
+                for d in day_list:
+                    write_day(out_dir, storages[d], con, series.get(d))
+                lines, _ = daily_costs(_usages(storages, moves, request_usage(con), day_list[:-1]), seed)
+                con.unregister("requests_arrow")
+                exports = write_exports(out_dir, lines, end, seed) if lines else []
+                days_done = _DaysDone(day_list, reports, storages, log.requests.ts_ms, progress)
+                logs = write_logs(out_dir, log, start, days, con, anomalies, delivered=days_done.logs_through)
+                stats = days_done.finish()
+            except BaseException:
+                # An error or Ctrl-C: the reports not started are dropped (Future.cancel); leaving the
+                # pool waits for the ones being written, which write their manifest last, so no
+                # manifest on disk names a missing or partial file.
+                for report in reports:
+                    report.cancel()
+                raise
     finally:
         con.close()
 
