@@ -9,10 +9,11 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from bucketlens.logs import configure as configure_logs
-from bucketlens.logs import log_event
+from bucketlens.logs import get_logger, log_event
 from bucketlens.settings import Settings
 
 
@@ -42,26 +43,37 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.progress import day_progress, use_bars
     from synthetic import generate
 
-    summary = generate(
-        args.out,
-        args.start,
-        args.days,
-        args.users,
-        seed=args.seed,
-        inventory_format=args.inventory_format,
-        anomalies=not args.no_anomalies,
-        progress=print,
-    )
-    print(
-        f"Generated {summary.days} days ({summary.start} .. {summary.end}) for {summary.users:,} users under {summary.out_dir}\n"
+    started = time.perf_counter()
+    log = get_logger("cli")
+    with day_progress(args.days, use_bars(Settings.from_env().log_format), log) as day_written:
+        summary = generate(
+            args.out,
+            args.start,
+            args.days,
+            args.users,
+            seed=args.seed,
+            inventory_format=args.inventory_format,
+            anomalies=not args.no_anomalies,
+            progress=day_written,
+        )
+    log_event(
+        log,
+        "generate_finished",
+        f"Generated {summary.days} days ({summary.start} .. {summary.end}) for {summary.users:,} users under {summary.out_dir} "
+        f"in {time.perf_counter() - started:.1f}s\n"
         f"  inventory rows {summary.inventory_rows_total:,} (last day {summary.objects_last_day:,} objects) · "
         f"access-log lines {summary.access_log_lines:,} in {summary.access_log_objects:,} objects · "
         f"CUR line items {summary.cur_line_items:,} in {len(summary.cur_exports)} billing period(s)\n"
         f"  labelled anomalies: {summary.anomalies} -> {summary.labels_path}\n"
-        f"  users DB: {summary.users_db_path}"
-    )
+        f"  users DB: {summary.users_db_path}",
+        days=summary.days, users=summary.users, out=str(summary.out_dir),
+        seconds=round(time.perf_counter() - started, 2), inventory_rows=summary.inventory_rows_total,
+        access_log_lines=summary.access_log_lines, cur_line_items=summary.cur_line_items,
+        anomalies=summary.anomalies,
+    )  # fmt: skip
     return 0
 
 

@@ -3,6 +3,10 @@
 The generated source lives in ``$BUCKETLENS_HOME/source`` and is reused when the parameters match (it
 is deterministic), so a second demo run only re-materializes, which also shows that reruns replace
 partitions instead of appending.
+
+Everything it says goes through the ``bucketlens.cli`` logger, so ``BUCKETLENS_LOG_FORMAT=json`` prints
+JSON lines only; on a terminal the generation and each Dagster run get a progress bar
+(``pipelines.progress``), elsewhere a line per day.
 """
 
 from __future__ import annotations
@@ -15,32 +19,44 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bucketlens.anomaly.evaluation import alert_subject, labels_without_alert, load_labels
+from bucketlens.logs import log_event
 from bucketlens.settings import Settings, default_users_db
 from pipelines.instance import persistent_instance
-from pipelines.runner import DayOutcome, days_between, run_days
+from pipelines.progress import day_progress, use_bars
+from pipelines.runner import LOG, DayOutcome, days_between, run_days
 
 ESTIMATE_CHECK = "cost_line_items:day_covered_by_export"  # warns on days billed by estimate
 
 
-def _generated_source(settings: Settings, users: int, days: int, start: date, seed: int) -> Path:
+def _generated_source(settings: Settings, users: int, days: int, start: date, seed: int, bars: bool) -> Path:
     from synthetic import generate
 
     source = settings.home / "source"
     stamp = source / "bucketlens-demo.json"
     wanted = {"users": users, "days": days, "start": start.isoformat(), "seed": seed, "version": 1}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        print(f"Reusing generated data in {source} (same parameters)")
+        log_event(LOG, "demo_source_reused", f"Reusing generated data in {source} (same parameters)")
         return source
     if source.exists():
         shutil.rmtree(source)
-    print(f"Generating {days} days for {users:,} users into {source} ...")
+    log_event(
+        LOG, "generate_started", f"Generating {days} days for {users:,} users into {source} ...",
+        days=days, users=users, seed=seed, source=str(source),
+    )  # fmt: skip
     started = time.perf_counter()
-    summary = generate(source, start, days, users, seed=seed, progress=lambda line: print("  " + line))
-    print(
-        f"Generated in {time.perf_counter() - started:.1f}s: {summary.inventory_rows_total:,} inventory rows, "
+    with day_progress(days, bars, LOG) as day_written:
+        summary = generate(source, start, days, users, seed=seed, progress=day_written)
+    seconds = time.perf_counter() - started
+    log_event(
+        LOG,
+        "generate_finished",
+        f"Generated in {seconds:.1f}s: {summary.inventory_rows_total:,} inventory rows, "
         f"{summary.access_log_lines:,} access-log lines, {summary.cur_line_items:,} CUR line items, "
-        f"{summary.anomalies} labelled anomalies"
-    )
+        f"{summary.anomalies} labelled anomalies",
+        seconds=round(seconds, 2), inventory_rows=summary.inventory_rows_total,
+        access_log_lines=summary.access_log_lines, cur_line_items=summary.cur_line_items,
+        anomalies=summary.anomalies,
+    )  # fmt: skip
     stamp.write_text(json.dumps(wanted))
     return source
 
@@ -203,7 +219,8 @@ def _report_lines(settings: Settings, last: date) -> list[str]:
 def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) -> int:
     started = time.perf_counter()
     start = end - timedelta(days=days - 1)
-    source = _generated_source(settings, users, days, start, seed)
+    bars = use_bars(settings.log_format)
+    source = _generated_source(settings, users, days, start, seed, bars)
     os.environ["BUCKETLENS_SOURCE"] = str(source)
     os.environ["BUCKETLENS_USERS_DB"] = default_users_db(str(source), settings.home)
     settings = Settings.from_env()
@@ -211,12 +228,21 @@ def run_demo(settings: Settings, users: int, days: int, end: date, seed: int) ->
     from pipelines.definitions import defs
 
     instance = persistent_instance(settings)
-    print(
+    log_event(
+        LOG,
+        "demo_runs_started",
         f"Running {days} days ({start} .. {end}): sources, per-user usage and cost, anomalies, alerts, "
-        "reports; a Dagster run per week"
-    )
-    outcomes = run_days(defs(), instance, days_between(start, end))
+        "reports; a Dagster run per week",
+        start=start.isoformat(), end=end.isoformat(),
+    )  # fmt: skip
+    outcomes = run_days(defs(), instance, days_between(start, end), bars=bars)
     extra = _alert_figures(settings, source, days_between(start, end)) + _deliver_alerts(settings)
-    print(_summary(settings, outcomes, source, time.perf_counter() - started, extra))
-    print("\n".join(_report_lines(settings, end)))
-    return 0 if all(o.success for o in outcomes) else 1
+    seconds = time.perf_counter() - started
+    failed = sum(not o.success for o in outcomes)
+    log_event(
+        LOG,
+        "demo_finished",
+        "\n".join([_summary(settings, outcomes, source, seconds, extra), *_report_lines(settings, end)]),
+        seconds=round(seconds, 1), days=len(outcomes), failed=failed,
+    )  # fmt: skip
+    return 0 if not failed else 1

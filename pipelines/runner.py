@@ -7,7 +7,9 @@ asset reports its figures per day (``per_day`` metadata), from which the progres
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -16,6 +18,7 @@ import dagster as dg
 from assets.jobs import DAILY_JOB
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from bucketlens.logs import get_logger, log_event
+from pipelines.progress import RunBars
 
 DEFAULT_CHUNK_DAYS = 7
 
@@ -69,13 +72,22 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def run_range(
-    defs: dg.Definitions, instance: dg.DagsterInstance, days: list[date], job_name: str = DAILY_JOB
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    days: list[date],
+    job_name: str = DAILY_JOB,
+    on_event: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> list[DayOutcome]:
-    """One run materializing ``days`` (consecutive); one outcome per day."""
+    """One run materializing ``days`` (consecutive); one outcome per day. ``on_event`` sees each of
+    the run's events as the instance stores it (a progress bar follows the steps with it)."""
     job = defs.resolve_job_def(job_name)
+    run_id = str(uuid.uuid4())
+    if on_event is not None:
+        instance.add_event_listener(run_id, on_event)
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
+        run_id=run_id,
         raise_on_error=False,
         tags={
             RANGE_START_TAG: days[0].isoformat(),
@@ -156,12 +168,18 @@ def run_days(
     report: Callable[[int, int, DayOutcome], None] = log_day,
     job_name: str = DAILY_JOB,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
+    bars: bool = False,
 ) -> list[DayOutcome]:
     """Run ``days`` in chunks of ``chunk_days`` consecutive days, reporting each day as its chunk
-    finishes, and the errors of a failed chunk once."""
+    finishes, and the errors of a failed chunk once; with ``bars``, a progress bar per run (on a
+    terminal: see ``pipelines.progress``)."""
     outcomes: list[DayOutcome] = []
-    for chunk in chunks(days, chunk_days):
-        results = run_range(defs, instance, chunk, job_name)
+    runs = chunks(days, chunk_days)
+    steps = len(defs.resolve_job_def(job_name).graph.node_dict)  # one step per asset
+    run_bars = RunBars(len(runs), steps) if bars else None
+    for index, chunk in enumerate(runs, 1):
+        with run_bars.run(index, chunk) if run_bars else nullcontext() as on_event:
+            results = run_range(defs, instance, chunk, job_name, on_event)
         for outcome in results:
             outcomes.append(outcome)
             report(len(outcomes), len(days), outcome)

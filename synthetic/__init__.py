@@ -9,7 +9,7 @@ with each other as real AWS sources do; same seed and arguments give byte-identi
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,13 +19,14 @@ import numpy as np
 
 from synthetic import anomalies as anomaly_mod
 from synthetic.access_logs import finalize_requests, request_columns, write_logs
-from synthetic.cloudwatch import write_day
+from synthetic.cloudwatch import request_series_by_day, write_day
 from synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
 from synthetic.inventory import (
     ROWS_PER_FILE,
     InventoryStats,
     build_catalog,
     generate_inventory_snapshot,
+    snapshot_csv_rows,
     snapshot_table,
     write_report,
 )
@@ -35,7 +36,7 @@ from synthetic.objects import VersionRows, apply_changes, shared_objects, user_u
 from synthetic.population import make_population
 from synthetic.prices import EGRESS_PER_GB, GIB
 from synthetic.storage import day_storage, transitions
-from synthetic.traffic import Requests, daily_reads, mutation_requests
+from synthetic.traffic import Requests, RequestTexts, daily_reads, mutation_requests
 from synthetic.users_db import write_users_db
 
 __all__ = ["GenerateSummary", "generate", "generate_inventory_snapshot"]
@@ -82,14 +83,19 @@ def generate(
 ) -> GenerateSummary:
     """Generate ``days`` days from ``start`` for ``users`` users under ``out_dir`` (the source root).
 
-    ``injections_per_pattern`` overrides how many anomalies of each pattern are injected (default: a few,
-    growing with users × days); the quality evaluation raises it so precision and recall rest on more
-    than one case per pattern."""
+    ``progress`` gets one line per day, in day order, once the day's inventory report and the log
+    objects delivered that day are written. ``injections_per_pattern`` overrides how many anomalies of
+    each pattern are injected (default: a few, growing with users × days); the quality evaluation
+    raises it so precision and recall rest on more than one case per pattern.
+
+    The work is streamed: the version history and the requests are held as numbers (plus one string
+    table of versions), each day's inventory report is written by a worker thread as soon as the
+    history exists (gzip and Arrow release the GIL, so two reports compress while the requests are
+    simulated), and the access logs are formatted and written one delivery day at a time."""
     if days < 1 or users < 1:
         raise ValueError("days and users must be positive")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    say = progress or (lambda _line: None)
     end = start + timedelta(days=days - 1)
     day_list = [start + timedelta(days=i) for i in range(days)]
 
@@ -103,6 +109,7 @@ def generate(
         days,
         seed,
     )
+    del uploads
     injections = anomaly_mod.plan(pop, rows, start, days, seed, injections_per_pattern) if anomalies else []
     rows = anomaly_mod.upload_rows(injections, pop, rows, seed)
 
@@ -111,27 +118,43 @@ def generate(
     con.execute("SET enable_progress_bar = false")
     try:
         cat = build_catalog(rows, seed, con)
-        storages = {d: day_storage(cat, d) for d in day_list}
-        moves = {d: transitions(cat, d) for d in day_list}
-        base = Requests.concat(
-            [mutation_requests(cat, pop, start, days, seed)]
-            + [daily_reads(cat, pop, d, end, seed) for d in day_list]
-        )
-        spike = _spike_bytes(injections, base, pop, storages, moves, day_list[:-1], seed, con)
-        extra = anomaly_mod.request_rows(injections, cat, pop, seed, spike)
-        req = finalize_requests([request_columns(base, pop), request_columns(extra, pop)], seed)
-        del base, extra
-        ts_ms = req.column("ts_ms").to_numpy()
-        con.register("requests_arrow", req)
-
-        stats = _write_inventories(
-            out_dir, cat, day_list, seed, inventory_format, inventory_rows_per_file, say, storages, ts_ms
-        )
-        for d in day_list:
-            write_day(out_dir, storages[d], con)
-        lines, _ = daily_costs(_usages(storages, moves, request_usage(con), day_list[:-1]), seed)
-        exports = write_exports(out_dir, lines, end, seed) if lines else []
-        logs = write_logs(out_dir, ts_ms, start, days, seed, con, malformed=anomalies)
+        del rows
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reports = [
+                pool.submit(
+                    _write_inventory, out_dir, cat, d, seed, inventory_format, inventory_rows_per_file
+                )
+                for d in day_list
+            ]
+            try:
+                storages = {d: day_storage(cat, d) for d in day_list}
+                moves = {d: transitions(cat, d) for d in day_list}
+                texts = RequestTexts.of(pop)
+                base = Requests.concat(
+                    [mutation_requests(cat, pop, texts, start, days, seed)]
+                    + [daily_reads(cat, pop, d, end, seed) for d in day_list]
+                )
+                spike = _spike_bytes(injections, base, storages, moves, day_list[:-1], seed, con)
+                extra = anomaly_mod.request_rows(injections, cat, pop, texts, seed, spike)
+                log = finalize_requests([base, extra], seed, cat, pop, texts)
+                del base, extra
+                con.register("requests_arrow", request_columns(log.requests))
+                series = request_series_by_day(con)
+                for d in day_list:
+                    write_day(out_dir, storages[d], con, series.get(d))
+                lines, _ = daily_costs(_usages(storages, moves, request_usage(con), day_list[:-1]), seed)
+                con.unregister("requests_arrow")
+                exports = write_exports(out_dir, lines, end, seed) if lines else []
+                days_done = _DaysDone(day_list, reports, storages, log.requests.ts_ms, progress)
+                logs = write_logs(out_dir, log, start, days, con, anomalies, delivered=days_done.logs_through)
+                stats = days_done.finish()
+            except BaseException:
+                # An error or Ctrl-C: the reports not started are dropped (Future.cancel); leaving the
+                # pool waits for the ones being written, which write their manifest last, so no
+                # manifest on disk names a missing or partial file.
+                for report in reports:
+                    report.cancel()
+                raise
     finally:
         con.close()
 
@@ -150,7 +173,7 @@ def generate(
         objects_last_day=storages[end].latest_objects,
         inventory_rows_total=sum(s.rows for s in stats),
         inventory_files=sum(len(s.files) for s in stats),
-        requests=len(req),
+        requests=len(log),
         access_log_lines=logs.lines,
         access_log_objects=logs.objects,
         access_log_duplicates=logs.duplicates,
@@ -171,27 +194,47 @@ def generate(
     )
 
 
-def _write_inventories(
-    out_dir, cat, day_list, seed, fmt, rows_per_file, say, storages, ts_ms
-) -> list[InventoryStats]:
-    """One report per day, two days at a time (compression releases the GIL), reporting each day."""
-    per_day = np.bincount(
-        ((ts_ms // 1000 - epoch(day_list[0])) // 86_400).clip(0, len(day_list)), minlength=len(day_list) + 1
-    )
+def _write_inventory(out_dir, cat, day: date, seed: int, fmt: str, rows_per_file: int) -> InventoryStats:
+    """One day's inventory report (on a worker thread). CSV reads only the rows' text fragments;
+    Parquet needs the typed columns."""
+    rows = snapshot_csv_rows(cat, day) if fmt == "csv" else snapshot_table(cat, day)
+    return write_report(out_dir, day, [rows], seed, fmt, rows_per_file)
 
-    def one(d: date) -> InventoryStats:
-        return write_report(out_dir, d, [snapshot_table(cat, d)], seed, fmt, rows_per_file)
 
-    out = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for i, stats in enumerate(pool.map(one, day_list)):
-            d = day_list[i]
-            say(
-                f"{d.isoformat()}: {storages[d].latest_objects:,} objects, {stats.rows:,} inventory rows, "
-                f"{int(per_day[i]):,} requests"
-            )
-            out.append(stats)
-    return out
+class _DaysDone:
+    """Reports each day, in day order, once its inventory report is written and the access logs are
+    delivered through it; collects the reports' stats."""
+
+    def __init__(self, day_list, reports: list[Future], storages, ts_ms: np.ndarray, say):
+        self.day_list, self.reports, self.storages, self.say = day_list, reports, storages, say
+        self.requests = np.bincount(
+            ((ts_ms // 1000 - epoch(day_list[0])) // 86_400).clip(0, len(day_list)),
+            minlength=len(day_list) + 1,
+        )
+        self.stats: list[InventoryStats] = []
+        self.logged: date | None = None
+
+    def logs_through(self, day: date) -> None:
+        self.logged = day
+        self._report(wait=False)
+
+    def finish(self) -> list[InventoryStats]:
+        self.logged = self.day_list[-1]
+        self._report(wait=True)
+        return self.stats
+
+    def _report(self, wait: bool) -> None:
+        while len(self.stats) < len(self.day_list):
+            i = len(self.stats)
+            d = self.day_list[i]
+            if d > self.logged or not (wait or self.reports[i].done()):
+                return
+            self.stats.append(self.reports[i].result())
+            if self.say is not None:
+                self.say(
+                    f"{d.isoformat()}: {self.storages[d].latest_objects:,} objects, "
+                    f"{self.stats[-1].rows:,} inventory rows, {int(self.requests[i]):,} requests"
+                )
 
 
 def _usages(storages, moves, requests_by_day, billed_days) -> list[DayUsage]:
@@ -201,13 +244,13 @@ def _usages(storages, moves, requests_by_day, billed_days) -> list[DayUsage]:
     ]
 
 
-def _spike_bytes(injections, base: Requests, pop, storages, moves, billed_days, seed, con) -> dict[date, int]:
+def _spike_bytes(injections, base: Requests, storages, moves, billed_days, seed, con) -> dict[date, int]:
     """Extra egress for each cost-spike day: enough to add twice the trailing week's mean daily cost,
     plus the whole monthly free tier in case it is not used up yet."""
     spikes = [i for i in injections if i.pattern == "cost_spike"]
     if not spikes:
         return {}
-    con.register("requests_arrow", request_columns(base, pop, light=True))
+    con.register("requests_arrow", request_columns(base))
     _, totals = daily_costs(_usages(storages, moves, request_usage(con), billed_days), seed)
     con.unregister("requests_arrow")
     out = {}

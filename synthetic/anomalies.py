@@ -20,10 +20,12 @@ from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
 from synthetic.objects import GB, MIB, VersionRows, make_rows, storage_class_codes
 from synthetic.population import Population
 from synthetic.traffic import (
+    ACCESS_DENIED,
     ANONYMOUS,
     ERROR_BODY_BYTES,
     GET,
     Requests,
+    RequestTexts,
     day_objects,
     make_requests,
     timing,
@@ -228,12 +230,17 @@ def _over_plan_history(rng, pop: Population, rows: VersionRows, inj: Injection, 
 
 
 def request_rows(
-    injections: list[Injection], cat: Catalog, pop: Population, seed: int, spike_bytes: dict[date, int]
+    injections: list[Injection],
+    cat: Catalog,
+    pop: Population,
+    texts: RequestTexts,
+    seed: int,
+    spike_bytes: dict[date, int],
 ) -> Requests:
     """Download and denied-access traffic of the request-type anomalies (``spike_bytes`` gives the
-    extra egress each cost-spike day needs to lift the day's cost well above its trailing days)."""
+    extra egress each cost-spike day needs to lift the day's cost well above its trailing days); the
+    IPs and user agents they bring are added to ``texts``."""
     parts = [make_requests(0)]
-    keys = cat.table.column("key").to_numpy(zero_copy_only=False)
     for inj in injections:
         if inj.pattern not in REQUEST_PATTERNS:
             continue
@@ -247,14 +254,13 @@ def request_rows(
             n_ip = int(rng.integers(45, 81))
             n = int(rng.integers(400, 901))
             who = np.arange(n) % n_ip
-            ips = np.array(
+            ips = texts.ips.add(
                 [
                     f"{rng.integers(11, 223)}.{rng.integers(0, 256)}.{rng.integers(0, 256)}.{rng.integers(1, 255)}"
                     for _ in range(n_ip)
-                ],
-                dtype=object,
+                ]
             )
-            ua = np.array([BROWSER_UA.format(i=6478 + i) for i in range(n_ip)], dtype=object)
+            ua = texts.agents.add([BROWSER_UA.format(i=6478 + i) for i in range(n_ip)])
             target = mine[rng.integers(0, len(mine), n)]
             ts = (epoch(inj.day) + np.sort(rng.integers(0, DAY_SECONDS, n))) * 1000
             total, turn = timing(rng, cat.size[target])
@@ -264,7 +270,7 @@ def request_rows(
                     ts_ms=ts,
                     user=inj.user,
                     op=GET,
-                    key=keys[target],
+                    obj=target,
                     object_size=cat.size[target],
                     bytes_sent=cat.size[target],
                     total_ms=total,
@@ -278,7 +284,8 @@ def request_rows(
             inj.details.update(distinct_ips=n_ip, distinct_user_agents=n_ip, requests=n)
         elif inj.pattern == "failed_access_storm":
             n = int(rng.integers(50, 301))
-            attackers = np.array(["185.220.101.34", "45.155.205.99", "193.32.162.7"], dtype=object)
+            attackers = texts.ips.add(["185.220.101.34", "45.155.205.99", "193.32.162.7"])
+            scripts = texts.agents.add(["python-requests/2.31.0", "curl/8.5.0"])
             target = mine[rng.integers(0, len(mine), n)]
             ts = (
                 epoch(inj.day) + int(rng.integers(0, 20)) * 3600 + np.sort(rng.integers(0, 4 * 3600, n))
@@ -290,15 +297,15 @@ def request_rows(
                     ts_ms=ts,
                     user=inj.user,
                     op=GET,
-                    key=keys[target],
+                    obj=target,
                     status=403,
-                    error="AccessDenied",
+                    error=ACCESS_DENIED,
                     bytes_sent=ERROR_BODY_BYTES,
                     total_ms=total,
                     turn_ms=turn,
                     ip=attackers[rng.integers(0, 3, n)],
                     requester=ANONYMOUS,
-                    user_agent=np.where(rng.random(n) < 0.5, "python-requests/2.31.0", "curl/8.5.0"),
+                    user_agent=np.where(rng.random(n) < 0.5, scripts[0], scripts[1]),
                 )
             )
             inj.details.update(denied_requests=n)
@@ -317,13 +324,13 @@ def request_rows(
                     ts_ms=ts,
                     user=inj.user,
                     op=GET,
-                    key=keys[target],
+                    obj=target,
                     object_size=cat.size[target],
                     bytes_sent=cat.size[target],
                     total_ms=total,
                     turn_ms=turn,
-                    ip=pop.ips[inj.user, 0],
-                    user_agent=pop.user_agent[inj.user, 0],
+                    ip=inj.user * pop.ips.shape[1],  # the user's first IP and agent (see RequestTexts)
+                    user_agent=inj.user * pop.user_agent.shape[1],
                     query_auth=True,
                     storage_class=_class_of(cat, target, inj.day),
                 )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from synthetic.layout import DAY_SECONDS, SOURCE_BUCKET, epoch
+from synthetic.layout import DAY_SECONDS, SOURCE_BUCKET, day_of, epoch
 from synthetic.storage import DayStorage
 
 KB = 1024
@@ -118,16 +118,34 @@ def storage_series(storage: DayStorage) -> list[dict]:
     return out
 
 
+_AGGREGATES = ", ".join(f"{expr} AS m{i}" for i, (_, _, _, expr) in enumerate(REQUEST_METRICS))
+
+
 def request_series(con: duckdb.DuckDBPyConnection, day: date) -> list[dict]:
     """Hourly request metrics of ``day`` from the ``requests_arrow`` view (24 points each)."""
     lo = epoch(day) * 1000
-    aggregates = ", ".join(f"{expr} AS m{i}" for i, (_, _, _, expr) in enumerate(REQUEST_METRICS))
     rows = con.sql(
-        f"SELECT (ts_ms - $lo) // 3600000 AS hour, {aggregates} FROM requests_arrow "
+        f"SELECT (ts_ms - $lo) // 3600000 AS hour, {_AGGREGATES} FROM requests_arrow "
         "WHERE ts_ms >= $lo AND ts_ms < $hi AND requester <> 'AmazonS3' GROUP BY hour",
         params={"lo": lo, "hi": lo + DAY_SECONDS * 1000},
     ).fetchall()
-    by_hour = {int(r[0]): r[1:] for r in rows}
+    return _hourly_series(day, {int(r[0]): r[1:] for r in rows})
+
+
+def request_series_by_day(con: duckdb.DuckDBPyConnection) -> dict[date, list[dict]]:
+    """``request_series`` of every day in ``requests_arrow``, in one grouped query rather than a scan
+    per day (the same rows fall in each day-and-hour group, so the same figures come out)."""
+    rows = con.sql(
+        f"SELECT ts_ms // 86400000 AS d, ts_ms % 86400000 // 3600000 AS hour, {_AGGREGATES} "
+        "FROM requests_arrow WHERE requester <> 'AmazonS3' GROUP BY d, hour"
+    ).fetchall()
+    by_day: dict[int, dict[int, tuple]] = {}
+    for r in rows:
+        by_day.setdefault(int(r[0]), {})[int(r[1])] = r[2:]
+    return {day_of(d * DAY_SECONDS): _hourly_series(day_of(d * DAY_SECONDS), h) for d, h in by_day.items()}
+
+
+def _hourly_series(day: date, by_hour: dict[int, tuple]) -> list[dict]:
     stamps = [f"{day.isoformat()}T{h:02d}:00:00Z" for h in range(24)]
     out = []
     for i, (name, stat, unit, _) in enumerate(REQUEST_METRICS):
@@ -152,10 +170,18 @@ def _series(metric, dim_name, dim_value, period, stat, unit, stamps, values) -> 
     }
 
 
-def write_day(out_dir: Path, storage: DayStorage, con: duckdb.DuckDBPyConnection) -> Path:
-    """Write ``cloudwatch/<day>.jsonl`` with the day's storage and request series."""
+def write_day(
+    out_dir: Path,
+    storage: DayStorage,
+    con: duckdb.DuckDBPyConnection,
+    requests: list[dict] | None = None,
+) -> Path:
+    """Write ``cloudwatch/<day>.jsonl`` with the day's storage and request series (``requests``: the
+    day's ``request_series`` when already computed, e.g. by ``request_series_by_day``)."""
     path = out_dir / "cloudwatch" / f"{storage.day.isoformat()}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    series = storage_series(storage) + request_series(con, storage.day)
+    if requests is None:
+        requests = request_series(con, storage.day)
+    series = storage_series(storage) + requests
     path.write_text("".join(json.dumps(s, separators=(", ", ": ")) + "\n" for s in series))
     return path

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 import numpy as np
+import pyarrow as pa
 
 from synthetic.inventory import Catalog
 from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
@@ -46,24 +47,75 @@ REQUESTERS = np.array(
 ERROR_BODY_BYTES = 243
 
 
+ERRORS = np.array([None, "NoSuchKey", "AccessDenied", "SlowDown"], dtype=object)
+NO_ERROR, NO_SUCH_KEY, ACCESS_DENIED, SLOW_DOWN = range(len(ERRORS))
+BACKEND_IP = "10.20.4.17"
+BACKEND_AGENT = "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux"
+
+
+class TextTable:
+    """Distinct texts (client IPs, user agents) that request columns refer to by position.
+
+    A month of requests repeats a few thousand IPs and agents millions of times; holding positions
+    instead of Python strings keeps a request at ~60 bytes, and the texts are only looked up (an Arrow
+    ``take``) for the log lines being written. The table starts with the population's own values laid
+    out per user (``user * width + pick``), so a user's identity needs no lookup at all."""
+
+    def __init__(self, per_user: np.ndarray):
+        self._values = [str(v) for v in per_user.ravel()]
+        self._arrow: pa.Array | None = None
+
+    def add(self, values) -> np.ndarray:
+        """Append ``values`` and return their positions (one per value, repeats included)."""
+        first = len(self._values)
+        self._values.extend(str(v) for v in values)
+        self._arrow = None
+        return np.arange(first, len(self._values), dtype=np.int32)
+
+    def arrow(self) -> pa.Array:
+        if self._arrow is None:
+            self._arrow = pa.array(self._values, type=pa.string())
+        return self._arrow
+
+
+@dataclass
+class RequestTexts:
+    """The IP and user-agent tables of one generation (see ``TextTable``), with the app backend's."""
+
+    ips: TextTable
+    agents: TextTable
+    backend_ip: int
+    backend_agent: int
+
+    @staticmethod
+    def of(pop: Population) -> RequestTexts:
+        ips, agents = TextTable(pop.ips), TextTable(pop.user_agent)
+        return RequestTexts(ips, agents, int(ips.add([BACKEND_IP])[0]), int(agents.add([BACKEND_AGENT])[0]))
+
+
 @dataclass
 class Requests:
-    """One entry per request. ``-1`` in numeric columns and ``None`` in text columns mean '-'."""
+    """One entry per request, numbers only; ``-1`` in numeric columns means '-' in the log line.
+
+    Texts are references: ``obj`` is the catalog row whose key (and, with ``show_version``, version id)
+    the record names; ``miss`` > 0 names the missing key ``users/<id>/photos/2026/01/IMG_9<miss>.jpg``
+    of a 404; ``ip`` and ``user_agent`` are positions in the generation's ``RequestTexts``."""
 
     ts_ms: np.ndarray  # int64 epoch milliseconds
     user: np.ndarray  # int32 user index, -1 for none/_shared
     op: np.ndarray  # int8 index into OPS
-    key: np.ndarray  # object: raw key or None
-    version_id: np.ndarray  # object or None
+    obj: np.ndarray  # int32 catalog row of the key, -1 for none
+    miss: np.ndarray  # int16 number of a missing key, 0 for none
+    show_version: np.ndarray  # bool: the record carries the catalog row's version id
     status: np.ndarray  # int16, -1 for lifecycle records
-    error: np.ndarray  # object or None
+    error: np.ndarray  # int8 index into ERRORS
     bytes_sent: np.ndarray  # int64
     object_size: np.ndarray  # int64
     total_ms: np.ndarray  # int64
     turn_ms: np.ndarray  # int64
-    ip: np.ndarray  # object or None
+    ip: np.ndarray  # int32 position in RequestTexts.ips, -1 for none
     requester: np.ndarray  # int8 index into REQUESTERS
-    user_agent: np.ndarray  # object or None
+    user_agent: np.ndarray  # int32 position in RequestTexts.agents, -1 for none
     query_auth: np.ndarray  # bool: presigned URL (QueryString) instead of AuthHeader
     storage_class: np.ndarray  # int8 class of the object at request time, -1 unknown
 
@@ -86,17 +138,18 @@ def make_requests(n: int, **cols) -> Requests:
         "ts_ms": np.zeros(n, np.int64),
         "user": np.full(n, -1, np.int32),
         "op": np.full(n, GET, np.int8),
-        "key": np.full(n, None, object),
-        "version_id": np.full(n, None, object),
+        "obj": np.full(n, -1, np.int32),
+        "miss": np.zeros(n, np.int16),
+        "show_version": np.zeros(n, bool),
         "status": np.full(n, 200, np.int16),
-        "error": np.full(n, None, object),
+        "error": np.full(n, NO_ERROR, np.int8),
         "bytes_sent": np.full(n, -1, np.int64),
         "object_size": np.full(n, -1, np.int64),
         "total_ms": np.full(n, -1, np.int64),
         "turn_ms": np.full(n, -1, np.int64),
-        "ip": np.full(n, None, object),
+        "ip": np.full(n, -1, np.int32),
         "requester": np.full(n, APP_ROLE, np.int8),
-        "user_agent": np.full(n, None, object),
+        "user_agent": np.full(n, -1, np.int32),
         "query_auth": np.zeros(n, bool),
         "storage_class": np.full(n, -1, np.int8),
     }
@@ -109,13 +162,14 @@ def make_requests(n: int, **cols) -> Requests:
 
 
 def client_identity(rng: np.random.Generator, pop: Population, user: np.ndarray) -> dict:
-    """The user's own devices: one of their 1-4 IPs and one of their two app user agents."""
+    """The user's own devices: one of their 1-4 IPs and one of their two app user agents (positions
+    in ``RequestTexts``, which lays each user's values out first)."""
     n = len(user)
     ip_pick = (rng.random(n) * pop.ip_count[user]).astype(int)
     ua_pick = (rng.random(n) < 0.2).astype(int)
     return {
-        "ip": pop.ips[user, ip_pick].astype(object),
-        "user_agent": pop.user_agent[user, ua_pick].astype(object),
+        "ip": user * pop.ips.shape[1] + ip_pick,
+        "user_agent": user * pop.user_agent.shape[1] + ua_pick,
     }
 
 
@@ -129,20 +183,19 @@ def timing(
     return total, turn
 
 
-def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, seed: int) -> Requests:
+def mutation_requests(
+    cat: Catalog, pop: Population, texts: RequestTexts, start: date, days: int, seed: int
+) -> Requests:
     """PUT / DELETE / BATCH.DELETE / S3.EXPIRE records for every version created or removed during the
     period (the log mirrors the version history)."""
     rng = rng_for(seed, "mutations")
     lo, hi = epoch(start), epoch(start) + days * DAY_SECONDS
-    table = cat.table
-    origin = table.column("origin").to_numpy(zero_copy_only=False)
-    keys = table.column("key").to_numpy(zero_copy_only=False)
-    vids = table.column("version_id").to_numpy(zero_copy_only=False)
+    origin = cat.table.column("origin").to_numpy(zero_copy_only=False)
     in_period = (cat.created >= lo) & (cat.created < hi)
     parts = []
 
     put = np.flatnonzero(in_period & ~cat.is_dm)
-    ident = _identities(rng, pop, cat.user[put])
+    ident = _identities(rng, pop, texts, cat.user[put])
     total, turn = timing(rng, cat.size[put], 60.0)
     parts.append(
         make_requests(
@@ -150,7 +203,7 @@ def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, see
             ts_ms=cat.created[put] * 1000 + rng.integers(0, 1000, len(put)),
             user=cat.user[put],
             op=PUT,
-            key=keys[put],
+            obj=put,
             object_size=cat.size[put],
             total_ms=total,
             turn_ms=turn,
@@ -163,7 +216,7 @@ def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, see
     dm = np.flatnonzero(in_period & cat.is_dm)
     kind = origin[dm]
     op = np.select([kind == "batch_delete", kind == "lifecycle"], [BATCH_DELETE, EXPIRE], DELETE)
-    ident = _identities(rng, pop, cat.user[dm])
+    ident = _identities(rng, pop, texts, cat.user[dm])
     lifecycle = op == EXPIRE
     total, turn = timing(rng, np.zeros(len(dm)), 25.0)
     parts.append(
@@ -172,12 +225,12 @@ def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, see
             ts_ms=cat.created[dm] * 1000 + rng.integers(0, 1000, len(dm)),
             user=cat.user[dm],
             op=op,
-            key=keys[dm],
+            obj=dm,
             status=np.where(lifecycle, -1, 204),
             total_ms=np.where(lifecycle, -1, total),
             turn_ms=np.where(lifecycle, -1, turn),
-            ip=np.where(lifecycle, None, ident["ip"]),
-            user_agent=np.where(lifecycle, None, ident["user_agent"]),
+            ip=np.where(lifecycle, -1, ident["ip"]),
+            user_agent=np.where(lifecycle, -1, ident["user_agent"]),
             requester=np.where(lifecycle, LIFECYCLE, APP_ROLE),
         )
     )
@@ -189,8 +242,8 @@ def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, see
             ts_ms=cat.removed[gone] * 1000 + rng.integers(0, 3_600_000, len(gone)),
             user=cat.user[gone],
             op=EXPIRE,
-            key=keys[gone],
-            version_id=vids[gone],
+            obj=gone,
+            show_version=True,
             status=-1,
             requester=LIFECYCLE,
         )
@@ -198,19 +251,17 @@ def mutation_requests(cat: Catalog, pop: Population, start: date, days: int, see
     return Requests.concat(parts)
 
 
-def _identities(rng: np.random.Generator, pop: Population, user: np.ndarray) -> dict:
-    """Client identity for user rows; rows of ``_shared`` objects come from the app backend's IP."""
+def _identities(rng: np.random.Generator, pop: Population, texts: RequestTexts, user: np.ndarray) -> dict:
+    """Client identity for user rows; rows of ``_shared`` objects come from the app backend."""
     safe = np.where(user >= 0, user, 0)
     ident = (
         client_identity(rng, pop, safe)
         if pop.size
-        else {"ip": np.full(len(user), None), "user_agent": np.full(len(user), None)}
+        else {"ip": np.full(len(user), -1), "user_agent": np.full(len(user), -1)}
     )
     backend = user < 0
-    ident["ip"] = np.where(backend, "10.20.4.17", ident["ip"])
-    ident["user_agent"] = np.where(
-        backend, "aws-sdk-go-v2/1.30.3 os/linux lang/go#1.22.5 md/GOOS#linux", ident["user_agent"]
-    )
+    ident["ip"] = np.where(backend, texts.backend_ip, ident["ip"])
+    ident["user_agent"] = np.where(backend, texts.backend_agent, ident["user_agent"])
     return ident
 
 
@@ -222,24 +273,38 @@ class DayObjects:
     cls: np.ndarray  # storage class at the day's start
     first: np.ndarray  # per user: first position in ``rows``
     count: np.ndarray  # per user: number of objects
+    owner: np.ndarray  # the catalog's user column (rows index it)
 
 
 def day_objects(cat: Catalog, pop: Population, day: date, instant_only: bool) -> DayObjects:
     """Objects a user can read on ``day``: latest non-deleted versions (only non-archive ones if
     ``instant_only``, since the app restores archived photos before reading them)."""
+    everything = _live_objects(cat, pop, day)
+    return _instant(everything, pop) if instant_only else everything
+
+
+def _live_objects(cat: Catalog, pop: Population, day: date) -> DayObjects:
     t = epoch(day)
     live = (cat.created < t) & (cat.removed >= t) & (cat.superseded >= t) & ~cat.is_dm & (cat.user >= 0)
     idx = np.flatnonzero(live)
     cls = storage_class_codes(cat.lane[idx], t - cat.created[idx])
-    if instant_only:
-        keep = ~np.isin(cls, ARCHIVE_CLASSES)
-        idx, cls = idx[keep], cls[keep]
-    order = np.argsort(cat.user[idx], kind="stable")
-    idx, cls = idx[order], cls[order]
-    users = cat.user[idx]
+    return _grouped(idx, cls, cat.user, pop)
+
+
+def _instant(objs: DayObjects, pop: Population) -> DayObjects:
+    """The non-archive part of ``objs``: filtering keeps the (user, row) order a stable sort would give."""
+    keep = ~np.isin(objs.cls, ARCHIVE_CLASSES)
+    return _grouped(objs.rows[keep], objs.cls[keep], objs.owner, pop)
+
+
+def _grouped(idx: np.ndarray, cls: np.ndarray, owner: np.ndarray, pop: Population) -> DayObjects:
+    """Rows ordered by user (stable, so by row within a user), with each user's first position and count."""
+    users = owner[idx]
+    order = np.argsort(users, kind="stable")
+    idx, cls, users = idx[order], cls[order], users[order]
     first = np.searchsorted(users, np.arange(pop.size))
     count = np.searchsorted(users, np.arange(pop.size), side="right") - first
-    return DayObjects(idx, cls, first, count)
+    return DayObjects(idx, cls, first, count, owner)
 
 
 def pick_objects(
@@ -261,14 +326,12 @@ def daily_reads(cat: Catalog, pop: Population, day: date, end: date, seed: int) 
     304s, 404s, at most two 403s per user, rare 503s, and a few Deep Archive restores."""
     rng = rng_for(seed, "reads", day)
     t = epoch(day)
-    table = cat.table
-    keys = table.column("key").to_numpy(zero_copy_only=False)
     sizes = cat.size
     weekend = 1.25 if day.weekday() >= 5 else 1.0
     active = (pop.signup < t) & (pop.status != "deleted") & (pop.status != "suspended")
     n_req = rng.poisson(pop.activity * weekend * active)
-    instant = day_objects(cat, pop, day, instant_only=True)
-    everything = day_objects(cat, pop, day, instant_only=False)
+    everything = _live_objects(cat, pop, day)
+    instant = _instant(everything, pop)
     user = np.repeat(np.arange(pop.size, dtype=np.int32), n_req)
     kind = rng.choice(5, size=len(user), p=[0.50, 0.26, 0.16, 0.05, 0.03])  # GET, HEAD, LIST, 404, 304
     kind[(kind == 0) & (instant.count[user] == 0)] = 2
@@ -282,14 +345,12 @@ def daily_reads(cat: Catalog, pop: Population, day: date, end: date, seed: int) 
     for k, objs in ((0, instant), (1, everything), (4, instant)):
         sel = np.flatnonzero(kind == k)
         rows, cls = pick_objects(rng, objs, user[sel])
-        out.key[sel] = keys[rows]
+        out.obj[sel] = rows
         out.object_size[sel] = sizes[rows]
         out.storage_class[sel] = cls
         out.op[sel] = HEAD if k == 1 else GET
     get = np.flatnonzero(kind == 0)
-    video = np.char.endswith(out.key[get].astype(str), (".mp4")) | np.char.endswith(
-        out.key[get].astype(str), ".mov"
-    )
+    video = cat.is_video[out.obj[get]]
     partial = video & (rng.random(len(get)) < 0.7)
     out.status[get[partial]] = 206
     out.bytes_sent[get] = np.where(
@@ -303,23 +364,20 @@ def daily_reads(cat: Catalog, pop: Population, day: date, end: date, seed: int) 
     out.bytes_sent[lst] = rng.integers(600, 40_000, len(lst))
     miss = np.flatnonzero(kind == 3)
     out.op[miss] = np.where(rng.random(len(miss)) < 0.5, GET, HEAD)
-    out.key[miss] = np.char.add(
-        np.char.add(np.char.add("users/", pop.user_id[user[miss]]), "/photos/2026/01/IMG_9"),
-        np.char.add(rng.integers(1000, 9999, len(miss)).astype(str), ".jpg"),
-    ).astype(object)
-    out.status[miss], out.error[miss] = 404, "NoSuchKey"
+    out.miss[miss] = rng.integers(1000, 9999, len(miss))  # key users/<id>/photos/2026/01/IMG_9<n>.jpg
+    out.status[miss], out.error[miss] = 404, NO_SUCH_KEY
     out.bytes_sent[miss] = np.where(out.op[miss] == GET, ERROR_BODY_BYTES, -1)
 
     denied = np.flatnonzero((kind == 0) & (rng.random(len(user)) < 0.002))
-    out.status[denied], out.error[denied], out.bytes_sent[denied] = 403, "AccessDenied", ERROR_BODY_BYTES
+    out.status[denied], out.error[denied], out.bytes_sent[denied] = 403, ACCESS_DENIED, ERROR_BODY_BYTES
     slow = np.flatnonzero((kind <= 1) & (rng.random(len(user)) < 0.0002))
-    out.status[slow], out.error[slow], out.bytes_sent[slow] = 503, "SlowDown", ERROR_BODY_BYTES
+    out.status[slow], out.error[slow], out.bytes_sent[slow] = 503, SLOW_DOWN, ERROR_BODY_BYTES
     size_for_time = np.where(out.bytes_sent > 0, out.bytes_sent, 0)
     out.total_ms, out.turn_ms = timing(rng, size_for_time)
-    return Requests.concat([out, _restores(rng, cat, pop, day, end, keys, everything)])
+    return Requests.concat([out, _restores(rng, cat, pop, day, end, everything)])
 
 
-def _restores(rng, cat: Catalog, pop: Population, day: date, end: date, keys, objs: DayObjects) -> Requests:
+def _restores(rng, cat: Catalog, pop: Population, day: date, end: date, objs: DayObjects) -> Requests:
     """Deep Archive restores (POST ?restore, 202) by a few users, each followed 12-40 h later by a GET
     of the restored copy when that still falls inside the generated period."""
     candidates = np.flatnonzero(
@@ -343,7 +401,7 @@ def _restores(rng, cat: Catalog, pop: Population, day: date, end: date, keys, ob
         ts_ms=ts,
         user=user,
         op=RESTORE,
-        key=keys[rows],
+        obj=rows,
         status=202,
         object_size=cat.size[rows],
         total_ms=total,
@@ -359,7 +417,7 @@ def _restores(rng, cat: Catalog, pop: Population, day: date, end: date, keys, ob
         ts_ms=later[keep],
         user=user[keep],
         op=GET,
-        key=keys[rows][keep],
+        obj=rows[keep],
         object_size=cat.size[rows][keep],
         bytes_sent=cat.size[rows][keep],
         total_ms=total,

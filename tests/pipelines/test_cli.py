@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,9 +15,10 @@ import duckdb
 BIN = Path(sys.executable).parent / "bucketlens"
 
 
-def bucketlens(*args: str, home: Path) -> subprocess.CompletedProcess:
+def bucketlens(*args: str, home: Path, **env_vars: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUCKETLENS_") and k != "DAGSTER_HOME"}
     env["BUCKETLENS_HOME"] = str(home)
+    env.update(env_vars)
     return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -69,3 +71,24 @@ def test_bad_arguments_get_a_clear_message(tmp_path):
         "run", "--source", str(tmp_path), "--start", "2026-10-02", "--end", "2026-10-01", home=tmp_path
     )
     assert reversed_range.returncode == 2 and "before --start" in reversed_range.stderr
+
+
+def test_demo_with_json_logs_prints_json_lines_only(tmp_path):
+    """``BUCKETLENS_LOG_FORMAT=json``: every line of the demo's output, generation and Dagster runs
+    included, is one JSON object; the progress is events (a generated day, a materialized day) and the
+    closing summary is the ``demo_finished`` event's message."""
+    demo = bucketlens(
+        "demo", "--users", "20", "--days", "2", "--end", "2026-09-21", "--seed", "3",
+        home=tmp_path, BUCKETLENS_LOG_FORMAT="json",
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr
+    records = [json.loads(line) for line in demo.stdout.splitlines()]  # raises on any other line
+    events = [r["event"] for r in records if r["logger"] == "bucketlens.cli"]
+    assert events == [
+        "generate_started", "generate_day", "generate_day", "generate_finished",
+        "demo_runs_started", "day_done", "day_done", "demo_finished",
+    ]  # fmt: skip
+    assert [r["day"] for r in records if r["event"] == "day_done"] == ["2026-09-20", "2026-09-21"]
+    finished = records[-1]
+    assert (finished["event"], finished["days"], finished["failed"]) == ("demo_finished", 2, 0)
+    assert "bucketlens demo finished in" in finished["message"] and "2/2 days loaded" in finished["message"]

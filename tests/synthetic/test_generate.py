@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
+import time
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+import synthetic
 from synthetic import generate
 from synthetic.anomalies import PATTERNS
 from tests.synthetic.helpers import fields, labels, log_lines
@@ -94,3 +99,53 @@ def test_normal_month_has_no_labels(tmp_path):
     assert (tmp_path / "labels.jsonl").read_text() == "" and summary.anomalies == 0
     assert summary.malformed_log_lines == 0
     assert list(tmp_path.glob("inventory/photos-prod/daily-all-versions/data/*.parquet"))
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
+def test_a_failed_generation_leaves_only_complete_reports(tmp_path, monkeypatch, error):
+    """An error (or Ctrl-C) during the generation cancels the inventory reports not yet started; the
+    ones being written are finished (their manifest last), so every manifest on disk names only files
+    that exist with its recorded size and MD5, no data file is left outside a manifest, and no day
+    is announced as done."""
+    write_inventory = synthetic._write_inventory
+    started: list[date] = []
+    release = threading.Event()
+
+    def gated(out_dir, cat, day, *args):  # the two workers take the first two days, then hold
+        started.append(day)
+        release.wait(timeout=60)
+        return write_inventory(out_dir, cat, day, *args)
+
+    def fail(*args, **kwargs):  # the access logs' step fails once both workers are writing
+        deadline = time.monotonic() + 60
+        while len(started) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        threading.Timer(0.5, release.set).start()  # let the running reports finish after the cancel
+        raise error
+
+    monkeypatch.setattr(synthetic, "_write_inventory", gated)
+    monkeypatch.setattr(synthetic, "write_logs", fail)
+    start, lines = date(2026, 9, 24), []
+    with pytest.raises(type(error)):
+        generate(tmp_path, start, 10, 60, seed=7, progress=lines.append, inventory_rows_per_file=2_500)
+
+    assert lines == []
+    assert sorted(started) == [start, start + timedelta(days=1)], "the other 8 reports never started"
+    root = tmp_path / "inventory/photos-prod/daily-all-versions"
+    manifests = sorted(root.glob("*/manifest.json"))
+    assert [m.parent.name for m in manifests] == ["2026-09-24T01-00Z", "2026-09-25T01-00Z"]
+    assert sorted(p.name for p in root.iterdir()) == ["2026-09-24T01-00Z", "2026-09-25T01-00Z", "data"]
+    listed = set()
+    for m in manifests:
+        body = m.read_bytes()
+        assert (m.parent / "manifest.checksum").read_text() == hashlib.md5(body).hexdigest()
+        files = json.loads(body)["files"]
+        assert len(files) > 1
+        for f in files:
+            path = tmp_path / f["key"]
+            assert path.stat().st_size == f["size"]
+            assert hashlib.md5(path.read_bytes()).hexdigest() == f["MD5checksum"]
+            listed.add(f["key"])
+    on_disk = {p.relative_to(tmp_path).as_posix() for p in (root / "data").iterdir()}
+    assert on_disk == listed
+    assert not (tmp_path / "labels.jsonl").exists()
