@@ -44,7 +44,8 @@ class ActionTickReport:
 def action_tick(
     actions: ActionsResource, rules: RulesFile, now: datetime | None = None, limit: int = 200
 ) -> ActionTickReport:
-    """Expire what is overdue, then send up to ``limit`` webhooks and emails once."""
+    """Expire what is overdue, then send up to ``limit`` webhooks and emails once (at ``now``, default the
+    real time)."""
     now = now or datetime.now(UTC)
     report = ActionTickReport()
     try:
@@ -58,7 +59,7 @@ def action_tick(
         report.expired = len(store.expire_overdue(now))
         with actions.mailer() as mailer:
             report.delivery = deliver_actions(
-                store, webhooks, mailer, limit=limit, meta_channel=fallback_channel(alerting.routing)
+                store, webhooks, mailer, now=now, limit=limit, meta_channel=fallback_channel(alerting.routing)
             )
         report.states = store.outbox.counts()
     finally:

@@ -42,9 +42,9 @@ LEFT JOIN log l USING (usage_date) LEFT JOIN undecided u USING (usage_date)
 GROUP BY d.usage_date
 """
 DETAIL_SQL = f"""
-SELECT strftime(at, '%Y-%m-%d %H:%M:%S'), user_id, policy, event, actor, coalesce(status_code::VARCHAR, ''),
+SELECT strftime(logged_at, '%Y-%m-%d %H:%M:%S'), user_id, policy, event, actor, coalesce(status_code::VARCHAR, ''),
        left(detail, 120), webhook_id
-FROM {LOG_TABLE} WHERE usage_date = ? ORDER BY at, event LIMIT 40
+FROM {LOG_TABLE} WHERE usage_date = ? ORDER BY logged_at, event LIMIT 40
 """
 
 

@@ -10,6 +10,7 @@ A request's delivery is read from its outbox rows, so the mirror shows where eac
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 import pyarrow as pa
@@ -33,7 +34,7 @@ REQUEST_COLUMNS = {
     "lift_reason": pa.string(),
 }  # fmt: skip
 LOG_COLUMNS = {
-    "at": pa.timestamp("us"), "usage_date": pa.date32(), "request_id": pa.string(), "user_id": pa.string(),
+    "logged_at": pa.timestamp("us"), "usage_date": pa.date32(), "request_id": pa.string(), "user_id": pa.string(),
     "event": pa.string(), "actor": pa.string(), "policy": pa.string(), "mode": pa.string(),
     "detail": pa.string(), "status_code": pa.int64(), "webhook_id": pa.string(),
 }  # fmt: skip
@@ -95,6 +96,7 @@ def log_rows(engine: sa.Engine) -> list[dict]:
         rows = [dict(row._mapping) for row in conn.execute(query).all()]
     for row in rows:
         row.pop("id")
+        row["logged_at"] = row.pop("at")  # AT is a keyword in DuckDB
     return rows
 
 
@@ -103,9 +105,9 @@ def replace_table(
 ) -> int:
     """``table`` becomes exactly ``rows``, in one transaction; returns the row count."""
     for row in rows:
-        for name in ("usage_date", "episode"):
-            if name in row and isinstance(row[name], str):
-                row[name] = row[name] or None
+        for name in ("usage_date", "episode"):  # ISO dates in the alert database, DATE in the warehouse
+            if isinstance(row.get(name), str):
+                row[name] = date.fromisoformat(row[name]) if row[name] else None
     arrow = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows], pa.schema(columns))
     con.register("_action_mirror", arrow)
     try:
