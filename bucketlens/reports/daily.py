@@ -12,6 +12,7 @@ from datetime import date
 import duckdb
 
 from bucketlens.reports import charts, fmt
+from bucketlens.reports.actions_today import todays_actions
 from bucketlens.reports.alerts_today import abuse_by_pattern, todays_alerts
 from bucketlens.reports.daily_sql import (
     SERVICE_DAYS_SQL,
@@ -32,6 +33,7 @@ def build_daily_report(con: duckdb.DuckDBPyConnection, day: date, ui_link: str =
     today, before = days[-1], days[-2]
     alerts = todays_alerts(con, day)
     abuse = abuse_by_pattern(con, day, day)
+    actions = todays_actions(con, day)
     con.execute(USER_STORAGE_SQL, {"day": day})
     storage = rows(con, TOP_STORAGE_SQL, {})
     growth = rows(con, TOP_GROWTH_SQL, {})
@@ -75,6 +77,7 @@ def build_daily_report(con: duckdb.DuckDBPyConnection, day: date, ui_link: str =
         alerts=alerts,
         critical=critical,
         abuse=abuse,
+        actions=actions,
         storage=storage,
         growth=growth,
         cost=cost,

@@ -10,6 +10,7 @@ the inventory of the 9th). ``max_data_age`` is raised because those days are old
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -236,3 +237,30 @@ def test_the_audit_in_the_warehouse_and_the_slack_proposals(month, env):
     engine.dispose()
     titles = sorted(json.loads(t)["title"].split(":")[0] for t in texts)
     assert titles == ["Approval needed"] * 3 + ["Approved", "Expired unapproved", "Rejected", "Requested"]
+
+
+def test_the_daily_report_and_the_statements_show_the_actions(month, env):
+    from assets.reports import REPORT_ASSETS
+
+    home, source, extra = env
+    day = month[1][8]  # 2026-10-09: the rapid upload and the failed-access storm
+    wanted = [a for a in REPORT_ASSETS if a.key.to_user_string() in ("daily_report", "user_statements")]
+    with bucketlens_env(home, source.root, source.users_db, **extra):
+        assert dg.materialize(wanted, resources=build_resources(Settings.from_env()), partition_key=day.isoformat(),
+                              run_config=QUIET_CONSOLE).success  # fmt: skip
+    html = (home / "reports" / "daily_report" / f"{day}.html").read_text()
+    section = html.split("<h2>Response actions</h2>", 1)[1].split("</section>", 1)[0]
+    assert (
+        "<td>1018</td><td>rapid_upload</td><td>block_uploads</td><td>auto</td><td>requested</td>" in section
+    )
+    assert (
+        "<td>1050</td><td>failed_access_storm</td><td>throttle</td><td>approve</td><td>requested</td><td>alice</td>"
+        in section
+    )
+    with open(home / "reports" / "user_statements" / f"{day:%Y-%m}.csv", newline="") as fh:
+        rows = {r["user_id"]: r for r in csv.DictReader(fh)}
+    assert (rows["1018"]["actions_requested"], rows["1018"]["actions"]) == (
+        "1", "2026-10-09 rapid_upload → block_uploads: requested by policy, lifted",
+    )  # fmt: skip
+    assert rows["1050"]["actions"] == "2026-10-09 failed_access_storm → throttle: requested by alice, lifted"
+    assert rows["1012"]["actions_requested"] == "0" and "rejected by dana" in rows["1012"]["actions"]
