@@ -43,10 +43,10 @@ def entry_id(*parts: object) -> str:
 
 
 def iso(moment: datetime | None) -> str | None:
-    """``2026-11-12T17:03:00Z``: UTC with the zone spelled, as the webhook body carries times."""
+    """``2026-11-12T17:03:00Z``: UTC to the second with the zone spelled, as the webhook body carries times."""
     if moment is None:
         return None
-    return utc_naive(moment).replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    return utc_naive(moment).replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
