@@ -207,8 +207,14 @@ class ActionStore:
         identity = lift_id(request.request_id)
         body = webhook_body(request, LIFTED, now, request.expires_at, kind)
         t = action_outbox
-        untried = sa.and_(t.c.identity == identity, t.c.state == "pending", t.c.attempts == 0,
-                          t.c.uncertain_since.is_(None))  # fmt: skip
+        # a lift never tried is brought forward, never pushed later (planning the resolution again changes nothing)
+        untried = sa.and_(
+            t.c.identity == identity,
+            t.c.state == "pending",
+            t.c.attempts == 0,
+            t.c.uncertain_since.is_(None),
+            t.c.next_attempt_at > now,
+        )
         moved = conn.execute(t.update().where(untried).values(next_attempt_at=now, payload=body)).rowcount
         if not moved:
             item = Outgoing(identity, request.request_id, WEBHOOK, LIFTED, request.user_id, request.usage_date,

@@ -140,6 +140,9 @@ def test_approving_from_the_command_line_sends_the_throttle(month, env, receiver
     home, source, extra = env
     rid = requests(month[0])[("failed_access_storm", "1050")][3]
     with bucketlens_env(home, source.root, source.users_db, **extra):
+        assert cli(["actions", "list", "--state", "awaiting_approval"]) == 0
+        listed, _ = capsys.readouterr()
+        assert rid in listed and "3 waiting: `bucketlens actions approve ID" in listed
         assert cli(["actions", "approve", rid, "--reason", "botnet 185.220.101.0/24", "--by", "alice"]) == 0
         assert cli(["actions", "approve", rid, "--reason", "again", "--by", "bob"]) == 2
     out, err = capsys.readouterr()

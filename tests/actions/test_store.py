@@ -144,3 +144,27 @@ def test_an_operator_lift_is_sent_now(store):
     assert '"lift_reason": "operator"' in lift.payload
     with pytest.raises(ActionError, match="needs a reason"):
         store.lift(r.request_id, "carol", "", START)
+
+
+def test_a_resolved_alert_brings_a_scheduled_lift_forward_once(store):
+    """lift_on_resolve: the lift scheduled for 3 days later is due as soon as the alert resolves, its body
+    saying why; planning the resolution again changes nothing."""
+    policy = section(max_data_age="30d", policies=[{"rule": "rapid_upload", "action": "block_uploads", "mode": "auto",
+                                                      "duration": "3d", "lift_on_resolve": True}])  # fmt: skip
+    plan, _ = store.plan([alert()], policy, CHANNELS, START)
+    (r,) = plan.requests
+    assert store.outbox.get(lift_id(r.request_id)).next_attempt_at == (START + timedelta(days=3)).replace(
+        tzinfo=None
+    )
+    resolved = alert(day=START.date(), first_seen=alert().first_seen, state="resolved")
+    later = START + timedelta(hours=20)
+    _, written = store.plan([resolved], policy, CHANNELS, later)
+    lift = store.outbox.get(lift_id(r.request_id))
+    assert (written["lifts"], lift.next_attempt_at) == (1, later.replace(tzinfo=None))
+    assert '"lift_reason": "resolved"' in lift.payload
+    _, again = store.plan([resolved], policy, CHANNELS, later + timedelta(hours=1))
+    assert (
+        again["lifts"] == 0
+        and store.outbox.get(lift_id(r.request_id)).next_attempt_at == lift.next_attempt_at
+    )
+    assert [e.event for e in store.log_of(r.request_id)] == ["decided", "lift_scheduled"]
