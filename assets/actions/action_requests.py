@@ -23,7 +23,7 @@ from assets.window import (
     window_result,
 )
 from bucketlens.actions.mirror import REQUESTS_TABLE, mirror_requests
-from bucketlens.alerts.state import read_alerts
+from bucketlens.alerts.state import ensure_table, read_alerts
 from resources.actions import ActionsResource
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse
@@ -78,6 +78,7 @@ def action_requests(
     store = actions.store(section)
     try:
         with warehouse.connect() as con:
+            ensure_table(con)  # a warehouse whose alert layer never ran has no alerts, not an error
             alerts = [
                 a
                 for a in read_alerts(con, days)
