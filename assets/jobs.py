@@ -8,7 +8,7 @@ DAILY_JOB = "daily"
 DERIVED_DAILY_JOB = "derived_daily"
 HOURLY_SERVICE_JOB = "service_hourly"
 COST_RESTATEMENT_JOB = "cost_restatement"
-DERIVED_GROUPS = ("usage", "cost", "anomaly", "alerts", "reports")
+DERIVED_GROUPS = ("usage", "cost", "anomaly", "alerts", "actions", "reports")
 
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,
@@ -19,13 +19,13 @@ raw_daily_job = dg.define_asset_job(
 derived_daily_job = dg.define_asset_job(
     DERIVED_DAILY_JOB,
     selection=dg.AssetSelection.groups(*DERIVED_GROUPS),
-    description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies, alerts, reports).",
+    description="Rebuild one day of everything derived from the raw layer (usage, cost, anomalies, alerts, actions, reports).",
 )
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
     selection=dg.AssetSelection.groups("raw", *DERIVED_GROUPS),
-    description="One day end to end: raw sources, per-user usage, cost attribution, anomalies, alerts, reports.",
+    description="One day end to end: raw sources, per-user usage, cost attribution, anomalies, alerts, actions, reports.",
 )
 
 # Today's CloudWatch request and error metrics every hour, so request-rate and error-rate alerts are not

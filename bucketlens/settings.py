@@ -28,9 +28,17 @@ from pydantic import (
     model_validator,
 )
 
+from bucketlens.actions.signing import SecretError, parse_secret
 from bucketlens.keys import DEFAULT_KEY_PATTERN, DEFAULT_USER_ID_REGEX
 
-SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "BUCKETLENS_USERS_DB", "BUCKETLENS_OUTBOX_DB")
+SECRET_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "BUCKETLENS_USERS_DB",
+    "BUCKETLENS_OUTBOX_DB",
+    "BUCKETLENS_WEBHOOK_SECRET",
+    "BUCKETLENS_SMTP_URL",
+)
+OPAQUE_SECRETS = ("SLACK_BOT_TOKEN", "BUCKETLENS_WEBHOOK_SECRET")  # nothing of them is shown, not even a host
 
 
 def _comma_list(value: Any) -> Any:
@@ -52,6 +60,33 @@ def _account_ids(value: str) -> str:
 
 
 AccountIds = Annotated[str, AfterValidator(_account_ids)]
+
+
+def _webhook_secret(value: SecretStr) -> SecretStr:
+    """A Standard Webhooks secret (``whsec_`` + base64); the error never repeats the value."""
+    if value.get_secret_value():
+        try:
+            parse_secret(value.get_secret_value())
+        except SecretError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def _url(schemes: tuple[str, ...], example: str):
+    def check(value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text and not any(text.startswith(f"{scheme}://") for scheme in schemes):
+            raise ValueError(f"must be a URL like {example}")
+        return value
+
+    return check
+
+
+WebhookSecret = Annotated[SecretStr, AfterValidator(_webhook_secret)]
+HttpUrl = Annotated[
+    str, AfterValidator(_url(("http", "https"), "https://app.example.internal/hooks/bucketlens"))
+]
+SmtpUrl = Annotated[SecretStr, AfterValidator(_url(("smtp", "smtps"), "smtp://user:password@host:587"))]
 
 
 def _var(name: str, default: Any, meaning: str, shown: str | None = None) -> Any:
@@ -193,6 +228,51 @@ class Settings(BaseModel):
         "https://slack.com/api/",
         "Slack Web API base URL (the tests point it at a fake on 127.0.0.1).",
     )
+    actions_url: HttpUrl = _var(
+        "BUCKETLENS_ACTIONS_URL",
+        "",
+        "Endpoint of the service's API that receives response actions (signed Standard Webhooks); wins over "
+        "the rules file's `actions.endpoint`. Unset there too: the signed requests go to "
+        "`$BUCKETLENS_HOME/actions-preview.jsonl`.",
+        "the rules file's `actions.endpoint`",
+    )
+    webhook_secret: WebhookSecret = _var(
+        "BUCKETLENS_WEBHOOK_SECRET",
+        SecretStr(""),
+        "Signing secret of the response-action webhooks, `whsec_` + base64 of 24-64 random bytes (Standard "
+        "Webhooks); required to send to an endpoint. Never shown in logs, metadata or the UI.",
+        "unset: unsigned preview only",
+    )
+    smtp_url: SmtpUrl = _var(
+        "BUCKETLENS_SMTP_URL",
+        SecretStr(""),
+        "SMTP server for user notices and operator emails: `smtp://user:password@host:587` (`smtps://` for "
+        "implicit TLS). Unset: the emails are written to `$BUCKETLENS_HOME/email-preview/`. Its password is "
+        "never shown.",
+        "unset: preview files",
+    )
+    smtp_tls: Literal["starttls", "ssl", "none"] = _var(
+        "BUCKETLENS_SMTP_TLS",
+        "starttls",
+        "`starttls` (upgrade a plain connection, port 587), `ssl` (implicit TLS, 465) or `none` (a local "
+        "relay only).",
+    )
+    email_from: str = _var(
+        "BUCKETLENS_EMAIL_FROM", "bucketlens@localhost", "Sender address of the emails (`From:`)."
+    )
+    email_opt_out: str = _var(
+        "BUCKETLENS_EMAIL_OPT_OUT",
+        "",
+        "File of user ids or addresses (one a line, `#` comments) that get no user notices; read at each "
+        "send.",
+        "$BUCKETLENS_HOME/email-opt-out.txt",
+    )
+    user_email_query: str = _var(
+        "BUCKETLENS_USER_EMAIL_QUERY",
+        "SELECT email FROM users WHERE user_id = :user_id",
+        "Query on the users database giving a user's email address (`:user_id` is bound), run when a notice "
+        "is sent; the address is never stored.",
+    )
     ui_url: str = _var(
         "BUCKETLENS_UI_URL",
         "http://127.0.0.1:3000",
@@ -257,6 +337,7 @@ class Settings(BaseModel):
             "source": source,
             "users_db": self.users_db or default_users_db(source, home),
             "outbox_db": self.outbox_db or f"sqlite:///{home / 'outbox.sqlite'}",
+            "email_opt_out": self.email_opt_out or str(home / "email-opt-out.txt"),
             "ui_url": self.ui_url.rstrip("/"),
         }
         for name, value in resolved.items():
@@ -300,6 +381,14 @@ class Settings(BaseModel):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token.get_secret_value())
+
+    @property
+    def actions_preview_path(self) -> Path:
+        return self.home / "actions-preview.jsonl"
+
+    @property
+    def email_preview_dir(self) -> Path:
+        return self.home / "email-preview"
 
 
 def default(attribute: str) -> Any:
@@ -373,7 +462,7 @@ def _redact(name: str, value: Any) -> str:
     text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     if not text:
         return "(unset)"
-    if name == "SLACK_BOT_TOKEN":
+    if name in OPAQUE_SECRETS:
         return "(set, withheld)"
     from sqlalchemy.engine import make_url
 

@@ -149,6 +149,7 @@ def _with_settings(handler):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.cli_actions import add_parsers as add_action_parsers
     from pipelines.cli_alerts import add_parsers as add_alert_parsers
 
     parser = argparse.ArgumentParser(prog="bucketlens", description=__doc__.splitlines()[0])
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--no-daemon", action="store_true", help="webserver only (no schedules or sensors)")
     ui.set_defaults(func=cmd_ui)
     add_alert_parsers(sub, _with_settings)
+    add_action_parsers(sub, _with_settings)
     bench = sub.add_parser(
         "bench",
         help="measured performance figures (opt-in; takes minutes): `bucketlens bench --help` lists the cases",

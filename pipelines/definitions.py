@@ -8,6 +8,7 @@ project imported again) per step: ~220 s for a day whose work takes 2.6 s.
 
 import dagster as dg
 
+from assets.actions import ACTION_ASSETS, ACTION_JOBS
 from assets.alerts import ALERT_ASSETS
 from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
@@ -24,8 +25,16 @@ from sensors import SENSORS
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS, *ALERT_ASSETS, *REPORT_ASSETS],
-        jobs=JOBS,
+        assets=[
+            *RAW_ASSETS,
+            *USAGE_ASSETS,
+            *COST_ASSETS,
+            *ANOMALY_ASSETS,
+            *ALERT_ASSETS,
+            *ACTION_ASSETS,
+            *REPORT_ASSETS,
+        ],  # fmt: skip
+        jobs=[*JOBS, *ACTION_JOBS],
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources=build_resources(Settings.from_env()),

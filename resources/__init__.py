@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import dagster as dg
 
 from bucketlens.settings import Settings
+from resources.actions import ActionsResource
 from resources.alert_settings import AlertSettings
 from resources.cloudwatch import CloudWatchSource
 from resources.engine import QueryEngine
@@ -79,6 +80,19 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             ui_url=settings.ui_url,
         ),
         "alert_settings": AlertSettings(ui_url=settings.ui_url),
+        "actions": ActionsResource(
+            url=_secret("BUCKETLENS_OUTBOX_DB", settings.outbox_db),
+            endpoint=settings.actions_url,
+            webhook_secret=_secret("BUCKETLENS_WEBHOOK_SECRET", settings.webhook_secret.get_secret_value()),
+            smtp_url=_secret("BUCKETLENS_SMTP_URL", settings.smtp_url.get_secret_value()),
+            smtp_tls=settings.smtp_tls,
+            email_from=settings.email_from,
+            opt_out_path=settings.email_opt_out,
+            users_db=_secret("BUCKETLENS_USERS_DB", settings.users_db),
+            user_email_query=settings.user_email_query,
+            home=str(settings.home),
+            ui_url=settings.ui_url,
+        ),
         "reports": ReportSettings(reports_dir=str(settings.reports_dir), ui_url=settings.ui_url),
         "cloudwatch": CloudWatchSource(
             mode=settings.cloudwatch_mode,

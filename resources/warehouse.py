@@ -18,7 +18,7 @@ from bucketlens.duckdb_options import set_option
 from bucketlens.settings import default
 
 CHECKPOINT_THRESHOLD = "1GB"  # the WAL a step may grow before DuckDB checkpoints on its own
-SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "reports")
+SCHEMAS = ("raw", "usage", "cost", "anomaly", "alerts", "actions", "reports")
 
 
 class Warehouse(DuckDBResource):

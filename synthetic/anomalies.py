@@ -17,13 +17,14 @@ import numpy as np
 
 from synthetic.inventory import Catalog
 from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
-from synthetic.objects import GB, MIB, VersionRows, make_rows, storage_class_codes
+from synthetic.objects import DEEP_ARCHIVE, GB, MIB, VersionRows, make_rows, storage_class_codes
 from synthetic.population import Population
 from synthetic.traffic import (
     ACCESS_DENIED,
     ANONYMOUS,
     ERROR_BODY_BYTES,
     GET,
+    RESTORE,
     Requests,
     RequestTexts,
     day_objects,
@@ -39,7 +40,8 @@ UPLOAD_PATTERNS = [
     "large_object",
     "over_plan_limit",
 ]
-REQUEST_PATTERNS = ["sharing_abuse", "failed_access_storm", "cost_spike"]
+# large_retrieval last: a pattern appended here leaves every earlier pattern's draws (users, days) as they were
+REQUEST_PATTERNS = ["sharing_abuse", "failed_access_storm", "cost_spike", "large_retrieval"]
 PATTERNS = UPLOAD_PATTERNS + REQUEST_PATTERNS
 SERVICE_LEVEL = ("cost_spike",)
 SERVICE_SPACING_DAYS = 8
@@ -50,6 +52,7 @@ NON_PHOTO = [
     ("setup_{n}", "exe"),
     ("archive_{n}", "7z"),
 ]
+RETRIEVAL_BYTES = (20 * GB, 30 * GB)  # restored in a few hours: twice the rule's 10 GB a day and more
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.{i}.0 Safari/537.36"
 
 
@@ -89,6 +92,11 @@ def plan(
         if not eligible:
             continue
         pool = [u for u in order if u not in taken]
+        if pattern == "large_retrieval":
+            # only users with enough in Deep Archive can ask for that much back; a small population may
+            # have one such user, so an earlier pattern's user is taken when no other qualifies
+            archived = _deep_archive_bytes(rows, pop.size, start_s)
+            pool = [u for u in pool + [u for u in order if u in taken] if archived[u] >= RETRIEVAL_BYTES[1]]
         if pattern == "over_plan_limit":
             pool = [u for u in pool if pop.plan[u] == "personal"]
         if pattern in ("duplicate_data", "sharing_abuse", "cost_spike"):
@@ -102,6 +110,13 @@ def plan(
             taken.add(int(user))
             out.append(Injection(pattern, int(user), eligible[d]))
     return out
+
+
+def _deep_archive_bytes(rows: VersionRows, users: int, at: int) -> np.ndarray:
+    """Bytes per user stored in Deep Archive at epoch second ``at`` (current and noncurrent versions)."""
+    live = (rows.user >= 0) & ~rows.is_dm & (rows.created < at) & (rows.removed > at)
+    deep = storage_class_codes(rows.lane[live], at - rows.created[live]) == DEEP_ARCHIVE
+    return np.bincount(rows.user[live][deep], weights=rows.size[live][deep], minlength=users)
 
 
 def _spread(rng: np.random.Generator, day: date, n: int, first_hour: int, hours: float) -> np.ndarray:
@@ -245,6 +260,9 @@ def request_rows(
         if inj.pattern not in REQUEST_PATTERNS:
             continue
         rng = rng_for(seed, "anomaly", inj.pattern, inj.user, inj.day)
+        if inj.pattern == "large_retrieval":
+            parts.append(_mass_restore(rng, cat, pop, inj))
+            continue
         objs = day_objects(cat, pop, inj.day, instant_only=True)
         a, n_obj = objs.first[inj.user], objs.count[inj.user]
         mine = objs.rows[a : a + n_obj]
@@ -337,6 +355,34 @@ def request_rows(
             )
             inj.details.update(requests=n, bytes_downloaded=int(cat.size[target].sum()))
     return Requests.concat(parts)
+
+
+def _mass_restore(rng, cat: Catalog, pop: Population, inj: Injection) -> Requests:
+    """One user asks for 20-30 GB of Deep Archive objects back within three hours (POST ?restore, 202):
+    the photo backup plan's "large retrieval request". Normal days restore a handful of single objects."""
+    objs = day_objects(cat, pop, inj.day, instant_only=False)
+    a, n_obj = objs.first[inj.user], objs.count[inj.user]
+    archived = objs.rows[a : a + n_obj][objs.cls[a : a + n_obj] == DEEP_ARCHIVE]
+    archived = archived[rng.permutation(len(archived))]
+    target = rng.uniform(*RETRIEVAL_BYTES)
+    rows = archived[: int(np.searchsorted(np.cumsum(cat.size[archived]), target)) + 1]
+    n = len(rows)
+    total, turn = timing(rng, np.zeros(n), 30.0)
+    inj.details.update(restores=n, restored_bytes=int(cat.size[rows].sum()))
+    return make_requests(
+        n,
+        ts_ms=_spread(rng, inj.day, n, int(rng.integers(8, 18)), 3) * 1000,
+        user=inj.user,
+        op=RESTORE,
+        obj=rows,
+        status=202,
+        object_size=cat.size[rows],
+        total_ms=total,
+        turn_ms=turn,
+        ip=inj.user * pop.ips.shape[1],  # the user's first IP and agent (see RequestTexts)
+        user_agent=inj.user * pop.user_agent.shape[1],
+        storage_class=DEEP_ARCHIVE,
+    )
 
 
 def _class_of(cat: Catalog, rows: np.ndarray, day: date) -> np.ndarray:

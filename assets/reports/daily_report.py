@@ -23,6 +23,7 @@ from resources.warehouse import Warehouse
         "abuse_flags",
         "service_anomalies",
         "alert_events",
+        "action_requests",
     ),
     kinds=("duckdb", "html"),
 )
@@ -31,7 +32,7 @@ def daily_report(
 ) -> dg.MaterializeResult:
     """The day at a glance: storage, objects, active users, requests, error rate and availability with
     their day-over-day change, a 30-day storage and cost chart, the top 10 users by storage, growth and
-    cost, and the day's alerts and abuse flags."""
+    cost, and the day's alerts, abuse flags and response actions."""
     links = ui_links(reports, NAME)
     with warehouse.connect() as con:
         pages = build_daily_reports(con, window_days(context), links)

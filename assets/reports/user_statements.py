@@ -34,6 +34,7 @@ def last_day_per_month(days):
         "user_quota_use",
         "users",
         "cost_line_items",
+        "action_requests",
     ),
     kinds=("duckdb", "csv", "json"),
 )
@@ -41,7 +42,8 @@ def user_statements(
     context: dg.AssetExecutionContext, warehouse: Warehouse, reports: ReportSettings
 ) -> dg.MaterializeResult:
     """One row per user (and ``_shared``) for the month to date: bytes stored (average and at the end),
-    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use."""
+    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use, and the
+    response actions about them (how many requested, every decision)."""
     results = []
     with warehouse.connect() as con:
         for day in last_day_per_month(window_days(context)):

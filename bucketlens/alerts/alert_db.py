@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+from bucketlens.leased_queue import utc_naive  # noqa: F401 (the alert modules take it from here)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # pg_advisory_xact_lock key serializing the alert planners (any constant unique to this use will do).
@@ -110,12 +111,6 @@ class AlertDatabaseError(ValueError):
     """The alert database's URL names a database bucketlens cannot serialize planning on."""
 
 
-def utc_naive(moment: datetime | None = None) -> datetime:
-    """``moment`` (default now) as naive UTC, the one form stored; a naive input is taken as UTC already."""
-    moment = moment or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """WAL lets a drain read while another writes; busy_timeout makes concurrent writers wait, not fail."""
     cursor = dbapi_connection.cursor()
@@ -124,8 +119,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def open_engine(url: str) -> sa.Engine:
-    """An engine on ``url`` with every alert table created; nothing connects before this call."""
+def open_engine(url: str, *extra: sa.MetaData) -> sa.Engine:
+    """An engine on ``url`` with every alert table created (and the tables of ``extra``, e.g. the
+    response actions', which live in the same database); nothing connects before this call."""
     engine = sa.create_engine(url)
     if engine.dialect.name not in SUPPORTED_DIALECTS:
         engine.dispose()
@@ -135,10 +131,11 @@ def open_engine(url: str) -> sa.Engine:
         )
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        metadata.create_all(engine)
-    except sa.exc.DBAPIError:  # another process created them between check and create (PostgreSQL
-        metadata.create_all(engine)  # says so as a unique violation on its catalog, SQLite as locked)
+    for tables in (metadata, *extra):
+        try:
+            tables.create_all(engine)
+        except sa.exc.DBAPIError:  # another process created them between check and create (PostgreSQL
+            tables.create_all(engine)  # says so as a unique violation on its catalog, SQLite as locked)
     return engine
 
 
@@ -152,19 +149,20 @@ def engine_for(url: str) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def planning_lock(conn: sa.Connection) -> None:
+def planning_lock(conn: sa.Connection, key: int = PLANNING_LOCK_KEY) -> None:
     """Begin ``conn``'s transaction holding the planners' lock until it commits or rolls back.
 
     Planners (the ``alert_events`` asset, the delivery tick's release and escalation) read the notify log,
     decide, then rewrite group rows: without one lock around the whole, the last writer wins and two
     planners notify the same new group twice. SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock
     up front (drains' writes wait for it, as they wait for any writer). PostgreSQL: a transaction-scoped
-    advisory lock, which blocks only other planners; drains' claims go on.
+    advisory lock on ``key``, which blocks only other planners of that kind (alerts, or response
+    actions); drains' claims go on.
     """
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PLANNING_LOCK_KEY)))
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def insert_new(conn: sa.Connection, table: sa.Table, row: dict, key: str) -> bool:

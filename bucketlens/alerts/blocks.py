@@ -34,6 +34,7 @@ _ICONS = {
     "suppressed": ":mute:",
     "meta": ":gear:",
     "report": ":bar_chart:",
+    "action": ":raised_hand:",
 }
 # What a header says before the title, per kind; any of the spellings already in a title counts.
 _KIND_PREFIXES = {"resolved": ("Resolved: ",), "escalation": ("Still firing: ", "Escalation: ")}

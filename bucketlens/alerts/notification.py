@@ -22,6 +22,7 @@ KINDS = (
     "suppressed",  # the summary of what "at most N similar per hour" held back
     "meta",  # about bucketlens itself: dead notifications, failed runs, stale sources
     "report",  # a report posted to a channel (text and optionally a file)
+    "action",  # a response action: proposed (how to approve it), taken, or decided (an edit)
 )
 STATES = ("firing", "resolved")
 

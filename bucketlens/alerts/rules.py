@@ -18,6 +18,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, StrictBool, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from bucketlens.actions.policies import ActionsSection, unknown_rules
+from bucketlens.actions.policies import describe as describe_actions
 from bucketlens.alerts.routing import COLUMN, Column, Columns, Routing, Scalars, duration_seconds
 from bucketlens.anomaly.rule_types import (
     SEVERITIES,
@@ -159,10 +161,20 @@ def _empty_if_none(value: Any) -> Any:
 
 
 class Alerting(RulesModel):
-    """The ``alerts`` and ``routing`` sections; either may be left out (no rules; default routing)."""
+    """The ``alerts``, ``routing`` and ``actions`` sections; any may be left out (no rules; default
+    routing; no response actions). Actions are validated here because a policy must name an alert rule
+    of the same file."""
 
     alerts: Annotated[AlertsSection, BeforeValidator(_empty_if_none)] = AlertsSection()
     routing: Annotated[Routing, BeforeValidator(_empty_if_none)] = Routing()
+    actions: Annotated[ActionsSection, BeforeValidator(_empty_if_none)] = ActionsSection()
+
+    @model_validator(mode="after")
+    def _actions_name_user_rules(self) -> Alerting:
+        errors = unknown_rules(self.actions, {r.name: r.labels for r in self.alerts.rules})
+        if errors:
+            raise errors_at("Alerting", *errors)
+        return self
 
     @property
     def rules(self) -> tuple[AlertRule, ...]:
@@ -226,4 +238,5 @@ def check_rules_file(path: str | Path) -> list[str]:
         f"group by {', '.join(r.group_by)}; group interval {r.group_interval}s, repeat {r.repeat_interval}s, "
         f"at most {r.max_per_hour} per rule per hour, escalate after {r.escalate_after}s, "
         f"digest beyond {r.max_alert_age // 86400} days",
+        *describe_actions(alerting.actions),
     ]

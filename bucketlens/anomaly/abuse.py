@@ -6,7 +6,7 @@ live in. Each pattern is one set-based statement over a window of days (``$start
 day is a window of one) that finds every day's flags at once, each day exactly as if it were run alone;
 the day is the day the evidence happened in its source:
 
-* access-log patterns (rapid upload, daily volume, sharing abuse, failed-access storm) use the request
+* access-log patterns (rapid upload, daily volume, sharing abuse, failed-access storm, large retrieval) use the request
   time, so the flag lands on the day the requests were made;
 * inventory patterns (duplicate data, non-photo content, large object) look at the objects that are new
   in snapshot D, i.e. last modified on D-1 (the report lists the bucket at D 00:00). Each object is new
@@ -36,6 +36,7 @@ PATTERNS = (
     "quota_80_percent",
     "large_account",
     "monthly_cost",
+    "large_retrieval",
 )
 UPLOAD_OPERATIONS = ["REST.PUT.OBJECT", "REST.PUT.PART"]
 """Operations that carry uploaded bytes (CompleteMultipartUpload would count a multipart object twice)."""
@@ -158,6 +159,22 @@ SELECT u.usage_date, u.user_id, 'failed_access_storm', $severity, u.denied, $thr
                    'request_ids', u.request_ids, 'keys', u.keys)::VARCHAR
 FROM per_user u JOIN per_ip i USING (usage_date, user_id)
 GROUP BY u.usage_date, u.user_id, u.denied, u.first_denied, u.last_denied, u.request_ids, u.keys
+"""
+
+# Archive restores (POST ?restore accepted: 200 or 202) asked for on each day, per user: the bytes S3 will
+# retrieve from Glacier / Deep Archive (billed per GB) and the requests, flagged above the day's threshold.
+LARGE_RETRIEVAL_SQL = """
+INSERT INTO {out}
+WITH restores AS (
+    SELECT * FROM ({requests})
+    WHERE operation = 'REST.POST.RESTORE' AND http_status < 300 AND request_time >= $start::TIMESTAMP
+)
+SELECT usage_date, user_id, 'large_retrieval', $severity, sum(object_size), $threshold, '{access_log}',
+       json_object('restored_bytes', sum(object_size), 'restores', count(*),
+                   'first_restore', min(request_time), 'last_restore', max(request_time),
+                   'top_request_ids', list(request_id ORDER BY object_size DESC, request_id)[1:20],
+                   'top_keys', list(key ORDER BY object_size DESC, request_id)[1:10])::VARCHAR
+FROM restores GROUP BY usage_date, user_id HAVING sum(object_size) > $threshold
 """
 
 # Current versions in each snapshot of the window whose upload happened on the day before (new in that
@@ -393,6 +410,10 @@ def _statements(rules: Rules, names: dict[str, str]) -> list[tuple[str, dict]]:
         (
             MONTHLY_COST_SQL.format(**fmt),
             {"threshold": a.monthly_cost.usd_per_month, "severity": a.monthly_cost.severity},
+        ),
+        (
+            LARGE_RETRIEVAL_SQL.format(**fmt),
+            {"threshold": a.large_retrieval.bytes_per_day, "severity": a.large_retrieval.severity},
         ),
     ]
 

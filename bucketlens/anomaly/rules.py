@@ -40,7 +40,7 @@ from bucketlens.anomaly.rule_types import (
 __all__ = ["DEFAULT_RULES", "SCORE_METRICS", "SEVERITIES", "Rules", "RulesError", "load_rules", "parse_rules"]
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
-ALERTING_SECTIONS = ("alerts", "routing")  # validated by bucketlens.alerts.rules
+ALERTING_SECTIONS = ("alerts", "routing", "actions")  # validated by bucketlens.alerts.rules
 
 
 # --- abuse patterns -----------------------------------------------------------------------------------
@@ -113,6 +113,14 @@ class MonthlyCost(RulesModel):
     severity: Severity
 
 
+class LargeRetrieval(RulesModel):
+    bytes_per_day: Size
+    severity: Severity
+
+
+DEFAULT_LARGE_RETRIEVAL = LargeRetrieval(bytes_per_day=10 * 1024**3, severity="info")
+
+
 class AbuseRules(RulesModel):
     rapid_upload: RapidUpload
     daily_upload_volume: DailyUploadVolume
@@ -125,6 +133,8 @@ class AbuseRules(RulesModel):
     quota_80_percent: Quota80
     large_account: LargeAccount
     monthly_cost: MonthlyCost
+    # optional: rules files written before the pattern existed keep loading, with the runbook's default
+    large_retrieval: LargeRetrieval = DEFAULT_LARGE_RETRIEVAL
 
 
 # --- anomaly scores -----------------------------------------------------------------------------------
@@ -260,6 +270,7 @@ class RulesDocument(RulesModel):
     service: ServiceRules
     alerts: Any = None
     routing: Any = None
+    actions: Any = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 
 from bucketlens.reports import charts, fmt
+from bucketlens.reports.actions_today import actions_by_day
 from bucketlens.reports.alerts_today import DayAlerts, abuse_by_pattern, alerts_by_day
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
@@ -45,6 +46,7 @@ class DailyFigures:
     days: list[dict]  # the service on each of the 30 days ending ``day``, oldest first
     alerts: DayAlerts
     abuse: list[dict]
+    actions: list[dict]  # the response actions decided on the day's data
     storage: list[dict]  # the top 10 users by storage, by growth and by cost
     growth: list[dict]
     cost: list[dict]
@@ -56,12 +58,15 @@ def daily_figures(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Itera
     service = rows_by_day(con, SERVICE_DAYS_SQL, params, days)
     alerts = alerts_by_day(con, days)
     abuse = abuse_by_pattern(con, days)
+    actions = actions_by_day(con, days)
     con.execute(USER_STORAGE_SQL, params)
     storage = rows_by_day(con, TOP_STORAGE_SQL, {}, days)
     growth = rows_by_day(con, TOP_GROWTH_SQL, {}, days)
     cost = rows_by_day(con, TOP_COST_SQL, params, days)
     for day in days:
-        yield DailyFigures(day, service[day], alerts[day], abuse[day], storage[day], growth[day], cost[day])
+        yield DailyFigures(
+            day, service[day], alerts[day], abuse[day], actions[day], storage[day], growth[day], cost[day]
+        )
 
 
 def build_daily_reports(
@@ -114,6 +119,7 @@ def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
         alerts=alerts,
         critical=critical,
         abuse=abuse,
+        actions=f.actions,
         storage=f.storage,
         growth=f.growth,
         cost=f.cost,

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from bucketlens.reports.files import month_stem, report_path, temp_sibling, write_atomic
+from bucketlens.reports.warehouse import has_columns
 
 NAME = "user_statements"
 TABLE = "report_user_statements"
@@ -59,6 +60,7 @@ cost AS (
     FROM cost.user_daily_cost WHERE usage_date BETWEEN $start AND $day GROUP BY user_id
 ),
 quota AS (SELECT * FROM cost.user_quota_use WHERE usage_date = $day),
+acts AS (SELECT * FROM statement_actions),
 people AS (
     SELECT user_id FROM raw.users WHERE snapshot_date = $day
     UNION SELECT user_id FROM storage UNION SELECT user_id FROM requests UNION SELECT user_id FROM cost
@@ -80,12 +82,27 @@ SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id,
        coalesce(c.other, 0)::DECIMAL(18, 6) AS cost_other_usd,
        coalesce(c.total, 0)::DECIMAL(18, 6) AS cost_total_usd,
        coalesce(c.is_estimate, false) AS includes_estimate,
-       q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct
+       q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct,
+       coalesce(a.actions_requested, 0)::BIGINT AS actions_requested, coalesce(a.actions, '') AS actions
 FROM people p
 LEFT JOIN storage s USING (user_id) LEFT JOIN requests r USING (user_id)
-LEFT JOIN cost c USING (user_id) LEFT JOIN quota q USING (user_id)
+LEFT JOIN cost c USING (user_id) LEFT JOIN quota q USING (user_id) LEFT JOIN acts a USING (user_id)
 ORDER BY p.user_id
 """
+
+# Response actions about the user's data of the month (bucketlens.actions): how many the service was asked
+# to apply, and every decision in one readable cell ("2026-11-09 rapid_upload → block_uploads: requested
+# by policy, lifted"). A warehouse without the actions layer yet has none.
+ACTIONS_SQL = """
+CREATE OR REPLACE TEMP TABLE statement_actions AS
+SELECT user_id, count(*) FILTER (WHERE state = 'requested') AS actions_requested,
+       string_agg(strftime(usage_date, '%Y-%m-%d') || ' ' || rule || ' → ' || action || ': ' || state
+                  || CASE WHEN coalesce(decided_by, '') <> '' THEN ' by ' || decided_by ELSE '' END
+                  || CASE WHEN lift_state = 'sent' THEN ', lifted' ELSE '' END,
+                  '; ' ORDER BY usage_date, rule, action) AS actions
+FROM actions.action_requests WHERE usage_date BETWEEN $start AND $day GROUP BY user_id
+"""
+NO_ACTIONS_SQL = "CREATE OR REPLACE TEMP TABLE statement_actions (user_id VARCHAR, actions_requested BIGINT, actions VARCHAR)"
 
 # The month's bill to date: billed line items for the days the export covers, and the price book's
 # estimate (as attributed) for the days it does not yet.
@@ -125,6 +142,10 @@ class Statements:
 def write_statements(con: duckdb.DuckDBPyConnection, day: date, reports_dir: str | Path) -> Statements:
     """Stage every user's statement for the month containing ``day`` up to ``day``; write both files."""
     start = day.replace(day=1)
+    if has_columns(con, "actions.action_requests", "user_id", "state", "lift_state"):
+        con.execute(ACTIONS_SQL, {"start": start, "day": day})
+    else:
+        con.execute(NO_ACTIONS_SQL)
     con.execute(STATEMENTS_SQL, {"start": start, "day": day})
     billed, estimated = con.execute(BILLED_SQL, {"start": start, "day": day}).fetchall()[0]
     csv_path = report_path(reports_dir, NAME, month_stem(day), ".csv")

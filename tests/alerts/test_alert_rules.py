@@ -14,6 +14,7 @@ from bucketlens.anomaly.rules import DEFAULT_RULES, RulesError, load_rules
 USER_PATTERNS = {
     "rapid_upload", "daily_upload_volume", "duplicate_data", "non_photo_content", "sharing_abuse",
     "failed_access_storm", "large_object", "over_plan_limit", "quota_80_percent", "large_account", "monthly_cost",
+    "large_retrieval",
 }  # fmt: skip
 SERVICE_METRICS = {
     "storage_total", "storage_growth", "request_rate", "error_rate", "latency", "daily_cost", "cost_spike",
@@ -42,7 +43,9 @@ def test_defaults_cover_every_user_pattern_service_anomaly_and_info_rule(base):
     scores = {r.name: r.severity for r in alerting.rules if r.source == "anomaly.user_anomaly_scores"}
     assert scores == {"anomaly_score": "info", "anomaly_score_strong": "warning"}
     assert alerting.rule("new_signups").on_day == "created_at"
-    assert alerting.rule("large_archive_retrieval").threshold == 500 * 1024**2
+    large_retrieval = alerting.rule("large_retrieval")
+    assert (large_retrieval.severity, large_retrieval.send_resolved) == ("from_source", False)
+    assert base.abuse.large_retrieval.bytes_per_day == 10 * 1024**3  # info: 10 GB restored in a day
     assert alerting.rule("rapid_upload").labels == ("user_id",)
     assert alerting.rule("error_rate").labels == ("bucket", "metric")
 
@@ -94,7 +97,7 @@ def test_for_accepts_days(base):
 
 
 def test_check_rules_file_reports_rules_or_the_error(tmp_path):
-    assert check_rules_file(DEFAULT_RULES)[1] == "24 alert rules (20 from_source, 3 info, 1 warning)"
+    assert check_rules_file(DEFAULT_RULES)[1] == "24 alert rules (21 from_source, 2 info, 1 warning)"
     document = yaml.safe_load(DEFAULT_RULES.read_text())
     document["routing"]["repeat_interval"] = "soon"
     bad = tmp_path / "rules.yaml"

@@ -221,3 +221,22 @@ def test_service_cost_spike_and_health(con, rules):
         "SELECT severity, value FROM stage_service_anomalies WHERE metric = 'storage_growth'"
     ).fetchall()[0]
     assert growth == ("critical", 2.5 * 1024**4)
+
+
+def test_large_retrieval_sums_the_accepted_restores_of_the_day(con, rules):
+    """10 GiB a day is the line: 11 restores of 1 GiB (one refused, 403) is 10 GiB accepted — not over;
+    a user restoring 12 x 1 GiB is flagged with 12 GiB, the request ids largest first."""
+    over = [("big", T0 + timedelta(minutes=i), f"R{i:02d}", "REST.POST.RESTORE", f"users/big/v{i}.mov", 202,
+             "1.2.3.4", "app", GIB + i) for i in range(12)]  # fmt: skip
+    at = [("edge", T0 + timedelta(minutes=i), f"E{i:02d}", "REST.POST.RESTORE", f"users/edge/v{i}.mov",
+           403 if i == 0 else 202, "1.2.3.5", "app", GIB) for i in range(11)]  # fmt: skip
+    yesterday = [("old", T0 - timedelta(hours=1), "O1", "REST.POST.RESTORE", "users/old/v.mov", 202, "1.2.3.6",
+                  "app", 20 * GIB)]  # fmt: skip
+    _requests(con, over + at + yesterday)
+    counts = stage_abuse_flags(con, DAY, rules)
+    assert counts["large_retrieval"] == 1
+    [(user, value, threshold, evidence)] = _flags(con, "large_retrieval")
+    assert (user, value, threshold) == ("big", 12 * GIB + sum(range(12)), 10 * GIB)
+    ev = json.loads(evidence)
+    assert ev["restores"] == 12
+    assert ev["top_request_ids"][:3] == ["R11", "R10", "R09"]

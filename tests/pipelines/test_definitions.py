@@ -33,7 +33,10 @@ def test_definitions_load_without_deprecations(monkeypatch, tmp_path):
     repo = d.get_repository_def()
     jobs = {j.name for j in repo.get_all_jobs()}
     assert {"daily", "raw_daily", "derived_daily", "service_hourly", "cost_restatement"} <= jobs
-    assert all(repo.get_job(j).partitions_def is not None for j in jobs if not j.startswith("__"))
+    # asset jobs are daily-partitioned; the approval jobs decide one request (config), not a day
+    approvals = {"actions_approve", "actions_reject"}
+    assert approvals <= jobs and all(repo.get_job(j).partitions_def is None for j in approvals)
+    assert all(repo.get_job(j).partitions_def is not None for j in jobs - approvals if not j.startswith("__"))
     assert {s.name for s in repo.schedule_defs} == {"daily_schedule", "service_hourly_schedule"}
     for node in graph.asset_nodes:
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), node.key  # a UI backfill is one run

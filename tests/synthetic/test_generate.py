@@ -65,7 +65,7 @@ def test_normal_users_stay_below_thresholds(mid):
     flagged = defaultdict(set)
     for lab in labels(mid.out_dir):
         flagged[lab["pattern"]].add((lab["date"], lab["user_id"]))
-    uploads, denied, ips = defaultdict(int), defaultdict(int), defaultdict(set)
+    uploads, denied, ips, restored = defaultdict(int), defaultdict(int), defaultdict(set), defaultdict(int)
     for _, line in log_lines(mid.out_dir):
         f = fields(line)
         if len(f) < 24 or not f[7].startswith("users/"):
@@ -78,10 +78,14 @@ def test_normal_users_stay_below_thresholds(mid):
             denied[who] += 1
         if f[6] == "REST.GET.OBJECT" and f[9] != "403":
             ips[who].add(f[3])
+        if f[6] == "REST.POST.RESTORE" and f[9] in ("200", "202"):
+            restored[who] += int(f[12])
     assert {w for w, b in uploads.items() if b > 100 * GB} == flagged["daily_upload_volume"]
     assert {w for w, n in denied.items() if n > 10} == flagged["failed_access_storm"]
     assert {w for w, s in ips.items() if len(s) > 5} == flagged["sharing_abuse"]
     assert max(n for w, n in denied.items() if w not in flagged["failed_access_storm"]) <= 3
+    # large retrieval: over 10 GiB asked back from archive in a day is the injected user-day and no other
+    assert {w for w, b in restored.items() if b > 10 * 1024**3} == flagged["large_retrieval"] != set()
 
 
 def test_same_seed_same_bytes_other_seed_differs(small, tmp_path):
