@@ -34,6 +34,7 @@ from synthetic.layout import epoch
 from synthetic.objects import VersionRows, apply_changes, shared_objects, user_uploads
 from synthetic.population import make_population
 from synthetic.prices import EGRESS_PER_GB, GIB
+from synthetic.savings_cases import plan_cases
 from synthetic.storage import day_storage, transitions
 from synthetic.traffic import Requests, daily_reads, mutation_requests
 from synthetic.users_db import write_users_db
@@ -95,6 +96,7 @@ def generate(
 
     pop = make_population(users, start, days, seed)
     uploads = user_uploads(pop, start, days, seed)
+    cases = plan_cases(pop, uploads.user, start, days, seed) if anomalies else None
     rows = apply_changes(
         VersionRows.concat(
             [uploads, shared_objects(start, days, seed, int(uploads.content.max(initial=0)) + 1)]
@@ -102,6 +104,7 @@ def generate(
         start,
         days,
         seed,
+        keep_noncurrent=cases.keep_versions if cases else None,
     )
     injections = anomaly_mod.plan(pop, rows, start, days, seed, injections_per_pattern) if anomalies else []
     rows = anomaly_mod.upload_rows(injections, pop, rows, seed)
@@ -119,7 +122,8 @@ def generate(
         )
         spike = _spike_bytes(injections, base, pop, storages, moves, day_list[:-1], seed, con)
         extra = anomaly_mod.request_rows(injections, cat, pop, seed, spike)
-        req = finalize_requests([request_columns(base, pop), request_columns(extra, pop)], seed)
+        leaks = [request_columns(cases.requests, pop)] if cases else []
+        req = finalize_requests([request_columns(base, pop), request_columns(extra, pop), *leaks], seed)
         del base, extra
         ts_ms = req.column("ts_ms").to_numpy()
         con.register("requests_arrow", req)
@@ -136,9 +140,9 @@ def generate(
         con.close()
 
     _describe_cost_spikes(injections, exports)
-    labels = label_records(injections, pop, logs.malformed_by_day)
+    labels = label_records(injections, pop, logs.malformed_by_day, cases.labels if cases else ())
     labels_path = write_labels(out_dir / "labels.jsonl", labels)
-    users_db_path = write_users_db(out_dir / "users.sqlite", pop)
+    users_db_path = write_users_db(out_dir / "users.sqlite", pop, cases.absent if cases else ())
     return GenerateSummary(
         out_dir=out_dir,
         start=start,

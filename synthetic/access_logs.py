@@ -57,10 +57,13 @@ WITH r AS (
             WHEN lifecycle THEN '"-"'
             ELSE '"' || CASE op WHEN 'REST.PUT.OBJECT' THEN 'PUT' WHEN 'REST.HEAD.OBJECT' THEN 'HEAD'
                                WHEN 'REST.DELETE.OBJECT' THEN 'DELETE' WHEN 'REST.POST.RESTORE' THEN 'POST'
+                               WHEN 'REST.POST.UPLOADS' THEN 'POST' WHEN 'REST.PUT.PART' THEN 'PUT'
+                               WHEN 'REST.DELETE.UPLOAD' THEN 'DELETE'
                                ELSE 'GET' END
                  || ' /' || CASE WHEN key IS NULL THEN '?list-type=2&prefix=users%2F' || uid || '%2F&max-keys=1000'
                                  ELSE key_uri END
-                 || CASE WHEN op = 'REST.POST.RESTORE' THEN '?restore'
+                 || CASE WHEN uri_query IS NOT NULL THEN '?' || uri_query
+                         WHEN op = 'REST.POST.RESTORE' THEN '?restore'
                          WHEN query_auth AND NOT anonymous AND key IS NOT NULL THEN
                            '?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQNZGKIQY6EXAMPLE%2F'
                            || strftime(make_timestamp(ts_ms * 1000), '%Y%m%d')
@@ -126,6 +129,7 @@ def request_columns(req: Requests, pop: Population, light: bool = False) -> pa.T
             error=pa.array(req.error, type=pa.string()),
             ip=pa.array(req.ip, type=pa.string()),
             user_agent=pa.array(req.user_agent, type=pa.string()),
+            uri_query=pa.array(req.uri_query, type=pa.string()),
         )
     return pa.table(cols)
 

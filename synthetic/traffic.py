@@ -34,9 +34,13 @@ OPS = np.array(
         "REST.POST.RESTORE",
         "BATCH.DELETE.OBJECT",
         "S3.EXPIRE.OBJECT",
+        # multipart uploads (synthetic.savings_cases): initiate, upload a part, abort
+        "REST.POST.UPLOADS",
+        "REST.PUT.PART",
+        "REST.DELETE.UPLOAD",
     ]
 )
-PUT, GET, HEAD, DELETE, LIST, RESTORE, BATCH_DELETE, EXPIRE = range(len(OPS))
+PUT, GET, HEAD, DELETE, LIST, RESTORE, BATCH_DELETE, EXPIRE = range(8)
 APP_ROLE = 0
 ANONYMOUS = 1
 LIFECYCLE = 2
@@ -66,6 +70,7 @@ class Requests:
     user_agent: np.ndarray  # object or None
     query_auth: np.ndarray  # bool: presigned URL (QueryString) instead of AuthHeader
     storage_class: np.ndarray  # int8 class of the object at request time, -1 unknown
+    uri_query: np.ndarray  # object or None: the request-URI's query (multipart: uploadId, partNumber)
 
     def __len__(self) -> int:
         return len(self.ts_ms)
@@ -99,6 +104,7 @@ def make_requests(n: int, **cols) -> Requests:
         "user_agent": np.full(n, None, object),
         "query_auth": np.zeros(n, bool),
         "storage_class": np.full(n, -1, np.int8),
+        "uri_query": np.full(n, None, object),
     }
     for name, value in cols.items():
         target = defaults[name]

@@ -68,6 +68,8 @@ def load_day(con, day, alerting) -> DayResult:
         "user_quota_use",
         "service_daily_metrics",
         "users",
+        "storage_leaks",
+        "service_daily_kpis",
     ),
 )
 def alert_events(
