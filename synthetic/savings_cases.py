@@ -20,6 +20,7 @@ from synthetic.objects import PART_SIZE
 from synthetic.population import Population
 from synthetic.traffic import OPS, Requests, client_identity, make_requests
 
+LEAK_PATTERNS = ("orphaned_data", "noncurrent_versions", "incomplete_multipart_uploads")
 ABSENT_USERS = 2
 VERSION_KEEPERS = 2
 PARTS = (3, 2, 2)  # parts of each incomplete upload (8 MiB each)

@@ -18,11 +18,11 @@ WITH days AS (
 bucket_rate AS (
     SELECT b.usage_date, b.bucket,
            coalesce(t.price, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)) AS standard_rate
-    FROM (SELECT snapshot_date AS usage_date, bucket, sum(coalesce(size, 0)) / 1073741824.0 AS gb
-          FROM raw.inventory_objects
-          WHERE snapshot_date BETWEEN $start AND $end AND NOT coalesce(is_delete_marker, false)
-            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'
-          GROUP BY ALL) b
+    FROM (SELECT snapshot_date AS usage_date, bucket,
+                 coalesce(sum(size) FILTER (WHERE NOT coalesce(is_delete_marker, false)
+                                            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'), 0)
+                     / 1073741824.0 AS gb
+          FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL) b
     LEFT JOIN sv_tiers t ON t.from_gb < b.gb AND (t.up_to_gb IS NULL OR b.gb <= t.up_to_gb)
 ),
 users_known AS (
@@ -131,7 +131,9 @@ leaked AS (
     WHERE p.is_marker AND date_diff('day', CAST(p.last_modified AS DATE), p.usage_date) > $marker_days
     UNION ALL
     SELECT o.usage_date, o.bucket, o.user_id, 'incomplete_multipart_uploads', u.status, o.key, o.upload_id,
-           coalesce(b.bytes, 0), coalesce(b.bytes, 0) / 1073741824.0 * r.standard_rate, o.started
+           coalesce(b.bytes, 0),
+           coalesce(b.bytes, 0) / 1073741824.0
+               * coalesce(r.standard_rate, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)), o.started
     FROM open_uploads o
     LEFT JOIN (SELECT usage_date, bucket, key, upload_id, sum(size) AS bytes FROM open_parts GROUP BY ALL) b
         ON b.usage_date = o.usage_date AND b.bucket = o.bucket AND b.key = o.key

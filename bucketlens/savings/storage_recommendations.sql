@@ -37,11 +37,11 @@ observed AS (
 bucket_rate AS (
     SELECT b.usage_date, b.bucket,
            coalesce(t.price, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)) AS standard_rate
-    FROM (SELECT snapshot_date AS usage_date, bucket, sum(coalesce(size, 0)) / 1073741824.0 AS gb
-          FROM raw.inventory_objects
-          WHERE snapshot_date BETWEEN $start AND $end AND NOT coalesce(is_delete_marker, false)
-            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'
-          GROUP BY ALL) b
+    FROM (SELECT snapshot_date AS usage_date, bucket,
+                 coalesce(sum(size) FILTER (WHERE NOT coalesce(is_delete_marker, false)
+                                            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'), 0)
+                     / 1073741824.0 AS gb
+          FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL) b
     LEFT JOIN sv_tiers t ON t.from_gb < b.gb AND (t.up_to_gb IS NULL OR b.gb <= t.up_to_gb)
 ),
 objects AS (

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from synthetic import generate
 from synthetic.anomalies import PATTERNS
+from synthetic.savings_cases import LEAK_PATTERNS
 from tests.synthetic.helpers import fields, labels, log_lines
 
 GB = 10**9
@@ -48,9 +49,10 @@ def test_users_db(mid):
 
 def test_labels_cover_every_pattern_after_the_first_week(mid):
     got = labels(mid.out_dir)
-    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"}
+    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS)
     first_allowed = (mid.start + timedelta(days=7)).isoformat()
-    assert all(lab["date"] >= first_allowed for lab in got if lab["pattern"] != "malformed_log_line")
+    anomalies = [lab for lab in got if lab["pattern"] not in ("malformed_log_line", *LEAK_PATTERNS)]
+    assert all(lab["date"] >= first_allowed for lab in anomalies)
     spike = next(lab for lab in got if lab["pattern"] == "cost_spike")
     assert spike["details"]["cost_usd"] > 1.5 * spike["details"]["trailing_mean_usd"]
     assert mid.anomalies == len(got)
