@@ -34,6 +34,8 @@ def last_day_per_month(days):
         "user_quota_use",
         "users",
         "cost_line_items",
+        "storage_recommendations",
+        "storage_leaks",
     ),
     kinds=("duckdb", "csv", "json"),
 )
@@ -41,7 +43,9 @@ def user_statements(
     context: dg.AssetExecutionContext, warehouse: Warehouse, reports: ReportSettings
 ) -> dg.MaterializeResult:
     """One row per user (and ``_shared``) for the month to date: bytes stored (average and at the end),
-    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use."""
+    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use, and
+    as of the day the user's best recommended storage-class move (class, saving a month) and leaks (bytes,
+    cost a month) from the savings layer."""
     results = []
     with warehouse.connect() as con:
         for day in last_day_per_month(window_days(context)):

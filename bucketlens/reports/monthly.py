@@ -1,6 +1,6 @@
 """The monthly report: the calendar month containing D, to date — cost, its trend and its month-over-month
-change (flagged above the rules file's ratio), plan margins, quota use and abuse. The figures are computed
-here; ``templates/monthly.html`` lays them out."""
+change (flagged above the rules file's ratio), plan margins, quota use and abuse, and the savings section
+(``bucketlens.reports.savings``). The figures are computed here; ``templates/monthly.html`` lays them out."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bucketlens.reports.monthly_sql import (
     QUOTA_SUMMARY_SQL,
 )
 from bucketlens.reports.report import Report
+from bucketlens.reports.savings import savings_figures, savings_section
 from bucketlens.reports.warehouse import one, rows
 
 NAME = "monthly_report"
@@ -57,6 +58,7 @@ def build_monthly_report(
     fullest = rows(con, FULLEST_SQL, {"day": day})
     abuse = abuse_by_pattern(con, start, day)
     margin = sum((p["margin_usd"] for p in plans if p["plan"] != "(shared)"), Decimal(0))
+    savings = savings_section(con, day)
 
     figures: dict[str, float | int] = {
         "month_cost_usd": float(cost),
@@ -69,6 +71,7 @@ def build_monthly_report(
         "users_over_80_percent": int(quota.get("over_80") or 0),
         "users_over_quota": int(quota.get("over_100") or 0),
         "abuse_flags": sum(int(a["flags"]) for a in abuse),
+        **(savings_figures(savings) if savings["available"] else {}),
     }
     if mom["change"] is not None:
         figures["month_over_month_change"] = round(mom["change"], 6)
@@ -107,6 +110,7 @@ def build_monthly_report(
         quota=quota,
         fullest=fullest,
         abuse=abuse,
+        savings=savings,
         png=png,
     )
     preview = "\n".join(
@@ -119,5 +123,13 @@ def build_monthly_report(
             f"- quota: {fmt.count(quota.get('over_80'))} users above 80 %, {fmt.count(quota.get('over_100'))} above 100 %",
             f"- abuse flags this month: {figures['abuse_flags']}",
         ]
+        + (
+            [
+                f"- savings: {fmt.usd(figures['savings_monthly_usd'])} a month from storage-class moves "
+                f"({figures['savings_users']} users), leaks {fmt.usd(figures['leaks_monthly_usd'], 4)} a month"
+            ]
+            if savings["available"]
+            else []
+        )
     )
     return Report(NAME, day, page, figures, preview)

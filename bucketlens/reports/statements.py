@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from bucketlens.reports.files import month_stem, report_path, temp_sibling, write_atomic
+from bucketlens.reports.savings import USER_SAVINGS, stage_user_savings
 
 NAME = "user_statements"
 TABLE = "report_user_statements"
@@ -80,10 +81,12 @@ SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id,
        coalesce(c.other, 0)::DECIMAL(18, 6) AS cost_other_usd,
        coalesce(c.total, 0)::DECIMAL(18, 6) AS cost_total_usd,
        coalesce(c.is_estimate, false) AS includes_estimate,
-       q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct
+       q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct,
+       sv.recommended_class, sv.recommended_saving_usd, sv.leak_bytes, sv.leak_monthly_usd
 FROM people p
 LEFT JOIN storage s USING (user_id) LEFT JOIN requests r USING (user_id)
 LEFT JOIN cost c USING (user_id) LEFT JOIN quota q USING (user_id)
+LEFT JOIN {USER_SAVINGS} sv USING (user_id)
 ORDER BY p.user_id
 """
 
@@ -125,6 +128,7 @@ class Statements:
 def write_statements(con: duckdb.DuckDBPyConnection, day: date, reports_dir: str | Path) -> Statements:
     """Stage every user's statement for the month containing ``day`` up to ``day``; write both files."""
     start = day.replace(day=1)
+    stage_user_savings(con, day)
     con.execute(STATEMENTS_SQL, {"start": start, "day": day})
     billed, estimated = con.execute(BILLED_SQL, {"start": start, "day": day}).fetchall()[0]
     csv_path = report_path(reports_dir, NAME, month_stem(day), ".csv")
