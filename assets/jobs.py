@@ -8,7 +8,7 @@ DAILY_JOB = "daily"
 DERIVED_DAILY_JOB = "derived_daily"
 HOURLY_SERVICE_JOB = "service_hourly"
 COST_RESTATEMENT_JOB = "cost_restatement"
-DERIVED_GROUPS = ("usage", "cost", "anomaly", "alerts", "actions", "reports")
+DERIVED_GROUPS = ("usage", "cost", "anomaly", "savings", "alerts", "actions", "reports")
 
 raw_daily_job = dg.define_asset_job(
     RAW_DAILY_JOB,

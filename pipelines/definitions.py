@@ -15,7 +15,9 @@ from assets.cost import COST_ASSETS
 from assets.jobs import JOBS
 from assets.raw import RAW_ASSETS
 from assets.reports import REPORT_ASSETS
+from assets.savings import SAVINGS_ASSETS
 from assets.usage import USAGE_ASSETS
+from assets.usage.service_daily_kpis import service_daily_kpis
 from bucketlens.settings import Settings
 from pipelines.schedules import SCHEDULES
 from resources import build_resources
@@ -28,8 +30,10 @@ def defs() -> dg.Definitions:
         assets=[
             *RAW_ASSETS,
             *USAGE_ASSETS,
+            service_daily_kpis,
             *COST_ASSETS,
             *ANOMALY_ASSETS,
+            *SAVINGS_ASSETS,
             *ALERT_ASSETS,
             *ACTION_ASSETS,
             *REPORT_ASSETS,

@@ -35,6 +35,7 @@ from synthetic.layout import epoch
 from synthetic.objects import VersionRows, apply_changes, shared_objects, user_uploads
 from synthetic.population import make_population
 from synthetic.prices import EGRESS_PER_GB, GIB
+from synthetic.savings_cases import plan_cases
 from synthetic.storage import day_storage, transitions
 from synthetic.traffic import Requests, RequestTexts, daily_reads, mutation_requests
 from synthetic.users_db import write_users_db
@@ -101,6 +102,7 @@ def generate(
 
     pop = make_population(users, start, days, seed)
     uploads = user_uploads(pop, start, days, seed)
+    cases = plan_cases(pop, uploads.user, start, days, seed) if anomalies else None
     rows = apply_changes(
         VersionRows.concat(
             [uploads, shared_objects(start, days, seed, int(uploads.content.max(initial=0)) + 1)]
@@ -108,6 +110,7 @@ def generate(
         start,
         days,
         seed,
+        keep_noncurrent=cases.keep_versions if cases else None,
     )
     del uploads
     injections = anomaly_mod.plan(pop, rows, start, days, seed, injections_per_pattern) if anomalies else []
@@ -136,7 +139,8 @@ def generate(
                 )
                 spike = _spike_bytes(injections, base, storages, moves, day_list[:-1], seed, con)
                 extra = anomaly_mod.request_rows(injections, cat, pop, texts, seed, spike)
-                log = finalize_requests([base, extra], seed, cat, pop, texts)
+                leaks = [cases.requests(pop, texts, start, days, seed)] if cases else []
+                log = finalize_requests([base, extra, *leaks], seed, cat, pop, texts)
                 del base, extra
                 con.register("requests_arrow", request_columns(log.requests))
                 series = request_series_by_day(con)
@@ -159,9 +163,9 @@ def generate(
         con.close()
 
     _describe_cost_spikes(injections, exports)
-    labels = label_records(injections, pop, logs.malformed_by_day)
+    labels = label_records(injections, pop, logs.malformed_by_day, cases.labels if cases else ())
     labels_path = write_labels(out_dir / "labels.jsonl", labels)
-    users_db_path = write_users_db(out_dir / "users.sqlite", pop)
+    users_db_path = write_users_db(out_dir / "users.sqlite", pop, cases.absent if cases else ())
     return GenerateSummary(
         out_dir=out_dir,
         start=start,

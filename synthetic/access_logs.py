@@ -56,7 +56,8 @@ _ERRORS = pa.array(ERRORS, type=pa.string())
 _LINE_SQL = r"""
 WITH r AS (
   SELECT *,
-    CASE WHEN miss > 0 THEN concat('users/', uid, '/photos/2026/01/IMG_9', miss, '.jpg') END AS miss_key,
+    CASE WHEN miss > 0 THEN concat('users/', uid, '/photos/2026/01/IMG_9', miss, '.jpg') ELSE extra_key END
+      AS miss_key,
     lpad(upper(to_hex(rid)), 16, '0') AS request_id,
     requester = '-' AS anonymous, requester = 'AmazonS3' AS lifecycle
   FROM log_chunk
@@ -78,10 +79,13 @@ WITH r AS (
          WHEN lifecycle THEN '"-"'
          ELSE concat('"', CASE op WHEN 'REST.PUT.OBJECT' THEN 'PUT' WHEN 'REST.HEAD.OBJECT' THEN 'HEAD'
                                   WHEN 'REST.DELETE.OBJECT' THEN 'DELETE' WHEN 'REST.POST.RESTORE' THEN 'POST'
+                                  WHEN 'REST.POST.UPLOADS' THEN 'POST' WHEN 'REST.PUT.PART' THEN 'PUT'
+                                  WHEN 'REST.DELETE.UPLOAD' THEN 'DELETE'
                                   ELSE 'GET' END,
               ' /', CASE WHEN no_key THEN concat('?list-type=2&prefix=users%2F', uid, '%2F&max-keys=1000')
                          ELSE ku END,
-              CASE WHEN op = 'REST.POST.RESTORE' THEN '?restore'
+              CASE WHEN uri_query IS NOT NULL THEN concat('?', uri_query)
+                   WHEN op = 'REST.POST.RESTORE' THEN '?restore'
                    WHEN query_auth AND NOT anonymous AND NOT no_key THEN concat(
                      '?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAQNZGKIQY6EXAMPLE%2F',
                      strftime(make_timestamp(ts_ms * 1000), '%Y%m%d'),
@@ -189,6 +193,8 @@ class RequestLog:
                 "key_form": table.column("key_form").take(obj),
                 "key_uri": table.column("key_uri").take(obj),
                 "miss": pa.array(r.miss),
+                "extra_key": self.texts.keys.arrow().take(pa.array(r.extra_key, mask=r.extra_key < 0)),
+                "uri_query": self.texts.queries.arrow().take(pa.array(r.query, mask=r.query < 0)),
                 "uid": uid.take(pa.array(np.where(r.user >= 0, r.user, len(uid) - 1))),
                 "version_id": table.column("version_id").take(
                     pa.array(r.obj, mask=(r.obj < 0) | ~r.show_version)

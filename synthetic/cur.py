@@ -87,7 +87,7 @@ SCHEMA = pa.schema(COLUMNS)
 
 _REQUESTS_SQL = """
 SELECT ts_ms // 86400000 AS d,
-  count(*) FILTER (op = 'REST.PUT.OBJECT' AND billable) AS put,
+  count(*) FILTER (op IN ('REST.PUT.OBJECT', 'REST.POST.UPLOADS', 'REST.PUT.PART') AND billable) AS put,
   count(*) FILTER (op = 'REST.GET.BUCKET' AND billable) AS list,
   count(*) FILTER (op = 'REST.GET.OBJECT' AND billable) AS get,
   count(*) FILTER (op = 'REST.HEAD.OBJECT' AND billable) AS head,

@@ -5,6 +5,7 @@ upload is also a >100 GB day) gets one line per rule, so labels state every thre
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -15,10 +16,13 @@ IMPLIED = {"rapid_upload": ["daily_upload_volume"]}
 
 
 def label_records(
-    injections: list[Injection], pop: Population, malformed_by_day: dict[date, int]
+    injections: list[Injection],
+    pop: Population,
+    malformed_by_day: dict[date, int],
+    extra: Iterable[dict] = (),
 ) -> list[dict]:
-    """Labels sorted by date, pattern and user."""
-    out = []
+    """Labels sorted by date, pattern and user; ``extra``: records already shaped (the leak cases)."""
+    out = list(extra)
     for inj in injections:
         uid = None if inj.user is None else str(pop.user_id[inj.user])
         out.append(

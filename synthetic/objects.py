@@ -255,9 +255,12 @@ def shared_objects(start: date, days: int, seed: int, content_base: int) -> Vers
     return VersionRows.concat([assets, tmp])
 
 
-def apply_changes(rows: VersionRows, start: date, days: int, seed: int) -> VersionRows:
+def apply_changes(
+    rows: VersionRows, start: date, days: int, seed: int, keep_noncurrent: np.ndarray | None = None
+) -> VersionRows:
     """Overwrite ~3 % and delete ~4 % of user objects, expire ``tmp/`` objects, then expire noncurrent
-    versions 30 days after they stop being latest (NoncurrentVersionExpiration)."""
+    versions 30 days after they stop being latest (NoncurrentVersionExpiration), except those of the
+    users in ``keep_noncurrent`` (a prefix the rule misses: ``synthetic.savings_cases``)."""
     rng = rng_for(seed, "changes")
     end_s = epoch(start) + days * DAY_SECONDS
     n = len(rows)
@@ -302,6 +305,8 @@ def apply_changes(rows: VersionRows, start: date, days: int, seed: int) -> Versi
     expiry = out.superseded + NONCURRENT_EXPIRY_DAYS * DAY_SECONDS
     expiry = (expiry // DAY_SECONDS) * DAY_SECONDS + 2 * 3600
     gone = (out.superseded < NEVER) & ~out.is_dm & (expiry < end_s)
+    if keep_noncurrent is not None and len(keep_noncurrent):
+        gone &= ~np.isin(out.user, keep_noncurrent)
     out.removed = np.where(gone, expiry, NEVER)
     return out
 

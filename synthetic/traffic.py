@@ -35,9 +35,13 @@ OPS = np.array(
         "REST.POST.RESTORE",
         "BATCH.DELETE.OBJECT",
         "S3.EXPIRE.OBJECT",
+        # multipart uploads (synthetic.savings_cases): initiate, upload a part, abort
+        "REST.POST.UPLOADS",
+        "REST.PUT.PART",
+        "REST.DELETE.UPLOAD",
     ]
 )
-PUT, GET, HEAD, DELETE, LIST, RESTORE, BATCH_DELETE, EXPIRE = range(len(OPS))
+PUT, GET, HEAD, DELETE, LIST, RESTORE, BATCH_DELETE, EXPIRE = range(8)
 APP_ROLE = 0
 ANONYMOUS = 1
 LIFECYCLE = 2
@@ -86,11 +90,15 @@ class RequestTexts:
     agents: TextTable
     backend_ip: int
     backend_agent: int
+    keys: TextTable  # keys no catalog row holds (uploads never completed: synthetic.savings_cases)
+    queries: TextTable  # request-URI queries (multipart: uploads, partNumber, uploadId)
 
     @staticmethod
     def of(pop: Population) -> RequestTexts:
         ips, agents = TextTable(pop.ips), TextTable(pop.user_agent)
-        return RequestTexts(ips, agents, int(ips.add([BACKEND_IP])[0]), int(agents.add([BACKEND_AGENT])[0]))
+        backend = int(ips.add([BACKEND_IP])[0]), int(agents.add([BACKEND_AGENT])[0])
+        none = np.array([], dtype=object)
+        return RequestTexts(ips, agents, *backend, TextTable(none), TextTable(none))
 
 
 @dataclass
@@ -118,6 +126,8 @@ class Requests:
     user_agent: np.ndarray  # int32 position in RequestTexts.agents, -1 for none
     query_auth: np.ndarray  # bool: presigned URL (QueryString) instead of AuthHeader
     storage_class: np.ndarray  # int8 class of the object at request time, -1 unknown
+    extra_key: np.ndarray  # int32 position in RequestTexts.keys of a key outside the catalog, -1 for none
+    query: np.ndarray  # int32 position in RequestTexts.queries of the request-URI's query, -1 for none
 
     def __len__(self) -> int:
         return len(self.ts_ms)
@@ -152,6 +162,8 @@ def make_requests(n: int, **cols) -> Requests:
         "user_agent": np.full(n, -1, np.int32),
         "query_auth": np.zeros(n, bool),
         "storage_class": np.full(n, -1, np.int8),
+        "extra_key": np.full(n, -1, np.int32),
+        "query": np.full(n, -1, np.int32),
     }
     for name, value in cols.items():
         target = defaults[name]

@@ -3,6 +3,7 @@ the same API), holding the columns bucketlens's default users query selects plus
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,12 +24,14 @@ users_table = sa.Table(
 )
 
 
-def write_users_db(path: Path, pop: Population) -> Path:
-    """(Re)create ``users.sqlite`` with one row per user."""
+def write_users_db(path: Path, pop: Population, absent: Collection[int] = ()) -> Path:
+    """(Re)create ``users.sqlite`` with one row per user, except the ``absent`` ones (user indexes the
+    service removed from its database while their files stayed: ``synthetic.savings_cases``)."""
     path.unlink(missing_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         metadata.create_all(engine)
+        left_out = {int(i) for i in absent}
         rows = [
             {
                 "user_id": str(pop.user_id[i]),
@@ -39,6 +42,7 @@ def write_users_db(path: Path, pop: Population) -> Path:
                 "email": str(pop.email[i]),
             }
             for i in range(pop.size)
+            if i not in left_out
         ]
         with engine.begin() as conn:
             conn.execute(users_table.insert(), rows)

@@ -89,6 +89,8 @@ def load_window(con, days, alerting) -> list[DayResult]:
         "user_quota_use",
         "service_daily_metrics",
         "users",
+        "storage_leaks",
+        "service_daily_kpis",
     ),
 )
 def alert_events(

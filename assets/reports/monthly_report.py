@@ -14,7 +14,16 @@ from resources.warehouse import Warehouse
     NAME,
     "reports",
     checks=(REPORT_WRITTEN,),
-    deps=("user_daily_cost", "plan_daily_margin", "user_quota_use", "abuse_flags", "users"),
+    deps=(
+        "user_daily_cost",
+        "plan_daily_margin",
+        "user_quota_use",
+        "abuse_flags",
+        "users",
+        "storage_recommendations",
+        "storage_leaks",
+        "service_daily_kpis",
+    ),
     kinds=("duckdb", "html"),
 )
 def monthly_report(
@@ -22,7 +31,8 @@ def monthly_report(
 ) -> dg.MaterializeResult:
     """Month-to-date cost, daily average, cost per user and by category; a 6-month trend; the change
     against the same days of last month, flagged above ``service.month_over_month_cost.ratio`` of the
-    rules file; plan margins; users above 80 % and 100 % of quota; abuse flags by pattern."""
+    rules file; plan margins; users above 80 % and 100 % of quota; abuse flags by pattern; once the savings
+    layer has run for the day, its savings section (top storage-class moves, leaks, KPIs against targets)."""
     ratio = rules.load().service.month_over_month_cost.ratio
     links = ui_links(reports, NAME)
     with warehouse.connect() as con:

@@ -35,6 +35,8 @@ def last_day_per_month(days):
         "users",
         "cost_line_items",
         "action_requests",
+        "storage_recommendations",
+        "storage_leaks",
     ),
     kinds=("duckdb", "csv", "json"),
 )
@@ -42,8 +44,10 @@ def user_statements(
     context: dg.AssetExecutionContext, warehouse: Warehouse, reports: ReportSettings
 ) -> dg.MaterializeResult:
     """One row per user (and ``_shared``) for the month to date: bytes stored (average and at the end),
-    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use, and the
-    response actions about them (how many requested, every decision)."""
+    objects, bytes added, requests by billing class, cost by category (exact decimals), quota use, the
+    response actions about them (how many requested, every decision), and as of the day the user's best
+    recommended storage-class move (class, saving a month) and leaks (bytes, cost a month) from the
+    savings layer."""
     results = []
     with warehouse.connect() as con:
         for day in last_day_per_month(window_days(context)):

@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, ValidationError, model_validator
 from bucketlens.anomaly.rule_types import (
     SEVERITIES,
     Extensions,
+    Fraction,
     FractionLevel,
     NonNegative,
     NonNegativeInt,
@@ -41,6 +42,7 @@ __all__ = ["DEFAULT_RULES", "SCORE_METRICS", "SEVERITIES", "Rules", "RulesError"
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 ALERTING_SECTIONS = ("alerts", "routing", "actions")  # validated by bucketlens.alerts.rules
+LATER_SECTIONS = ("savings", "kpis")  # optional in a file: missing ones come from the packaged defaults
 
 
 # --- abuse patterns -----------------------------------------------------------------------------------
@@ -259,6 +261,74 @@ class ServiceRules(RulesModel):
     latency_ms: NumberLevels
 
 
+# --- savings and KPIs (bucketlens.savings, usage.service_daily_kpis) ---------------------------------
+
+
+def _ages(value: Any) -> tuple[int, ...]:
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3650 for v in value)
+    )
+    if not ok:
+        raise invalid("must be a non-empty list of whole days from 0 to 3650 (lifecycle transition ages)")
+    return tuple(sorted(set(value)))
+
+
+def _statuses(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise invalid("must be a non-empty list of user statuses")
+    return tuple(sorted({v.strip().lower() for v in value}))
+
+
+class Recommendations(RulesModel):
+    """How storage-class recommendations are searched and when one is worth making."""
+
+    transition_ages_days: Annotated[tuple[int, ...], BeforeValidator(_ages)]
+    history_days: PositiveInt
+    min_history_days: PositiveInt
+    restore_days: PositiveInt
+    max_break_even_months: Positive
+    min_monthly_saving_usd: NonNegative
+
+    @model_validator(mode="after")
+    def _history_within_window(self) -> Recommendations:
+        if self.min_history_days > self.history_days:
+            message = f"must not exceed history_days ({self.history_days})"
+            raise errors_at("recommendations", (("min_history_days",), message, self.min_history_days))
+        return self
+
+
+class LeakRules(RulesModel):
+    """When stored data counts as a leak: whose it is, how old, and how many keys a cleanup lists."""
+
+    orphaned_statuses: Annotated[tuple[str, ...], BeforeValidator(_statuses)]
+    noncurrent_version_days: PositiveInt
+    delete_marker_days: PositiveInt
+    multipart_upload_days: PositiveInt
+    max_keys: PositiveInt
+
+
+class SavingsRules(RulesModel):
+    recommendations: Recommendations
+    leaks: LeakRules
+
+
+class KpiTargets(RulesModel):
+    """The runbooks' targets each KPI is shown against (not alert lines: those are alert rules)."""
+
+    upload_success_rate: Fraction
+    error_rate: Fraction
+    cost_per_upload_usd: Positive
+    cost_per_gb_month_usd: Positive
+    dedup_rate: Fraction
+    time_to_first_byte_ms: Positive
+
+
+class KpiRules(RulesModel):
+    targets: KpiTargets
+
+
 # --- the file -----------------------------------------------------------------------------------------
 
 
@@ -268,6 +338,8 @@ class RulesDocument(RulesModel):
     abuse: AbuseRules
     scores: ScoreRules
     service: ServiceRules
+    savings: SavingsRules
+    kpis: KpiRules
     alerts: Any = None
     routing: Any = None
     actions: Any = None
@@ -279,6 +351,8 @@ class Rules:
     scores: ScoreRules
     service: ServiceRules
     source: str = "default"
+    savings: SavingsRules | None = None
+    kpis: KpiRules | None = None
     # The alerting sections (``alerts``: alert rules, ``routing``: channels, grouping, intervals) as
     # written; ``bucketlens.alerts`` validates them, so the detectors do not depend on alerting.
     alerting: dict = field(default_factory=dict)
@@ -286,11 +360,29 @@ class Rules:
 
 def parse_rules(document: Any, source: str = "<memory>") -> Rules:
     """Validate a parsed YAML document (a mapping with abuse, scores and service sections)."""
+    document = with_packaged_sections(document)
     try:
         parsed = RulesDocument.model_validate(document)
     except ValidationError as exc:
         raise RulesError.from_validation(exc, document, source) from None
-    return Rules(parsed.abuse, parsed.scores, parsed.service, source, alerting_sections(document))
+    return Rules(
+        parsed.abuse,
+        parsed.scores,
+        parsed.service,
+        source,
+        parsed.savings,
+        parsed.kpis,
+        alerting_sections(document),
+    )
+
+
+def with_packaged_sections(document: Any) -> Any:
+    """A file written before a section existed (``savings``, ``kpis``) keeps working: a missing section
+    is taken from the packaged defaults, so its values are written once, in the defaults file."""
+    if not isinstance(document, dict) or all(s in document for s in LATER_SECTIONS):
+        return document
+    packaged = yaml.safe_load(DEFAULT_RULES.read_text())
+    return {**document, **{s: packaged[s] for s in LATER_SECTIONS if s not in document}}
 
 
 def alerting_sections(document: Any) -> dict:

@@ -32,6 +32,7 @@ Rules and simplifications (documented, deliberate):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import astuple, dataclass
 from datetime import date
 from decimal import Decimal
@@ -53,9 +54,13 @@ TIB_IN_GB = 1024
 _PRICES = "__bucketlens_estimate_prices"
 
 
+class PriceBookError(ValueError):
+    """A price book entry that is missing or not usable; the message names the file and the entry."""
+
+
 @dataclass(frozen=True)
 class PriceBook:
-    """The list prices and their provenance (``about``)."""
+    """The list prices and their provenance (``about``; per entry ``as_of``)."""
 
     data: dict[str, Any]
     source: str
@@ -67,12 +72,61 @@ class PriceBook:
                 resources.files("bucketlens.costing").joinpath("price_book.json").read_text(encoding="utf-8")
             )
             return cls(json.loads(text), "bucketlens/costing/price_book.json")
-        return cls(json.loads(Path(path).read_text(encoding="utf-8")), str(path))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PriceBookError(f"price book {path}: cannot be read ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise PriceBookError(
+                f"price book {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+            ) from None
+        if not isinstance(data, dict):
+            raise PriceBookError(f"price book {path}: must be a JSON object")
+        return cls(data, str(path))
 
     @property
     def about(self) -> str:
         """Where and when the prices were taken from (the JSON's ``_about``)."""
         return str(self.data["_about"])
+
+    def value(self, path: str) -> Any:
+        """The entry at a dotted ``path`` (``aws_s3_us_east_1.minimums.GLACIER_IR.min_days``); a missing
+        one raises ``PriceBookError`` naming the file and the path, never a bare ``KeyError``."""
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise PriceBookError(f"price book {self.source}: {path} is missing")
+            node = node[part]
+        return node
+
+    def number(self, path: str, default: float | None = None) -> float:
+        """A finite, non-negative number at ``path`` (``default`` when the entry is absent, if given)."""
+        try:
+            value = self.value(path)
+        except PriceBookError:
+            if default is None:
+                raise
+            return default
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise PriceBookError(
+                f"price book {self.source}: {path} must be a non-negative number, got {value!r}"
+            )
+        return float(value)
+
+    def as_of(self, path: str) -> str:
+        """The date of the source the entry at ``path`` was taken from: the ``_sources`` item naming the
+        longest prefix of ``path`` (``""`` when none does). Cited next to every figure computed from it."""
+        best, found = -1, ""
+        for item in self.data.get("_sources", []):
+            for entry in item.get("entries", []):
+                if (path == entry or path.startswith(entry + ".")) and len(entry) > best:
+                    best, found = len(entry), str(item.get("as_of", ""))
+        return found
 
     @property
     def aws(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The monthly report: the calendar month containing D, to date — cost, its trend and its month-over-month
-change (flagged above the rules file's ratio), plan margins, quota use and abuse. The figures are read
-for all the days of a run by the window queries in ``sql/`` (``monthly_*``) and computed here;
-``templates/monthly.html`` lays them out."""
+change (flagged above the rules file's ratio), plan margins, quota use and abuse, and the savings section
+(``bucketlens.reports.savings``). The figures are read for all the days of a run by the window queries in
+``sql/`` (``monthly_*``) and computed here; ``templates/monthly.html`` lays them out."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bucketlens.reports.alerts_today import abuse_by_pattern
 from bucketlens.reports.cost_sql import CostDays, by_category, registered_users, shares, total
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
+from bucketlens.reports.savings import savings_figures, savings_sections
 from bucketlens.reports.warehouse import report_sql, rows_by_day, window
 
 NAME = "monthly_report"
@@ -58,6 +59,7 @@ class MonthlyFigures:
     quota: dict
     fullest: list[dict]
     abuse: list[dict]
+    savings: dict  # the savings section as of the day (bucketlens.reports.savings)
 
 
 def monthly_figures(
@@ -73,6 +75,7 @@ def monthly_figures(
     quota = rows_by_day(con, QUOTA_SQL, params, days)
     fullest = rows_by_day(con, FULLEST_SQL, params, days)
     abuse = abuse_by_pattern(con, days, month_to_date=True)
+    savings = savings_sections(con, days)
     for day in days:
         yield MonthlyFigures(
             day=day,
@@ -84,6 +87,7 @@ def monthly_figures(
             quota=quota[day][0],
             fullest=fullest[day],
             abuse=abuse[day],
+            savings=savings[day],
         )
 
 
@@ -109,6 +113,7 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
     months = {r["month"]: r for r in f.months}
     trend = trend_months(day)
     margin = sum((p["margin_usd"] for p in plans if p["plan"] != "(shared)"), Decimal(0))
+    savings = f.savings
 
     figures: dict[str, float | int] = {
         "month_cost_usd": float(cost),
@@ -121,6 +126,7 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
         "users_over_80_percent": int(quota.get("over_80") or 0),
         "users_over_quota": int(quota.get("over_100") or 0),
         "abuse_flags": sum(int(a["flags"]) for a in abuse),
+        **(savings_figures(savings) if savings["available"] else {}),
     }
     if mom["change"] is not None:
         figures["month_over_month_change"] = round(mom["change"], 6)
@@ -159,6 +165,7 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
         quota=quota,
         fullest=fullest,
         abuse=abuse,
+        savings=savings,
         png=png,
     )
     preview = "\n".join(
@@ -171,5 +178,13 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
             f"- quota: {fmt.count(quota.get('over_80'))} users above 80 %, {fmt.count(quota.get('over_100'))} above 100 %",
             f"- abuse flags this month: {figures['abuse_flags']}",
         ]
+        + (
+            [
+                f"- savings: {fmt.usd(figures['savings_monthly_usd'])} a month from storage-class moves "
+                f"({figures['savings_users']} users), leaks {fmt.usd(figures['leaks_monthly_usd'], 4)} a month"
+            ]
+            if savings["available"]
+            else []
+        )
     )
     return Report(NAME, day, page, figures, preview)

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from bucketlens.reports.files import month_stem, report_path, temp_sibling, write_atomic
+from bucketlens.reports.savings import USER_SAVINGS, stage_user_savings
 from bucketlens.reports.warehouse import has_columns
 
 NAME = "user_statements"
@@ -83,10 +84,12 @@ SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id,
        coalesce(c.total, 0)::DECIMAL(18, 6) AS cost_total_usd,
        coalesce(c.is_estimate, false) AS includes_estimate,
        q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct,
-       coalesce(a.actions_requested, 0)::BIGINT AS actions_requested, coalesce(a.actions, '') AS actions
+       coalesce(a.actions_requested, 0)::BIGINT AS actions_requested, coalesce(a.actions, '') AS actions,
+       sv.recommended_class, sv.recommended_saving_usd, sv.leak_bytes, sv.leak_monthly_usd
 FROM people p
 LEFT JOIN storage s USING (user_id) LEFT JOIN requests r USING (user_id)
 LEFT JOIN cost c USING (user_id) LEFT JOIN quota q USING (user_id) LEFT JOIN acts a USING (user_id)
+LEFT JOIN {USER_SAVINGS} sv USING (user_id)
 ORDER BY p.user_id
 """
 
@@ -146,6 +149,7 @@ def write_statements(con: duckdb.DuckDBPyConnection, day: date, reports_dir: str
         con.execute(ACTIONS_SQL, {"start": start, "day": day})
     else:
         con.execute(NO_ACTIONS_SQL)
+    stage_user_savings(con, day)
     con.execute(STATEMENTS_SQL, {"start": start, "day": day})
     billed, estimated = con.execute(BILLED_SQL, {"start": start, "day": day}).fetchall()[0]
     csv_path = report_path(reports_dir, NAME, month_stem(day), ".csv")

@@ -23,3 +23,5 @@ USER_DAILY_REQUESTS_SQL = _sql("user_daily_requests").format(
     tier=request_tier_sql("r.operation"),
     billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
 )
+# $t_*: the rules file's KPI targets (kpis.targets)
+SERVICE_DAILY_KPIS_SQL = _sql("service_daily_kpis")

@@ -97,7 +97,9 @@ def test_for_accepts_days(base):
 
 
 def test_check_rules_file_reports_rules_or_the_error(tmp_path):
-    assert check_rules_file(DEFAULT_RULES)[1] == "24 alert rules (21 from_source, 2 info, 1 warning)"
+    assert (
+        check_rules_file(DEFAULT_RULES)[1] == "31 alert rules (2 critical, 21 from_source, 6 info, 2 warning)"
+    )
     document = yaml.safe_load(DEFAULT_RULES.read_text())
     document["routing"]["repeat_interval"] = "soon"
     bad = tmp_path / "rules.yaml"

@@ -65,7 +65,7 @@ def test_every_template_is_shipped_as_package_data():
     ]["package-data"]["*"]
     templates = files("bucketlens.reports") / "templates"
     names = sorted(t.name for t in templates.iterdir())
-    assert names == ["base.html", "daily.html", "macros.html", "monthly.html", "weekly.html"]
+    assert names == ["base.html", "daily.html", "macros.html", "monthly.html", "savings.html", "weekly.html"]
     assert [n for n in names if not any(fnmatch(n, p) for p in patterns)] == []
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import synthetic
 from synthetic import generate
 from synthetic.anomalies import PATTERNS
+from synthetic.savings_cases import ABSENT_USERS, LEAK_PATTERNS
 from tests.synthetic.helpers import fields, labels, log_lines
 
 GB = 10**9
@@ -44,7 +45,10 @@ def test_users_db(mid):
             sa.text("SELECT user_id, plan, quota_bytes, created_at, status FROM users")
         ).fetchall()
     engine.dispose()
-    assert len(rows) == 300 and rows[0][0] == "1001"
+    # two deleted users' rows are gone while their files stay (the savings layer's orphaned-data cases)
+    orphaned = {r["user_id"] for r in labels(mid.out_dir) if r["pattern"] == "orphaned_data"}
+    assert len(orphaned) == ABSENT_USERS and not orphaned & {r[0] for r in rows}
+    assert len(rows) == 300 - ABSENT_USERS and rows[0][0] == "1001"
     assert {r[1] for r in rows} == {"personal", "family"}
     assert {r[2] for r in rows if r[1] == "personal"} == {2 * 1024**4}
     assert sum(r[4] == "active" for r in rows) > 250
@@ -53,9 +57,10 @@ def test_users_db(mid):
 
 def test_labels_cover_every_pattern_after_the_first_week(mid):
     got = labels(mid.out_dir)
-    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"}
+    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS)
     first_allowed = (mid.start + timedelta(days=7)).isoformat()
-    assert all(lab["date"] >= first_allowed for lab in got if lab["pattern"] != "malformed_log_line")
+    anomalies = [lab for lab in got if lab["pattern"] not in ("malformed_log_line", *LEAK_PATTERNS)]
+    assert all(lab["date"] >= first_allowed for lab in anomalies)
     spike = next(lab for lab in got if lab["pattern"] == "cost_spike")
     assert spike["details"]["cost_usd"] > 1.5 * spike["details"]["trailing_mean_usd"]
     assert mid.anomalies == len(got)

@@ -21,20 +21,20 @@ import pyarrow.parquet as pq
 
 from synthetic import generate
 
-PINNED = {
-    "access-logs": "427398e12ebf3d8d",
-    "cloudwatch": "8cce334927488ce5",
-    "cur": "4316e9ecf8da28fd",
-    "inventory": "3755869987316d63",
-    "labels.jsonl": "ff4c0cbe0f0041a6",
+PINNED = {  # with the savings layer's leak cases (the same content as the generator before streaming wrote)
+    "access-logs": "682584170727a692",
+    "cloudwatch": "a1786f5e70fb7d47",
+    "cur": "0b85dbf8753b9486",
+    "inventory": "1e8c4d63f9a2b289",
+    "labels.jsonl": "f84ff72f6be746a3",
     "users.sqlite": "d14ed923f11a6a0d",
 }
 COUNTS = {
-    "files": 2707,
-    "inventory_rows": 75_619,
-    "access_log_lines": 19_106,
+    "files": 2692,
+    "inventory_rows": 76_032,
+    "access_log_lines": 19_116,
     "cur_line_items": 179,
-    "anomalies": 12,
+    "anomalies": 17,
 }
 
 
