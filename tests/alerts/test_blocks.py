@@ -193,6 +193,7 @@ def test_every_kind_renders_with_its_own_header_and_colour(kind):
         "suppressed": ":mute:",
         "meta": ":gear:",
         "report": ":bar_chart:",
+        "action": ":raised_hand:",
     }[kind]
     assert header.startswith(expected_icon)
     assert payload["attachments"][0]["color"] == ("#2EB67D" if kind == "resolved" else "#ECB22E")

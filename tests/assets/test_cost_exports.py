@@ -27,9 +27,10 @@ from tests.assets.raw_helpers import (
 
 ALL = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS]
 DAYS = [date(2026, 10, 5), date(2026, 10, 6)]
-# The tiny source's bill (its CUR 2.0 export, seed 11), per day: what every user's share adds up to.
-BILLED = {date(2026, 10, 5): Decimal("0.199233"), date(2026, 10, 6): Decimal("0.193812")}
-PERIOD_TOTAL = Decimal("10.216097")  # 2026-10-01 .. 2026-10-09, credit included
+# The tiny source's bill (its CUR 2.0 export, seed 11, with the leak cases' multipart uploads), per day:
+# what every user's share adds up to.
+BILLED = {date(2026, 10, 5): Decimal("0.199277"), date(2026, 10, 6): Decimal("0.193883")}
+PERIOD_TOTAL = Decimal("10.216536")  # 2026-10-01 .. 2026-10-09, credit included
 
 
 def day_totals(home, table: str, column: str, date_column: str) -> dict[date, Decimal]:
@@ -66,7 +67,7 @@ def two_exports(tiny_source, tmp_path_factory):
 
 def test_a_cur2_and_a_focus_export_bill_each_user_exactly_once(tiny_source, two_exports, tmp_path):
     root, home, result = two_exports
-    # The bill of each day, once: the old loader summed both exports ($0.398466 on 2026-10-05).
+    # The bill of each day, once: the old loader summed both exports ($0.398554 on 2026-10-05).
     assert day_totals(home, "raw.cost_line_items", "unblended_cost", "usage_start") == BILLED
     assert day_totals(home, "cost.user_daily_cost", "amount_usd", "usage_date") == BILLED
     assert query(home, "SELECT sum(unblended_cost) FROM raw.cost_line_items")[0][0] == PERIOD_TOTAL
@@ -105,11 +106,11 @@ def test_the_choice_is_in_each_days_metadata(two_exports, tmp_path):
     assert mat.metadata["exports_not_chosen"].value == "s3-focus"
     table = mat.metadata["cost_exports"].value
     assert (
-        f"| s3-cur | cur2 | {execution} | 123456789012 | 10.216097 | 10 | yes | most complete columns"
+        f"| s3-cur | cur2 | {execution} | 123456789012 | 10.216536 | 10 | yes | most complete columns"
         in table
     )
     assert (
-        "| s3-focus | focus | exec-copy | 123456789012 | 10.216097 | 9 | no | the same bill as s3-cur"
+        "| s3-focus | focus | exec-copy | 123456789012 | 10.216536 | 9 | no | the same bill as s3-cur"
         in table
     )
 
@@ -128,7 +129,7 @@ def test_the_reconciliation_fails_when_another_export_of_the_bill_is_added(two_e
     con.close()
     assert not raw_check.passed
     assert raw_check.description == (
-        "2026-10-05: loaded $0.398466 vs $0.199233 in the chosen export; 20 line items from other exports"
+        "2026-10-05: loaded $0.398554 vs $0.199277 in the chosen export; 20 line items from other exports"
     )
     result = materialize_day(copy, root, f"sqlite:///{root / 'users.sqlite'}", DAYS[0], [user_daily_cost])
     checks = check_results(result)
@@ -136,7 +137,7 @@ def test_the_reconciliation_fails_when_another_export_of_the_bill_is_added(two_e
     bill_check = checks["user_daily_cost:matches_the_chosen_export"]  # ...which is not the bill
     assert not bill_check.passed and bill_check.blocking
     assert bill_check.description == (
-        "2026-10-05: allocated $0.398466 vs $0.199233 in the chosen export; 20 line items of other exports"
+        "2026-10-05: allocated $0.398554 vs $0.199277 in the chosen export; 20 line items of other exports"
     )
 
 
@@ -174,7 +175,7 @@ def test_exports_that_disagree_are_refused_and_the_loaded_bill_kept(tiny_source,
     result = materialize_day(home, root, users_db, DAYS[0] + timedelta(days=1), [cost_line_items])
     assert step_failures(result) == {
         "cost_line_items": "Cost exports s3-cur (CUR 2.0) and s3-focus (FOCUS) both bill 123456789012 for "
-        "2026-10 but disagree on the 9 day(s) both cover: $10.216097 vs $10.266097. Set "
+        "2026-10 but disagree on the 9 day(s) both cover: $10.216536 vs $10.266536. Set "
         "BUCKETLENS_COST_EXPORT to the export that is the bill; nothing was replaced."
     }
     assert query(home, "SELECT count(*), sum(unblended_cost) FROM raw.cost_line_items") == before
