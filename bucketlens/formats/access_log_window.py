@@ -1,6 +1,6 @@
 """The first-seen request records of many days at once: ``stage_first_seen`` over a window.
 
-``bucketlens.formats.access_log.stage_first_seen`` builds one day from its log objects' records: the
+``bucketlens.formats.access_log_dedupe.stage_first_seen`` builds one day from its log objects' records: the
 records whose own timestamp is on the day, in the objects that can hold it (the day's and the next
 morning's), each (request ID, operation, key) kept once — the first seen, in the day's object order,
 then line. A backfill of N days called it N times, each a scan of the records and three statements.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bucketlens.formats import access_log
+from bucketlens.formats import access_log_reader, access_log_schema
 from bucketlens.formats.access_log import (
     ACCESS_LOG_REGEX,
     COLUMNS,
@@ -17,8 +17,8 @@ from bucketlens.formats.access_log import (
     TABLE_DDL,
     stage_access_log_records,
     stage_access_logs,
-    stage_first_seen,
 )
+from bucketlens.formats.access_log_dedupe import stage_first_seen
 from bucketlens.keys import KeyPattern
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"  # AWS's documented examples, as published
@@ -652,8 +652,12 @@ def needs_full_grammar(con, tmp_path, text: str) -> bool:
     """Whether the split-based fast path declines ``text`` (marks it for ACCESS_LOG_REGEX)."""
     path = tmp_path / "probe.log"
     path.write_text(text + "\n", encoding="utf-8")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE probe ({access_log._COLUMN_DEFS}{access_log._WORK_COLUMNS})")
-    statement = access_log._statement("pieces", "probe", access_log._branch_lines("scan", [1]), "'u'")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE probe ({access_log_schema.COLUMN_DEFS}{access_log_schema.WORK_COLUMNS})"
+    )
+    statement = access_log_schema.parse_statement(
+        "pieces", "probe", access_log_reader.branch_lines("scan", [1]), "'u'"
+    )
     con.execute(statement, {"path1": str(path), "names": ["probe.log"]})
     marked = con.execute(
         "SELECT count(*) FROM probe WHERE usage_date IS NULL AND user_id = 'needs the full grammar'"

@@ -19,6 +19,8 @@ import pytest
 
 from benchmarks.access_log_data import generate_access_logs
 from bucketlens.formats import access_log as runtime
+from bucketlens.formats import access_log_reader
+from bucketlens.formats.access_log_dedupe import stage_first_seen
 from bucketlens.keys import KeyPattern
 from tests.formats import reference_access_log as reference
 
@@ -32,7 +34,7 @@ TAIL_27 = "- HOSTID= SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader b.s3.us-east-1
 def reader(request, monkeypatch):
     """Run a test with every object read by the CSV scanner (large objects) and again with every
     object read whole (small ones, and the fallback): both must give the reference's rows."""
-    monkeypatch.setattr(runtime, "SCAN_BYTES", 0 if request.param == "scanned" else 1 << 62)
+    monkeypatch.setattr(access_log_reader, "SCAN_BYTES", 0 if request.param == "scanned" else 1 << 62)
     return request.param
 
 
@@ -229,9 +231,9 @@ def compare(con, files: list[tuple[str, str]], day: datetime.date = DAY) -> runt
     assert_same_rows(con, "ours_stage", "ref_stage")
     assert_same_quarantine(con, "ours_day_quarantine", "ref_day_quarantine")
 
-    assert runtime.stage_first_seen(
-        con, "ours_records", "ours_first", day, names
-    ) == reference.stage_first_seen(con, "ref_records", "ref_first", day, names)
+    assert stage_first_seen(con, "ours_records", "ours_first", day, names) == reference.stage_first_seen(
+        con, "ref_records", "ref_first", day, names
+    )
     assert_same_rows(con, "ours_first", "ref_first")
     return ours
 

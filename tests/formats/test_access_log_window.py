@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from bucketlens.formats import access_log as fmt
+from bucketlens.formats.access_log_dedupe import stage_first_seen
 from bucketlens.formats.access_log_window import create_objects_table, stage_first_seen_days
 
 DAYS = [date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 2)]
@@ -51,7 +52,7 @@ def test_every_day_equals_stage_first_seen_of_that_day(con):
     _records(con)
     expected = {}
     for day in DAYS:
-        counts = fmt.stage_first_seen(con, "records", f"one_{day:%d}", day, FILES[day][0])
+        counts = stage_first_seen(con, "records", f"one_{day:%d}", day, FILES[day][0])
         expected[day] = (counts, con.execute(f"SELECT * FROM one_{day:%d}").fetchall())
     create_objects_table(con, "objects", FILES)
     con.execute("CREATE TABLE together AS SELECT * FROM raw.access_log_requests LIMIT 0")
