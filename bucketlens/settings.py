@@ -3,7 +3,7 @@
 Why one model: the CLI, the demo and the Dagster definitions all build from ``Settings``, so a variable
 cannot be honoured in one place and forgotten (or resolved differently) in another, and a bad value fails
 at start-up naming the variable. The README's configuration table is rendered from the same fields
-(``configuration_table``; a test keeps the README equal to it).
+(``settings_table.configuration_table``; a test keeps the README equal to it).
 
 Each field's ``validation_alias`` is the variable's name; ``json_schema_extra["shown_default"]`` is how
 the README writes a default that depends on another variable.
@@ -12,15 +12,12 @@ the README writes a default that depends on another variable.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -28,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from bucketlens.actions.signing import SecretError, parse_secret
 from bucketlens.keys import DEFAULT_KEY_PATTERN, DEFAULT_USER_ID_REGEX
+from bucketlens.settings_types import AccountIds, CommaList, HttpUrl, SmtpUrl, WebhookSecret
 
 SECRET_VARIABLES = (
     "SLACK_BOT_TOKEN",
@@ -39,54 +36,6 @@ SECRET_VARIABLES = (
     "BUCKETLENS_SMTP_URL",
 )
 OPAQUE_SECRETS = ("SLACK_BOT_TOKEN", "BUCKETLENS_WEBHOOK_SECRET")  # nothing of them is shown, not even a host
-
-
-def _comma_list(value: Any) -> Any:
-    """``a, b`` → ``("a", "b")``; an empty text is no items."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-CommaList = Annotated[tuple[str, ...], BeforeValidator(_comma_list)]
-
-
-def _account_ids(value: str) -> str:
-    """12-digit AWS account ids, comma-separated (kept as written for the resource that reads them)."""
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        if not re.fullmatch(r"\d{12}", part):
-            raise ValueError(f"{part!r} is not a 12-digit AWS account id")
-    return value
-
-
-AccountIds = Annotated[str, AfterValidator(_account_ids)]
-
-
-def _webhook_secret(value: SecretStr) -> SecretStr:
-    """A Standard Webhooks secret (``whsec_`` + base64); the error never repeats the value."""
-    if value.get_secret_value():
-        try:
-            parse_secret(value.get_secret_value())
-        except SecretError as exc:
-            raise ValueError(str(exc)) from None
-    return value
-
-
-def _url(schemes: tuple[str, ...], example: str):
-    def check(value: Any) -> Any:
-        text = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if text and not any(text.startswith(f"{scheme}://") for scheme in schemes):
-            raise ValueError(f"must be a URL like {example}")
-        return value
-
-    return check
-
-
-WebhookSecret = Annotated[SecretStr, AfterValidator(_webhook_secret)]
-HttpUrl = Annotated[
-    str, AfterValidator(_url(("http", "https"), "https://app.example.internal/hooks/bucketlens"))
-]
-SmtpUrl = Annotated[SecretStr, AfterValidator(_url(("smtp", "smtps"), "smtp://user:password@host:587"))]
 
 
 def _var(name: str, default: Any, meaning: str, shown: str | None = None) -> Any:
@@ -417,60 +366,7 @@ def default_users_db(source: str, home: Path) -> str:
     return f"sqlite:///{folder / 'users.sqlite'}"
 
 
-def _shown_default(name: str) -> str:
-    field = next(f for f in Settings.model_fields.values() if f.validation_alias == name)
-    extra = field.json_schema_extra or {}
-    if "shown_default" in extra:
-        return str(extra["shown_default"])
-    default = field.default
-    if isinstance(default, Path):
-        return f"./{default}"
-    return f"`{default}`"
-
-
-def configuration_table() -> str:
-    """The README's configuration table, rendered from the model (``tests/test_settings.py`` keeps them equal)."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for field in Settings.model_fields.values():
-        default = _shown_default(field.validation_alias)
-        if not default.startswith("`") and ("$" in default or "/" in default):
-            default = f"`{default}`"
-        lines.append(f"| `{field.validation_alias}` | {default} | {field.description} |")
-    return "\n".join(lines)
-
-
-def describe(settings: Settings, env: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
-    """(variable, value, where it came from) for ``bucketlens config``; secrets are never shown."""
-    env = os.environ if env is None else env
-    rows = []
-    for attr, field in Settings.model_fields.items():
-        name = field.validation_alias
-        value = getattr(settings, attr)
-        if name in SECRET_VARIABLES:
-            shown = _redact(name, value)
-        elif isinstance(value, tuple):
-            shown = ", ".join(value) or "(all)"
-        elif name == "DAGSTER_HOME":
-            shown = str(settings.dagster_home)
-        else:
-            shown = str(value) if value != "" else "(unset)"
-        rows.append((name, shown, "environment" if env.get(name, "") != "" else "default"))
-    return rows
-
-
-def _redact(name: str, value: Any) -> str:
-    text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    if not text:
-        return "(unset)"
-    if name in OPAQUE_SECRETS:
-        return "(set, withheld)"
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(text).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: show nothing of it
-        return "(set, withheld)"
-
-
 if __name__ == "__main__":  # `python -m bucketlens.settings` prints the README's table
+    from bucketlens.settings_table import configuration_table
+
     print(configuration_table())

@@ -115,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Every setting as this process resolves it (flags applied), and where each value came from."""
-    from bucketlens.settings import describe
+    from bucketlens.settings_table import describe
 
     before = dict(os.environ)  # where values came from, before the flags are written into it
     settings = _apply_overrides(args)

@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bucketlens.settings import Settings, SettingsError, configuration_table, describe, variable_names
+from bucketlens.settings import Settings, SettingsError, variable_names
+from bucketlens.settings_table import configuration_table, describe
 from resources import build_resources, resolved_resources
 
 REPO = Path(__file__).parents[1]

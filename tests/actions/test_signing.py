@@ -12,7 +12,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from bucketlens.actions.model import ActionRequest, request_id, webhook_body
 from bucketlens.actions.outbox import LIFTED, REQUESTED
 from bucketlens.actions.signing import SECRET_HINT, SecretError, parse_secret, signed_headers
-from bucketlens.settings import Settings, SettingsError, describe
+from bucketlens.settings import Settings, SettingsError
+from bucketlens.settings_table import describe
 from tests.actions.conftest import SECRET
 
 NOW = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
