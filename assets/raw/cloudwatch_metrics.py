@@ -11,6 +11,7 @@ from assets.metadata import markdown_table
 from assets.raw.guards import source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
 from bucketlens.formats import cloudwatch as fmt
+from bucketlens.formats.cloudwatch_api import fetch_metric_series
 from resources.cloudwatch import CloudWatchSource
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, Warehouse, drop_tables, replace_partitions
@@ -37,7 +38,7 @@ def stage_window(con, days, source: SourceStore, cloudwatch: CloudWatchSource) -
     found: dict = {}
     if cloudwatch.mode == "api":
         for day in days:
-            series = fmt.fetch_metric_series(cloudwatch.client(), day, cloudwatch.buckets or None)
+            series = fetch_metric_series(cloudwatch.client(), day, cloudwatch.buckets or None)
             origin = f"GetMetricData ({len(series)} series)"
             if not series:
                 found[day] = (origin, f"GetMetricData returned no AWS/S3 series for {day}")

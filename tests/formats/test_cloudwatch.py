@@ -10,14 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bucketlens.formats.cloudwatch import (
+from bucketlens.formats.cloudwatch import TABLE_DDL, stage_cloudwatch_jsonl, stage_cloudwatch_series
+from bucketlens.formats.cloudwatch_api import (
     MAX_QUERIES,
-    TABLE_DDL,
     fetch_metric_series,
     metric_query,
     series_from_results,
-    stage_cloudwatch_jsonl,
-    stage_cloudwatch_series,
 )
 from bucketlens.formats.errors import SourceFormatError
 
