@@ -4,11 +4,11 @@ CloudWatch is the service-level cross-check: AWS's own daily bucket size per sto
 metrics configuration exists, hourly request counts, bytes and latencies per filter. It cannot say who
 did what (no per-key detail), but it tells when inventory or access logs disagree with AWS.
 
-Two ways in, one shape: the live API (``cloudwatch_api.fetch_metric_series``: ListMetrics, then GetMetricData in
-batches of ≤ 500 queries, following ``NextToken``) and ``cloudwatch/<YYYY-MM-DD>.jsonl`` files under the
-source root, one series a line, shaped like a GetMetricData query joined with its result. Both become
-the same series and go through the same SQL, which unnests the parallel ``Timestamps``/``Values``
-arrays and keeps only points on the partition's day (UTC).
+Two ways in, one shape: the live API (``cloudwatch_api.fetch_metric_series``: ListMetrics, then
+GetMetricData in batches of ≤ 500 queries, following ``NextToken``) and ``cloudwatch/<YYYY-MM-DD>.jsonl``
+files under the source root, one series a line, shaped like a GetMetricData query joined with its result.
+Both become the same series and go through the same SQL, which unnests the parallel
+``Timestamps``/``Values`` arrays and keeps only points on the partition's day (UTC).
 
 A malformed JSONL line is an error naming file and line, not a quarantine: the files are small,
 machine-written, and a broken one means the whole day's metrics are suspect.
