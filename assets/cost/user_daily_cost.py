@@ -22,7 +22,7 @@ from assets.window import (
     window_result,
 )
 from bucketlens.costing.allocation import allocate_days, reconcile_days
-from bucketlens.costing.price_book import estimate_days
+from bucketlens.costing.estimate import estimate_days
 from bucketlens.formats import cur
 from resources.pricing import Pricing
 from resources.warehouse import Warehouse, replace_days

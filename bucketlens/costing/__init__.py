@@ -11,8 +11,9 @@ from bucketlens.costing.allocation import (
     reconcile,
     reconciliation_sql,
 )
+from bucketlens.costing.estimate import EstimateSummary, estimate_line_items
 from bucketlens.costing.operations import billable_sql, request_tier, request_tier_sql
-from bucketlens.costing.price_book import EstimateSummary, PriceBook, estimate_line_items
+from bucketlens.costing.price_book import PriceBook
 from bucketlens.costing.usage_types import Classification, classify, classify_sql
 
 __all__ = [

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bucketlens.costing.allocation import allocate_day
-from bucketlens.costing.price_book import PriceBook, estimate_line_items, hours_in_month, tiered_rate
+from bucketlens.costing.estimate import estimate_line_items
+from bucketlens.costing.price_book import PriceBook, hours_in_month, tiered_rate
 from tests.costing.tables import connect, make_tables, request_row, storage_row
 
 SEPT = date(2025, 9, 15)  # 30-day month: 720 hours

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bucketlens.costing.allocation import allocate_day, allocate_days, reconcile, reconcile_days
-from bucketlens.costing.price_book import AWS, R2, estimate_days, estimate_line_items
+from bucketlens.costing.estimate import estimate_days, estimate_line_items
+from bucketlens.costing.price_book import AWS, R2
 from tests.costing.tables import connect, line_item, make_tables, request_row, storage_row
 
 D1 = date(2025, 9, 29)  # the window D1..D1+3 crosses into October (30 → 31-day month)
