@@ -10,7 +10,7 @@ import dagster as dg
 
 from assets.metadata import markdown_table
 from assets.window import Check, CheckSpec, DayResult, daily_asset, figures_by_day, window_days, window_result
-from bucketlens.anomaly.rules import KpiTargets
+from bucketlens.anomaly.rules_savings import KpiTargets
 from bucketlens.usage import SERVICE_DAILY_KPIS_SQL
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, replace_days

@@ -2,8 +2,9 @@
 
 Thresholds are business decisions that change without a code release, so they live in YAML; a typo in
 them must fail loudly at load time, naming the rule and field, never silently disable a detector at
-3 a.m. The sections are pydantic models (value types in ``rule_types``): unknown keys are errors,
-because a misspelt key is a threshold not applied, and every error of a file is reported at once.
+3 a.m. The sections are pydantic models (value types in ``rule_types``; the savings and KPI sections in
+``rules_savings``): unknown keys are errors, because a misspelt key is a threshold not applied, and
+every error of a file is reported at once.
 Sizes may be written as bytes or as "100 GB" (binary units, as the runbook's 2 TB = 2199023255552 bytes).
 """
 
@@ -19,7 +20,6 @@ from pydantic import BeforeValidator, ValidationError, model_validator
 from bucketlens.anomaly.rule_types import (
     SEVERITIES,
     Extensions,
-    Fraction,
     FractionLevel,
     NonNegative,
     NonNegativeInt,
@@ -37,6 +37,7 @@ from bucketlens.anomaly.rule_types import (
     invalid,
     mapping,
 )
+from bucketlens.anomaly.rules_savings import KpiRules, SavingsRules
 
 __all__ = ["DEFAULT_RULES", "SCORE_METRICS", "SEVERITIES", "Rules", "RulesError", "load_rules", "parse_rules"]
 
@@ -259,74 +260,6 @@ class ServiceRules(RulesModel):
     requests_per_hour: NumberLevels
     error_rate: FractionLevels
     latency_ms: NumberLevels
-
-
-# --- savings and KPIs (bucketlens.savings, usage.service_daily_kpis) ---------------------------------
-
-
-def _ages(value: Any) -> tuple[int, ...]:
-    ok = (
-        isinstance(value, list)
-        and value
-        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3650 for v in value)
-    )
-    if not ok:
-        raise invalid("must be a non-empty list of whole days from 0 to 3650 (lifecycle transition ages)")
-    return tuple(sorted(set(value)))
-
-
-def _statuses(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-        raise invalid("must be a non-empty list of user statuses")
-    return tuple(sorted({v.strip().lower() for v in value}))
-
-
-class Recommendations(RulesModel):
-    """How storage-class recommendations are searched and when one is worth making."""
-
-    transition_ages_days: Annotated[tuple[int, ...], BeforeValidator(_ages)]
-    history_days: PositiveInt
-    min_history_days: PositiveInt
-    restore_days: PositiveInt
-    max_break_even_months: Positive
-    min_monthly_saving_usd: NonNegative
-
-    @model_validator(mode="after")
-    def _history_within_window(self) -> Recommendations:
-        if self.min_history_days > self.history_days:
-            message = f"must not exceed history_days ({self.history_days})"
-            raise errors_at("recommendations", (("min_history_days",), message, self.min_history_days))
-        return self
-
-
-class LeakRules(RulesModel):
-    """When stored data counts as a leak: whose it is, how old, and how many keys a cleanup lists."""
-
-    orphaned_statuses: Annotated[tuple[str, ...], BeforeValidator(_statuses)]
-    noncurrent_version_days: PositiveInt
-    delete_marker_days: PositiveInt
-    multipart_upload_days: PositiveInt
-    max_keys: PositiveInt
-
-
-class SavingsRules(RulesModel):
-    recommendations: Recommendations
-    leaks: LeakRules
-
-
-class KpiTargets(RulesModel):
-    """The runbooks' targets each KPI is shown against (not alert lines: those are alert rules)."""
-
-    upload_success_rate: Fraction
-    error_rate: Fraction
-    cost_per_upload_usd: Positive
-    cost_per_gb_month_usd: Positive
-    dedup_rate: Fraction
-    time_to_first_byte_ms: Positive
-
-
-class KpiRules(RulesModel):
-    targets: KpiTargets
 
 
 # --- the file -----------------------------------------------------------------------------------------

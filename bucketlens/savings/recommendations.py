@@ -12,7 +12,7 @@ from datetime import date
 
 import duckdb
 
-from bucketlens.anomaly.rules import SavingsRules
+from bucketlens.anomaly.rules_savings import SavingsRules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings import sql

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from bucketlens.anomaly.rules import SavingsRules, load_rules
+from bucketlens.anomaly.rules import load_rules
+from bucketlens.anomaly.rules_savings import SavingsRules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings.recommendations import (
