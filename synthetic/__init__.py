@@ -21,23 +21,17 @@ from synthetic import anomalies as anomaly_mod
 from synthetic.access_logs import finalize_requests, request_columns, write_logs
 from synthetic.cloudwatch import request_series_by_day, write_day
 from synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
-from synthetic.inventory import (
-    ROWS_PER_FILE,
-    InventoryStats,
-    build_catalog,
-    generate_inventory_snapshot,
-    snapshot_csv_rows,
-    snapshot_table,
-    write_report,
-)
+from synthetic.inventory import build_catalog, generate_inventory_snapshot, snapshot_csv_rows, snapshot_table
+from synthetic.inventory_report import ROWS_PER_FILE, InventoryStats, write_report
 from synthetic.labels import label_records, write_labels
 from synthetic.layout import epoch
 from synthetic.objects import VersionRows, apply_changes, shared_objects, user_uploads
 from synthetic.population import make_population
 from synthetic.prices import EGRESS_PER_GB, GIB
+from synthetic.request_records import Requests, RequestTexts
 from synthetic.savings_cases import plan_cases
 from synthetic.storage import day_storage, transitions
-from synthetic.traffic import Requests, RequestTexts, daily_reads, mutation_requests
+from synthetic.traffic import daily_reads, mutation_requests
 from synthetic.users_db import write_users_db
 
 __all__ = ["GenerateSummary", "generate", "generate_inventory_snapshot"]

@@ -10,7 +10,8 @@ from urllib.parse import quote, quote_plus, unquote_plus
 import duckdb
 import numpy as np
 
-from synthetic.inventory import CSV_FILE_SCHEMA, build_catalog, generate_inventory_snapshot
+from synthetic.inventory import build_catalog, generate_inventory_snapshot
+from synthetic.inventory_report import CSV_FILE_SCHEMA
 from synthetic.objects import make_rows
 from tests.synthetic.helpers import csv_rows, manifest
 
