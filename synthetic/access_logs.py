@@ -3,7 +3,7 @@
 
 Records are formatted by a DuckDB query (no per-line Python), one delivery day of log objects at a
 time, so only that day's text is ever in memory: the requests themselves are numbers and references
-(``traffic.Requests``) until their lines are written. REST.* keys are URL-encoded twice
+(``request_records.Requests``) until their lines are written. REST.* keys are URL-encoded twice
 (space -> ``%2520``), BATCH.DELETE.OBJECT and S3.EXPIRE.OBJECT keys once, form-style (space -> ``+``);
 the request-URI carries the key percent-encoded once. Current records have 27 fields; ~5 % are older
 24- or 25-field records. Each record is delivered 5 min - 3 h after the request into a 10-minute
@@ -37,7 +37,7 @@ from synthetic.layout import (
     rng_for,
 )
 from synthetic.population import Population
-from synthetic.traffic import ERRORS, OPS, REQUESTERS, Requests, RequestTexts
+from synthetic.request_records import ERRORS, OPS, REQUESTERS, Requests, RequestTexts
 
 BUCKET_OWNER = det_hex(0, "canonical-owner", length=64)
 HOST = f"{SOURCE_BUCKET}.s3.{REGION}.amazonaws.com"

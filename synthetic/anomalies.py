@@ -19,7 +19,7 @@ from synthetic.inventory import Catalog
 from synthetic.layout import DAY_SECONDS, NEVER, epoch, rng_for
 from synthetic.objects import DEEP_ARCHIVE, GB, MIB, VersionRows, make_rows, storage_class_codes
 from synthetic.population import Population
-from synthetic.traffic import (
+from synthetic.request_records import (
     ACCESS_DENIED,
     ANONYMOUS,
     ERROR_BODY_BYTES,
@@ -27,10 +27,9 @@ from synthetic.traffic import (
     RESTORE,
     Requests,
     RequestTexts,
-    day_objects,
     make_requests,
-    timing,
 )
+from synthetic.traffic import day_objects, timing
 
 UPLOAD_PATTERNS = [
     "rapid_upload",

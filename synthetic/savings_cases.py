@@ -18,7 +18,8 @@ import numpy as np
 from synthetic.layout import DAY_SECONDS, det_hex, epoch, rng_for
 from synthetic.objects import PART_SIZE
 from synthetic.population import Population
-from synthetic.traffic import OPS, Requests, RequestTexts, client_identity, make_requests
+from synthetic.request_records import OPS, Requests, RequestTexts, make_requests
+from synthetic.traffic import client_identity
 
 LEAK_PATTERNS = ("orphaned_data", "noncurrent_versions", "incomplete_multipart_uploads")
 ABSENT_USERS = 2
