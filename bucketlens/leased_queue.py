@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,21 @@ MAX_ERROR_CHARS = 2000
 QUEUE_STATES = ("pending", "sending", "sent", "dead")
 
 Then = Callable[[sa.Connection], None] | None
+
+
+@dataclass
+class DrainCounts:
+    """What one drain of a leased queue did, in the counts every queue keeps: ``sent``, ``retried``,
+    ``dead``; ``waiting``: rows held back for another row (the original a reply edits, the request a
+    lift undoes); ``deferred``: due but left for the next drain because its deadline passed. Why shared:
+    the alert outbox and the action outbox drain the same way, so they count alike; each report adds
+    its own counts."""
+
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    waiting: int = 0
+    deferred: int = 0
 
 
 def utc_naive(moment: datetime | None = None) -> datetime:

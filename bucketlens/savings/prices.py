@@ -13,10 +13,15 @@ already stored), which the SQL joins; every figure carries the date of its sourc
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
+from datetime import date
 
 from bucketlens.costing.price_book import AWS, GIB, R2, PriceBook, PriceBookError
+from bucketlens.savings import sql
 
 KIB = 1024
+TIERS = "sv_tiers"
+BUCKET_RATES = "sv_bucket_rates"
+BUCKET_RATES_SQL = sql("bucket_rates")
 AWS_CANDIDATES = ("STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE", "INTELLIGENT_TIERING")
 R2_INFREQUENT_ACCESS = "R2_INFREQUENT_ACCESS"
 # R2's S3 API names its Infrequent Access class STANDARD_IA in listings and lifecycle rules
@@ -229,6 +234,22 @@ def storage_prices(book: PriceBook, provider: str) -> list[StoragePrice]:
             )
         )
     return out
+
+
+def load_tiers(con, book: PriceBook, provider: str) -> None:
+    """TEMP table ``sv_tiers``: Standard's price tiers from the price book. Why here: the leaks and the
+    recommendations both price Standard storage by these tiers."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TIERS} (from_gb DOUBLE, up_to_gb DOUBLE, price DOUBLE)")
+    con.executemany(f"INSERT INTO {TIERS} VALUES (?, ?, ?)", baseline(book, provider).tiers)
+
+
+def stage_bucket_rates(con, start: date, end: date) -> None:
+    """TEMP table ``sv_bucket_rates`` (``bucket_rates.sql``, over ``sv_tiers``): each bucket's Standard rate
+    per day of start .. end. Staged once for both queries that use it (``storage_leaks.sql``,
+    ``storage_recommendations.sql``), so the rate is written in one place."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {BUCKET_RATES} AS {BUCKET_RATES_SQL}", {"start": start, "end": end}
+    )
 
 
 def load_table(con, table: str, rows: list, row_type: type) -> None:
