@@ -201,7 +201,6 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
 
-@dataclass(frozen=True)
 def load_in_warehouse(context, warehouse, load_window, *args, ddl: str | None = None) -> dg.MaterializeResult:
     """The whole body of an asset whose work is its ``load_window(con, days, *args)``: open the warehouse,
     create the table (``ddl``) when it is new, load the run's days, summarise them (``window_result``).
@@ -214,6 +213,7 @@ def load_in_warehouse(context, warehouse, load_window, *args, ddl: str | None = 
     return window_result(results)
 
 
+@dataclass(frozen=True)
 class CheckSpec:
     name: str
     description: str
