@@ -1,6 +1,6 @@
 -- sv_bucket_rates for the days $start .. $end: each bucket's Standard storage rate per day — the price of
 -- the sv_tiers tier its Standard bytes fall in (the first tier's when it has none). Staged once as a TEMP
--- table (``bucketlens.savings.prices.stage_bucket_rates``) because storage_leaks.sql and
+-- table (``bucketlens.savings.prices.stage_with_bucket_rates``) because storage_leaks.sql and
 -- storage_recommendations.sql price Standard storage by the same rate.
 SELECT b.usage_date, b.bucket,
        coalesce(t.price, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)) AS standard_rate

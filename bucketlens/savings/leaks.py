@@ -16,7 +16,13 @@ from bucketlens.anomaly.rules import LeakRules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings import sql
-from bucketlens.savings.prices import StoragePrice, load_table, load_tiers, stage_bucket_rates, storage_prices
+from bucketlens.savings.prices import (
+    StoragePrice,
+    load_table,
+    load_tiers,
+    stage_with_bucket_rates,
+    storage_prices,
+)
 from bucketlens.savings.recommendations import prefix_parts
 
 TABLE = "savings.storage_leaks"
@@ -99,8 +105,7 @@ def stage_leaks(
 ) -> None:
     """TEMP table ``out``: the rows of ``savings.storage_leaks`` for the days start .. end."""
     load_prices(con, book, provider)
-    stage_bucket_rates(con, start, end)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {LEAKS_SQL}", parameters(start, end, rules, pattern))
+    stage_with_bucket_rates(con, out, LEAKS_SQL, parameters(start, end, rules, pattern))
 
 
 def well_formed_params(start: date, end: date, rules: LeakRules, pattern: KeyPattern) -> dict[str, object]:

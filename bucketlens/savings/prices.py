@@ -13,7 +13,6 @@ already stored), which the SQL joins; every figure carries the date of its sourc
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
-from datetime import date
 
 from bucketlens.costing.price_book import AWS, GIB, R2, PriceBook, PriceBookError
 from bucketlens.savings import sql
@@ -243,13 +242,14 @@ def load_tiers(con, book: PriceBook, provider: str) -> None:
     con.executemany(f"INSERT INTO {TIERS} VALUES (?, ?, ?)", baseline(book, provider).tiers)
 
 
-def stage_bucket_rates(con, start: date, end: date) -> None:
-    """TEMP table ``sv_bucket_rates`` (``bucket_rates.sql``, over ``sv_tiers``): each bucket's Standard rate
-    per day of start .. end. Staged once for both queries that use it (``storage_leaks.sql``,
-    ``storage_recommendations.sql``), so the rate is written in one place."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {BUCKET_RATES} AS {BUCKET_RATES_SQL}", {"start": start, "end": end}
-    )
+def stage_with_bucket_rates(con, out: str, sql_text: str, params: dict[str, object]) -> None:
+    """TEMP table ``out`` from a savings query over the days ``$start`` .. ``$end`` of ``params``, after
+    TEMP table ``sv_bucket_rates`` (``bucket_rates.sql``, over ``sv_tiers``): each bucket's Standard rate
+    per day, which the query joins. Why: ``storage_leaks.sql`` and ``storage_recommendations.sql`` price
+    Standard storage by the same rate, so it is written once and staged the same way for both."""
+    window = {"start": params["start"], "end": params["end"]}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BUCKET_RATES} AS {BUCKET_RATES_SQL}", window)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {sql_text}", params)
 
 
 def load_table(con, table: str, rows: list, row_type: type) -> None:

@@ -22,7 +22,7 @@ from bucketlens.savings.prices import (
     candidate_classes,
     load_table,
     load_tiers,
-    stage_bucket_rates,
+    stage_with_bucket_rates,
 )
 
 TABLE = "savings.storage_recommendations"
@@ -125,9 +125,9 @@ def stage_recommendations(
 ) -> None:
     """TEMP table ``out``: the rows of ``savings.storage_recommendations`` for the days start .. end."""
     load_prices(con, book, provider)
-    stage_bucket_rates(con, start, end)
-    params = parameters(start, end, rules, book, provider, pattern)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {RECOMMENDATIONS_SQL}", params)
+    stage_with_bucket_rates(
+        con, out, RECOMMENDATIONS_SQL, parameters(start, end, rules, book, provider, pattern)
+    )
 
 
 RECOMPUTE_SQL = sql("recommendations_recompute")
