@@ -20,6 +20,7 @@ import dagster as dg
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions
 from bucketlens.logs import get_logger, log_event
+from resources.warehouse import replace_days
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 LOG = get_logger("assets")
@@ -62,6 +63,64 @@ def detail_day(days: list[date]) -> date | None:
     """The day whose tables (top users, breakdowns) are worth computing: a one-day run shows them in the
     UI; a range shows only the per-day figures, so its tables are not computed at all."""
     return days[0] if len(days) == 1 else None
+
+
+def window_bounds(days: list[date]) -> dict[str, date]:
+    """The window as query parameters: ``$start`` and ``$end``, its first and last day."""
+    return {"start": days[0], "end": days[-1]}
+
+
+def window_figures(con, sql: str, days: list[date]) -> dict[date, dict[str, object]]:
+    """``figures_by_day`` of a query whose only parameters are the window's bounds (``$start``, ``$end``):
+    how most assets read their per-day figures, written once rather than in each of them."""
+    return figures_by_day(con, sql, window_bounds(days), days)
+
+
+def detail_rows(con, sql: str, days: list[date]) -> list[tuple]:
+    """The rows of a detail query (its one ``?``: the day) for the window's ``detail_day``; none for a
+    range, whose detail tables are never shown — the same guard every asset with a detail table needs."""
+    one = detail_day(days)
+    return con.execute(sql, [one]).fetchall() if one else []
+
+
+def int_figures(figures: Mapping[str, object], names) -> dict[str, object]:
+    """The named counts of a day's figures as int metadata, a missing or NULL count as 0: the counters
+    that the audit-like assets show per day, each in one place."""
+    return {name: dg.MetadataValue.int(int(figures.get(name) or 0)) for name in names}
+
+
+def counted_days(
+    con, days: list[date], figures_sql: str, counts, detail: tuple[str, list[str], str] | None = None
+) -> list[tuple[date, dict[str, object], dict[str, object]]]:
+    """Per day of the window: the day, its figures (``window_figures``) and its metadata — the named
+    counts (``int_figures``) and, on the detail day, the table ``detail`` names: (metadata key, headers,
+    query with one ``?``, the day). Why shared: the assets that mirror an audit or a queue into the
+    warehouse show their days this way, only the counts and the table differ."""
+    figures = window_figures(con, figures_sql, days)
+    table: dict[str, object] = {}
+    if detail:
+        key, headers, sql = detail
+        rows = detail_rows(con, sql, days)
+        if rows:
+            table[key] = markdown_table(headers, rows)
+    return [(day, figures[day], int_figures(figures[day], counts) | table) for day in days]
+
+
+def loaded_days(
+    rows: Mapping[date, int], figures: Mapping[date, dict[str, object]]
+) -> list[tuple[date, dict[str, object], dict[str, object]]]:
+    """Per day of a loaded window (``figures``, from ``window_figures``): the day, its figures and its
+    metadata begun with its row count (``dagster/row_count``). Why shared: every asset that replaces its
+    window's days walks them this way before adding its own figures."""
+    return [(day, f, {"dagster/row_count": rows[day]}) for day, f in figures.items()]
+
+
+def stage_and_replace(con, stage_sql: str, table: str, stage: str, days: list[date]) -> dict[date, int]:
+    """Run a staging query over the window (``$start``, ``$end``; it writes ``stage``) and replace exactly
+    the window's days of ``table`` by the staged rows in one transaction; the rows per day. Why shared:
+    the assets whose whole window is one staging query load it this way, and only the names differ."""
+    con.execute(stage_sql, window_bounds(days))
+    return replace_days(con, table, stage, "usage_date", days)
 
 
 def groups_within(items: list, sizes: Mapping, budget: int) -> list[list]:
@@ -140,6 +199,18 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
         }
     metadata["per_day"] = dg.MetadataValue.json(per_day)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+
+def load_in_warehouse(context, warehouse, load_window, *args, ddl: str | None = None) -> dg.MaterializeResult:
+    """The whole body of an asset whose work is its ``load_window(con, days, *args)``: open the warehouse,
+    create the table (``ddl``) when it is new, load the run's days, summarise them (``window_result``).
+    Why shared: the detectors and the derived usage and cost tables are exactly this around their own
+    ``load_window``."""
+    with warehouse.connect() as con:
+        if ddl:
+            con.execute(ddl)
+        results = load_window(con, window_days(context), *args)
+    return window_result(results)
 
 
 @dataclass(frozen=True)

@@ -36,22 +36,13 @@ import duckdb
 import pyarrow.parquet as pq
 
 from benchmarks.bill import CLASS_USAGE_SQL, day_line_items
+from benchmarks.compared import COST_KEY, STORAGE_VALUES
 from bucketlens.duckdb_options import set_option
 from bucketlens.formats.cur import COLUMNS as CUR_COLUMNS
 from bucketlens.formats.cur import TABLE_DDL as CUR_TABLE_DDL
 from bucketlens.formats.cur import record_direct_bill
 
 INVENTORY_COLUMNS = "user_id, storage_class, size, e_tag, is_latest, is_delete_marker, last_modified"
-STORAGE_VALUES = (
-    "object_count",
-    "bytes",
-    "byte_hours",
-    "bytes_added",
-    "duplicate_bytes",
-    "noncurrent_bytes",
-    "small_object_count",
-)
-COST_KEY = ("user_id", "category", "storage_class", "driver", "usage_type")
 
 
 @dataclass(frozen=True)

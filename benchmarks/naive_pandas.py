@@ -34,23 +34,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.compared import COST_KEY, STORAGE_VALUES
 from bucketlens.costing.usage_types import ADJUSTMENT_DRIVER, classify
 
 SHARED_USER = "_shared"
 ARCHIVE = ("GLACIER", "DEEP_ARCHIVE")
 SMALL_OBJECT_BYTES = 131072
-STORAGE_COLUMNS = [
-    "user_id",
-    "storage_class",
-    "object_count",
-    "bytes",
-    "byte_hours",
-    "bytes_added",
-    "duplicate_bytes",
-    "noncurrent_bytes",
-    "small_object_count",
-]
-COST_KEY = ["user_id", "category", "storage_class", "driver", "usage_type"]
+STORAGE_COLUMNS = ["user_id", "storage_class", *STORAGE_VALUES]
+COST_COLUMNS = list(COST_KEY)  # a list: pandas groups by a list of columns
 
 
 def user_daily_storage(inventory: pd.DataFrame, day: date) -> pd.DataFrame:
@@ -167,7 +158,7 @@ def user_daily_cost(storage: pd.DataFrame, line_items: pd.DataFrame, day: date) 
     )[net["micro"] > 0]
     adjustment_shares = split(items[items["driver"] == ADJUSTMENT_DRIVER], adjustment_weights)
     all_shares = pd.concat([shares, adjustment_shares], ignore_index=True).merge(items, on="item_id")
-    out = all_shares.groupby(COST_KEY, dropna=False, as_index=False)["micro"].sum()
+    out = all_shares.groupby(COST_COLUMNS, dropna=False, as_index=False)["micro"].sum()
     return out[out["micro"] != 0].reset_index(drop=True)
 
 

@@ -128,23 +128,21 @@ def suite_table(results: dict) -> str:
     for r in results["inventory"]:
         b, p, f = r["bucketlens"], r.get("pandas"), r["floor"]
         storage = float(b["user_daily_storage_seconds"])
+        pandas = (
+            (float(p["user_daily_storage_seconds"]), p["peak_rss_mib"], r["storage_pandas_ratio"])
+            if p
+            else None
+        )
         rows.append(
-            f"{'storage ' + format(r['objects'], ','):<28}{storage:>13.2f}"
-            f"{round(r['inventory_rows'] / storage):>13,}{b['peak_rss_mib']:>9,.0f}"
-            + (f"{float(p['user_daily_storage_seconds']):>10.2f}{p['peak_rss_mib']:>9,.0f}" if p else f"{'-':>10}{'-':>9}")
-            + f"{float(f['seconds']):>9.2f}{r['storage_floor_ratio']:>8.2f}x"
-            + (f"{r['storage_pandas_ratio']:>9.3f}x" if p else f"{'-':>10}")
-            + f"  {_agree(r['agree'])}"
+            _case_row(f"storage {r['objects']:,}", (storage, round(r["inventory_rows"] / storage), b["peak_rss_mib"]),
+                      pandas, (float(f["seconds"]), r["storage_floor_ratio"]), r["agree"])
         )  # fmt: skip
     for r in results["access_log"]:
         b, p, f = r["bucketlens"], r.get("pandas"), r["floor"]
+        pandas = (p["seconds"], p["peak_rss_mib"], r["pandas_ratio"]) if p else None
         rows.append(
-            f"{'access-log ' + format(r['lines'], ',') + ' lines':<28}{b['seconds']:>13.2f}"
-            f"{b['lines_per_second']:>13,}{b['peak_rss_mib']:>9,.0f}"
-            + (f"{p['seconds']:>10.2f}{p['peak_rss_mib']:>9,.0f}" if p else f"{'-':>10}{'-':>9}")
-            + f"{f['seconds']:>9.2f}{r['floor_ratio']:>8.2f}x"
-            + (f"{r['pandas_ratio']:>9.3f}x" if p else f"{'-':>10}")
-            + f"  {_agree(r['agree'])}"
+            _case_row(f"access-log {r['lines']:,} lines", (b["seconds"], b["lines_per_second"], b["peak_rss_mib"]),
+                      pandas, (f["seconds"], r["floor_ratio"]), r["agree"])
         )  # fmt: skip
     rows += [_load_note(r) for r in results["inventory"] if "load_seconds" in r]
     rows += [_parse_note(r) for r in results["access_log"]]
@@ -177,6 +175,20 @@ def _parse_note(r: dict) -> str:
         f"  note: access-log {r['lines']:,} lines: {r['bucketlens']['lines_per_second']:,} lines/s, "
         f"target >= {r['target_lines_per_second']:,} lines/s {met}; peak RSS "
         f"{r['bucketlens']['peak_rss_mib']:,.0f} MiB"
+    )
+
+
+def _case_row(label: str, ours: tuple, pandas: tuple | None, floor: tuple, agree: bool | None) -> str:
+    """One case's line of the table: ``ours`` (seconds, rows or lines a second, peak RSS), ``pandas``
+    (seconds, peak RSS, ratio) or None when it did not run, ``floor`` (seconds, ratio). Why: the storage
+    and access-log cases print the same columns."""
+    seconds, rate, rss = ours
+    return (
+        f"{label:<28}{seconds:>13.2f}{rate:>13,}{rss:>9,.0f}"
+        + (f"{pandas[0]:>10.2f}{pandas[1]:>9,.0f}" if pandas else f"{'-':>10}{'-':>9}")
+        + f"{floor[0]:>9.2f}{floor[1]:>8.2f}x"
+        + (f"{pandas[2]:>9.3f}x" if pandas else f"{'-':>10}")
+        + f"  {_agree(agree)}"
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,21 @@ MAX_ERROR_CHARS = 2000
 QUEUE_STATES = ("pending", "sending", "sent", "dead")
 
 Then = Callable[[sa.Connection], None] | None
+
+
+@dataclass
+class DrainCounts:
+    """What one drain of a leased queue did, in the counts every queue keeps: ``sent``, ``retried``,
+    ``dead``; ``waiting``: rows held back for another row (the original a reply edits, the request a
+    lift undoes); ``deferred``: due but left for the next drain because its deadline passed. Why shared:
+    the alert outbox and the action outbox drain the same way, so they count alike; each report adds
+    its own counts."""
+
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    waiting: int = 0
+    deferred: int = 0
 
 
 def utc_naive(moment: datetime | None = None) -> datetime:
@@ -122,17 +138,7 @@ class LeasedQueue:
         """Apply ``values`` to the row if this claim still holds it (and run ``then`` in the same
         transaction); False when the lease was taken over meanwhile."""
         t = self.table
-        stmt = (
-            t.update()
-            .where(t.c.identity == identity, t.c.claim_token == token)
-            .values(claim_token=None, **values)
-        )
-        with self._engine.begin() as conn:
-            if conn.execute(stmt).rowcount != 1:
-                return False
-            if then is not None:
-                then(conn)
-        return True
+        return self._update_one((t.c.identity == identity, t.c.claim_token == token), then, values)
 
     def record_delivered(self, identity: str, token: str, *, then: Then = None, **values: Any) -> bool:
         """Record that the row arrived (``values`` set ``state="sent"`` and where). Without the claim —
@@ -141,11 +147,15 @@ class LeasedQueue:
         if self.finish(identity, token, then=then, **values):
             return True
         t = self.table
-        stmt = (
-            t.update()
-            .where(t.c.identity == identity, t.c.state.in_(("pending", "sending")))
-            .values(claim_token=None, **values)
+        return self._update_one(
+            (t.c.identity == identity, t.c.state.in_(("pending", "sending"))), then, values
         )
+
+    def _update_one(self, where: tuple, then: Then, values: dict[str, Any]) -> bool:
+        """One conditional ``UPDATE`` that releases the claim and sets ``values``, with ``then`` in the same
+        transaction when it changed the one row; whether it did. Why: finishing under the claim and
+        recording a delivery without it differ only in their condition."""
+        stmt = self.table.update().where(*where).values(claim_token=None, **values)
         with self._engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 return False

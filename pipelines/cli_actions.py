@@ -7,6 +7,8 @@ warehouse, and without the daemon (``actions deliver`` is the action delivery se
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from bucketlens.actions.model import lift_id
@@ -27,10 +29,17 @@ LIST_COLUMNS = (
 )
 
 
-def _store(settings: Settings):
+@contextmanager
+def _store(settings: Settings) -> Iterator:
+    """The action store of the settings' outbox database, disposed on leaving. Why a context: every
+    command opens it, reads or changes a little, and must dispose of it even when that fails."""
     from bucketlens.actions.store import ActionStore
 
-    return ActionStore(settings.outbox_db)
+    store = ActionStore(settings.outbox_db)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def _delivery(store, request_id: str) -> tuple[str, str]:
@@ -42,8 +51,7 @@ def _delivery(store, request_id: str) -> tuple[str, str]:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         requests = store.requests(state=args.state, limit=args.limit)
         now = datetime.now(UTC).replace(tzinfo=None)
         table = []
@@ -53,8 +61,6 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                 state += " (overdue)"
             table.append((r.request_id, state, r.mode, r.action, r.user_id, r.rule, r.usage_date,
                           r.decided_by or "-", *_delivery(store, r.request_id)))  # fmt: skip
-    finally:
-        store.dispose()
     if not table:
         print("no action requests" + (f" in state {args.state}" if args.state else ""))
         return 0
@@ -70,13 +76,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         r = store.get(args.id)
         log = store.log_of(args.id)
         webhook, lift = _delivery(store, args.id)
-    finally:
-        store.dispose()
     print(f"{r.request_id}: {r.action} user {r.user_id} ({r.rule}, {r.mode}) — {r.state}")
     print(f"  alert {r.alert_key}, episode from {r.episode}, data of {r.usage_date}, severity {r.severity}")
     print(f"  why: {r.reason}")
@@ -94,11 +97,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         done = store.decide(args.id, args.decision, args.by or current_user(), args.reason, datetime.now(UTC))
-    finally:
-        store.dispose()
     r = done.request
     if done.outcome == "approved":
         lift = f"; its lift is due {r.expires_at:%Y-%m-%d %H:%M} UTC" if r.expires_at else ""
@@ -110,11 +110,8 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_lift(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         moved = store.lift(args.id, args.by or current_user(), args.reason, datetime.now(UTC))
-    finally:
-        store.dispose()
     print(f"{args.id}: lift " + ("queued now" if moved else "already sent or in flight; nothing changed"))
     return 0
 
@@ -132,11 +129,8 @@ def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list_dead(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         rows = store.outbox.dead(limit=args.limit)
-    finally:
-        store.dispose()
     for row in rows:
         print(
             f"  dead: {row.identity} ({row.kind} {row.event_type}), {row.attempts} attempt(s): {row.last_error}"
@@ -149,11 +143,8 @@ def cmd_list_dead(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry_dead(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         moved = store.outbox.retry_dead(now=datetime.now(UTC))
-    finally:
-        store.dispose()
     print(
         f"{moved} dead webhook(s)/email(s) back to pending (same ids: the service still applies each once)."
     )
@@ -161,11 +152,8 @@ def cmd_retry_dead(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enable_endpoint(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(settings)
-    try:
+    with _store(settings) as store:
         enabled = store.enable_endpoints()
-    finally:
-        store.dispose()
     print("enabled again: " + (", ".join(enabled) if enabled else "none was disabled"))
     return 0
 

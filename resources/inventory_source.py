@@ -42,6 +42,18 @@ class StagedDay:
     files_verified: int = 0  # data files whose size and MD5 matched their manifest
 
 
+@dataclass(frozen=True)
+class StageCall:
+    """The arguments of one ``InventorySource.stage``, handed on whole to the source's ``_stage``. Why:
+    the interface is declared once, in ``stage``; each source only says how it writes the window."""
+
+    con: duckdb.DuckDBPyConnection
+    days: list[date]
+    prepared: dict[date, object]
+    ownership: KeyPattern
+    target: str
+
+
 @dataclass
 class VerifiedManifest:
     """A manifest and local copies of its data files, with what :meth:`InventoryReports.prepare`
@@ -76,6 +88,11 @@ class InventorySource(dg.ConfigurableResource):
         """Write every day's rows into ``target`` — a TEMP table (created) or a warehouse table whose
         window the caller emptied inside its open transaction — and the rows that could not be typed
         into TEMP table ``QUARANTINE`` (``raw.quarantine``'s columns)."""
+        _fresh_target(con, target)
+        return self._stage(StageCall(con, days, prepared, ownership, target))
+
+    def _stage(self, call: StageCall) -> dict[date, StagedDay]:
+        """Each source's own writing of the window into ``call.target`` (already fresh)."""
         raise NotImplementedError
 
 
@@ -136,29 +153,22 @@ class InventoryReports(InventorySource):
         listing = {o.key: o.size for o in self.source.list("inventory/")}
         return {day: self._verified(day, listing) for day in days}
 
-    def stage(
-        self,
-        con: Con,
-        days: list[date],
-        prepared: dict[date, object],
-        ownership: KeyPattern,
-        target: str = STAGE,
-    ) -> dict[date, StagedDay]:
+    def _stage(self, call: StageCall) -> dict[date, StagedDay]:
         """Every manifest of the window in one read per layout (``stage_inventory_window``)."""
-        staged = {day: StagedDay(origin=self.source.describe("inventory/")) for day in days}
+        con, target = call.con, call.target
+        staged = {day: StagedDay(origin=self.source.describe("inventory/")) for day in call.days}
         window: list[DayManifest] = []
-        for day in days:
-            entries: list[VerifiedManifest] = prepared[day]
+        for day in call.days:
+            entries: list[VerifiedManifest] = call.prepared[day]
             for entry in entries:
                 window.append(DayManifest(day, entry.manifest, entry.local))
                 staged[day].manifests.append(entry.manifest.key)
                 staged[day].files += len(entry.manifest.files)
                 staged[day].checksums_verified += entry.checksum_verified
                 staged[day].files_verified += entry.files_verified
-        _fresh_target(con, target)
         quarantine = f"{STAGE}_manifest_quarantine"
         drop_tables(con, quarantine)
-        stage_inventory_window(con, window, ownership, target, quarantine)
+        stage_inventory_window(con, window, call.ownership, target, quarantine)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {QUARANTINE} AS SELECT 'inventory_objects' AS source, "
             "d.day AS partition_date, q.file, q.line_number, q.raw_text, q.reason, now()::TIMESTAMP AS loaded_at "
@@ -228,22 +238,15 @@ class BucketListing(InventorySource):
                     }
                 )
 
-    def stage(
-        self,
-        con: Con,
-        days: list[date],
-        prepared: dict[date, object],
-        ownership: KeyPattern,
-        target: str = STAGE,
-    ) -> dict[date, StagedDay]:
+    def _stage(self, call: StageCall) -> dict[date, StagedDay]:
         """One listing, written for each day of the window (at most ``max_age_days`` recent days)."""
+        con = call.con
         bucket, _ = self._bucket_prefix()
-        _fresh_target(con, target)
         _empty_quarantine(con)
         origin = f"ListObjectsV2 {self.url}"
-        sql = LISTING_INSERT.format(stage=target, owner=ownership.sql_expr("key"))
+        sql = LISTING_INSERT.format(stage=call.target, owner=call.ownership.sql_expr("key"))
         for page in self._pages():
             con.register("listing_page", page)
-            con.execute(sql, {"days": days, "bucket": bucket, "origin": origin})
+            con.execute(sql, {"days": call.days, "bucket": bucket, "origin": origin})
             con.unregister("listing_page")
-        return {day: StagedDay(origin=origin, listing=True) for day in days}
+        return {day: StagedDay(origin=origin, listing=True) for day in call.days}

@@ -280,24 +280,7 @@ def request_rows(
             ua = texts.agents.add([BROWSER_UA.format(i=6478 + i) for i in range(n_ip)])
             target = mine[rng.integers(0, len(mine), n)]
             ts = (epoch(inj.day) + np.sort(rng.integers(0, DAY_SECONDS, n))) * 1000
-            total, turn = timing(rng, cat.size[target])
-            parts.append(
-                make_requests(
-                    n,
-                    ts_ms=ts,
-                    user=inj.user,
-                    op=GET,
-                    obj=target,
-                    object_size=cat.size[target],
-                    bytes_sent=cat.size[target],
-                    total_ms=total,
-                    turn_ms=turn,
-                    ip=ips[who],
-                    user_agent=ua[who],
-                    query_auth=True,
-                    storage_class=_class_of(cat, target, inj.day),
-                )
-            )
+            parts.append(_whole_downloads(rng, cat, inj, target, ts, ips[who], ua[who]))
             inj.details.update(distinct_ips=n_ip, distinct_user_agents=n_ip, requests=n)
         elif inj.pattern == "failed_access_storm":
             n = int(rng.integers(50, 301))
@@ -334,24 +317,9 @@ def request_rows(
             target = target[: int(np.searchsorted(np.cumsum(cat.size[target]), want)) + 1]
             n = len(target)
             ts = (epoch(inj.day) + 9 * 3600 + np.sort(rng.integers(0, 12 * 3600, n))) * 1000
-            total, turn = timing(rng, cat.size[target])
-            parts.append(
-                make_requests(
-                    n,
-                    ts_ms=ts,
-                    user=inj.user,
-                    op=GET,
-                    obj=target,
-                    object_size=cat.size[target],
-                    bytes_sent=cat.size[target],
-                    total_ms=total,
-                    turn_ms=turn,
-                    ip=inj.user * pop.ips.shape[1],  # the user's first IP and agent (see RequestTexts)
-                    user_agent=inj.user * pop.user_agent.shape[1],
-                    query_auth=True,
-                    storage_class=_class_of(cat, target, inj.day),
-                )
-            )
+            # the user's first IP and agent (see RequestTexts)
+            first_ip, first_agent = inj.user * pop.ips.shape[1], inj.user * pop.user_agent.shape[1]
+            parts.append(_whole_downloads(rng, cat, inj, target, ts, first_ip, first_agent))
             inj.details.update(requests=n, bytes_downloaded=int(cat.size[target].sum()))
     return Requests.concat(parts)
 
@@ -381,6 +349,28 @@ def _mass_restore(rng, cat: Catalog, pop: Population, inj: Injection) -> Request
         ip=inj.user * pop.ips.shape[1],  # the user's first IP and agent (see RequestTexts)
         user_agent=inj.user * pop.user_agent.shape[1],
         storage_class=DEEP_ARCHIVE,
+    )
+
+
+def _whole_downloads(rng, cat: Catalog, inj: Injection, target: np.ndarray, ts, ip, user_agent) -> Requests:
+    """Signed GETs by ``inj.user`` of whole objects of its own (``target``, catalog rows) at ``ts`` (ms),
+    from ``ip`` with ``user_agent``. Why one function: the sharing abuse and the egress spike download
+    the same way and differ only in when and from where."""
+    total, turn = timing(rng, cat.size[target])
+    return make_requests(
+        len(target),
+        ts_ms=ts,
+        user=inj.user,
+        op=GET,
+        obj=target,
+        object_size=cat.size[target],
+        bytes_sent=cat.size[target],
+        total_ms=total,
+        turn_ms=turn,
+        ip=ip,
+        user_agent=user_agent,
+        query_auth=True,
+        storage_class=_class_of(cat, target, inj.day),
     )
 
 

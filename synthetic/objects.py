@@ -54,6 +54,21 @@ HOUR_WEIGHTS = np.array(
 HOUR_PROBS = HOUR_WEIGHTS / HOUR_WEIGHTS.sum()
 """Evening-heavy daily rhythm shared by uploads and downloads."""
 
+# The per-row array columns of a VersionRows (all but ``extra``): the ones ``concat`` and ``take`` carry,
+# named once so that a new column cannot be carried by one and dropped by the other.
+VERSION_COLUMNS = (
+    "user",
+    "key",
+    "created",
+    "size",
+    "content",
+    "is_dm",
+    "superseded",
+    "removed",
+    "lane",
+    "origin",
+)
+
 
 @dataclass
 class VersionRows:
@@ -76,34 +91,10 @@ class VersionRows:
 
     @staticmethod
     def concat(parts: list[VersionRows]) -> VersionRows:
-        names = [
-            "user",
-            "key",
-            "created",
-            "size",
-            "content",
-            "is_dm",
-            "superseded",
-            "removed",
-            "lane",
-            "origin",
-        ]
-        return VersionRows(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+        return VersionRows(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in VERSION_COLUMNS})
 
     def take(self, idx: np.ndarray) -> VersionRows:
-        names = [
-            "user",
-            "key",
-            "created",
-            "size",
-            "content",
-            "is_dm",
-            "superseded",
-            "removed",
-            "lane",
-            "origin",
-        ]
-        return VersionRows(**{n: getattr(self, n)[idx] for n in names})
+        return VersionRows(**{n: getattr(self, n)[idx] for n in VERSION_COLUMNS})
 
 
 def make_rows(user, key, created, size, content, lane, origin, is_dm=None) -> VersionRows:

@@ -8,14 +8,12 @@ into the warehouse for reports, statements and the UI.
 
 import dagster as dg
 
-from assets.metadata import markdown_table
 from assets.window import (
     Check,
     CheckSpec,
     DayResult,
+    counted_days,
     daily_asset,
-    detail_day,
-    figures_by_day,
     window_days,
     window_result,
 )
@@ -41,6 +39,7 @@ FROM (SELECT unnest(generate_series($start::DATE, $end::DATE, INTERVAL 1 DAY))::
 LEFT JOIN log l USING (usage_date) LEFT JOIN undecided u USING (usage_date)
 GROUP BY d.usage_date
 """
+HEADERS = ["at (UTC)", "user", "policy", "event", "actor", "status", "detail", "webhook-id / email"]
 DETAIL_SQL = f"""
 SELECT strftime(logged_at, '%Y-%m-%d %H:%M:%S'), user_id, policy, event, actor, coalesce(status_code::VARCHAR, ''),
        left(detail, 120), webhook_id
@@ -62,22 +61,13 @@ def action_log(
     try:
         with warehouse.connect() as con:
             mirror_log(con, store.engine)
-            figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
-            one = detail_day(days)
-            detail = con.execute(DETAIL_SQL, [one]).fetchall() if one else []
+            per_day = counted_days(
+                con, days, FIGURES_SQL, ("entries", *EVENTS), ("audit", HEADERS, DETAIL_SQL)
+            )
     finally:
         store.dispose()
     results = []
-    for day in days:
-        f = figures[day]
-        metadata: dict[str, object] = {
-            k: dg.MetadataValue.int(int(f.get(k) or 0)) for k in ("entries", *EVENTS)
-        }
-        if detail:
-            metadata["audit"] = markdown_table(
-                ["at (UTC)", "user", "policy", "event", "actor", "status", "detail", "webhook-id / email"],
-                detail,
-            )
+    for day, f, metadata in per_day:
         undecided = int(f.get("undecided") or 0)
         check = Check(
             undecided == 0,

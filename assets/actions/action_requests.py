@@ -16,9 +16,8 @@ from assets.window import (
     Check,
     CheckSpec,
     DayResult,
+    counted_days,
     daily_asset,
-    detail_day,
-    figures_by_day,
     window_days,
     window_result,
 )
@@ -42,6 +41,7 @@ SELECT usage_date, count(*) AS requests,
        count(*) FILTER (WHERE state = 'requested' AND webhook_id IS NULL) AS without_webhook
 FROM {REQUESTS_TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date
 """
+HEADERS = ["user", "rule", "action", "mode", "state", "decided by", "webhook", "lift", "request id"]
 DETAIL_SQL = f"""
 SELECT user_id, rule, action, mode, state, coalesce(decided_by, ''), coalesce(delivery_state, '-'),
        coalesce(lift_state, '-'), request_id
@@ -86,23 +86,11 @@ def action_requests(
             ]
             plan, written = store.plan(alerts, section, alerting.routing.channels, datetime.now(UTC))
             mirror_requests(con, store.engine)
-            figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
-            one = detail_day(days)
-            detail = con.execute(DETAIL_SQL, [one]).fetchall() if one else []
+            counts = ("requests", *STATES, "lifted")
+            per_day = counted_days(con, days, FIGURES_SQL, counts, ("requests_table", HEADERS, DETAIL_SQL))
     finally:
         store.dispose()
-    results = []
-    for day in days:
-        f = figures[day]
-        metadata: dict[str, object] = {
-            s: dg.MetadataValue.int(int(f.get(s) or 0)) for s in ("requests", *STATES, "lifted")
-        }
-        if detail:
-            metadata["requests_table"] = markdown_table(
-                ["user", "rule", "action", "mode", "state", "decided by", "webhook", "lift", "request id"],
-                detail,
-            )
-        results.append(DayResult(day, metadata, {ONE_PER_EPISODE.name: _check(f)}))
+    results = [DayResult(day, metadata, {ONE_PER_EPISODE.name: _check(f)}) for day, f, metadata in per_day]
     # What this run decided and queued is one figure for the window: it goes on its last day.
     results[-1].metadata.update(
         {

@@ -17,8 +17,8 @@ from assets.window import (
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
     window_days,
+    window_figures,
     window_result,
 )
 from bucketlens.alerts.notify_log import NotifyLog
@@ -51,7 +51,7 @@ def load_window(con, days, alerting) -> list[DayResult]:
     drop_tables(con, STAGE)
     counts = evaluate_window(con, days[0], days[-1], alerting, STAGE)
     rows = replace_days(con, TABLE, STAGE, "usage_date", days)
-    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    figures = window_figures(con, FIGURES_SQL, days)
     results = []
     for day in days:
         c, duplicates = counts[day], int(figures[day].get("duplicates", 0))

@@ -6,21 +6,21 @@ the table they are in), so a flag in the UI leads to the rows that caused it.
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_window
+from assets.anomaly.store import counted_problems, detect_and_store
 from assets.metadata import markdown_table
 from assets.window import (
     CheckSpec,
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
-    window_days,
-    window_result,
+    load_in_warehouse,
+    loaded_days,
+    window_figures,
 )
 from bucketlens.anomaly import stage_abuse_flags_window
 from bucketlens.anomaly.abuse import PATTERNS
 from resources.rules import RulesFile
-from resources.warehouse import Warehouse, drop_tables
+from resources.warehouse import Warehouse
 
 TABLE = "anomaly.abuse_flags"
 STAGE = "stage_abuse_flags"
@@ -63,19 +63,13 @@ def flags_are_explained(con, days) -> dict:
 
 def load_window(con, days, rules) -> list[DayResult]:
     """Every pattern over the whole window in one statement each, one replacement of the window's days."""
-    drop_tables(con, STAGE)
-    stage_abuse_flags_window(con, days[0], days[-1], rules, out=STAGE)
-    rows = store_window(con, TABLE, STAGE, days)
-    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    rows = detect_and_store(con, stage_abuse_flags_window, rules, TABLE, STAGE, days)
     checks = flags_are_explained(con, days)
     results = []
-    for day in days:
-        metadata = {
-            "dagster/row_count": rows[day],
-            "flags": dg.MetadataValue.int(rows[day]),
-            "users_flagged": dg.MetadataValue.int(int(figures[day].get("users", 0))),
-            "evidence_query": EVIDENCE_QUERY.format(day=day),
-        }
+    for day, f, metadata in loaded_days(rows, window_figures(con, FIGURES_SQL, days)):
+        metadata["flags"] = dg.MetadataValue.int(rows[day])
+        metadata["users_flagged"] = dg.MetadataValue.int(int(f.get("users", 0)))
+        metadata["evidence_query"] = EVIDENCE_QUERY.format(day=day)
         if day == detail_day(days):
             counts = dict(con.execute(BY_PATTERN_SQL, [day]).fetchall())
             metadata["by_pattern"] = markdown_table(
@@ -109,7 +103,4 @@ def abuse_flags(
     """One row per user, pattern and day where the pattern's threshold is crossed: rapid upload, daily
     upload volume, duplicate data, non-photo content, sharing abuse, failed-access storm, large object,
     over plan limit, quota above 80 %, more than 5 TB stored, cost above $2 this month."""
-    loaded = rules.load()
-    with warehouse.connect() as con:
-        results = load_window(con, window_days(context), loaded)
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, rules.load())

@@ -3,12 +3,18 @@ request rate, error rate, latency, month-over-month cost — each with value, ba
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_window
+from assets.anomaly.store import counted_problems, detect_and_store
 from assets.metadata import markdown_table
-from assets.window import CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
+from assets.window import (
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    detail_day,
+    load_in_warehouse,
+)
 from bucketlens.anomaly import stage_service_anomalies_window
 from resources.rules import RulesFile
-from resources.warehouse import Warehouse, drop_tables
+from resources.warehouse import Warehouse
 
 TABLE = "anomaly.service_anomalies"
 STAGE = "stage_service_anomalies"
@@ -41,9 +47,7 @@ def anomalies_over_their_line(con, days) -> dict:
 def load_window(con, days, rules) -> list[DayResult]:
     """Every rule over the whole window (each day against its own trailing baseline and previous month),
     one replacement of the window's days."""
-    drop_tables(con, STAGE)
-    stage_service_anomalies_window(con, days[0], days[-1], rules, out=STAGE)
-    rows = store_window(con, TABLE, STAGE, days)
+    rows = detect_and_store(con, stage_service_anomalies_window, rules, TABLE, STAGE, days)
     checks = anomalies_over_their_line(con, days)
     results = []
     for day in days:
@@ -67,7 +71,4 @@ def service_anomalies(
     context: dg.AssetExecutionContext, warehouse: Warehouse, rules: RulesFile
 ) -> dg.MaterializeResult:
     """One row per bucket, metric and day where a service rule fires, with value, baseline, threshold."""
-    loaded = rules.load()
-    with warehouse.connect() as con:
-        results = load_window(con, window_days(context), loaded)
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, rules.load())

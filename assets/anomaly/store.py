@@ -5,13 +5,22 @@ shape the first time it is written, so the two cannot drift apart.
 """
 
 from assets.window import Check
-from resources.warehouse import replace_days
+from resources.warehouse import drop_tables, replace_days
 
 
 def store_window(con, table: str, stage: str, days) -> dict:
     """Replace exactly the window's days of ``table`` by ``stage`` (one transaction); rows per day."""
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM {stage} LIMIT 0")
     return replace_days(con, table, stage, "usage_date", days)
+
+
+def detect_and_store(con, detect_window, rules, table: str, stage: str, days) -> dict:
+    """Run a detector (``bucketlens.anomaly.stage_*_window``) over the window into TEMP ``stage``, dropped
+    first since one connection serves a whole backfill, then store it (``store_window``); rows per day.
+    Why shared: every detector asset loads its window this way, only the detector and tables differ."""
+    drop_tables(con, stage)
+    detect_window(con, days[0], days[-1], rules, out=stage)
+    return store_window(con, table, stage, days)
 
 
 def counted_problems(con, sql: str, params, days, noun: str) -> dict:

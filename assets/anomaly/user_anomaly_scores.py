@@ -7,20 +7,20 @@ person can read.
 
 import dagster as dg
 
-from assets.anomaly.store import counted_problems, store_window
+from assets.anomaly.store import counted_problems, detect_and_store
 from assets.metadata import markdown_table
 from assets.window import (
     CheckSpec,
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
-    window_days,
-    window_result,
+    load_in_warehouse,
+    loaded_days,
+    window_figures,
 )
 from bucketlens.anomaly import stage_user_anomaly_scores_window
 from resources.rules import RulesFile
-from resources.warehouse import Warehouse, drop_tables
+from resources.warehouse import Warehouse
 
 TABLE = "anomaly.user_anomaly_scores"
 STAGE = "stage_user_anomaly_scores"
@@ -54,19 +54,13 @@ def scores_well_formed(con, days) -> dict:
 def load_window(con, days, rules) -> list[DayResult]:
     """Every day of the window scored in one statement (each against its own trailing history), one
     replacement of the window's days."""
-    drop_tables(con, STAGE)
-    stage_user_anomaly_scores_window(con, days[0], days[-1], rules, out=STAGE)
-    rows = store_window(con, TABLE, STAGE, days)
-    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    rows = detect_and_store(con, stage_user_anomaly_scores_window, rules, TABLE, STAGE, days)
     checks = scores_well_formed(con, days)
     results = []
-    for day in days:
-        metadata = {
-            "dagster/row_count": rows[day],
-            "anomalies": dg.MetadataValue.int(int(figures[day].get("anomalies", 0))),
-            "users_scored": dg.MetadataValue.int(int(figures[day].get("users", 0))),
-            "evidence_query": f"SELECT * FROM {TABLE} WHERE usage_date = '{day}' AND is_anomaly",
-        }
+    for day, f, metadata in loaded_days(rows, window_figures(con, FIGURES_SQL, days)):
+        metadata["anomalies"] = dg.MetadataValue.int(int(f.get("anomalies", 0)))
+        metadata["users_scored"] = dg.MetadataValue.int(int(f.get("users", 0)))
+        metadata["evidence_query"] = f"SELECT * FROM {TABLE} WHERE usage_date = '{day}' AND is_anomaly"
         top = con.execute(TOP_SQL, [day]).fetchall() if day == detail_day(days) else []
         if top:
             metadata["top_anomalies"] = markdown_table(["user", "metric", "score", "baseline", "reason"], top)
@@ -85,7 +79,4 @@ def user_anomaly_scores(
 ) -> dg.MaterializeResult:
     """One row per user, metric and day (stored bytes, growth, bytes added, PUT/GET requests, bytes
     downloaded, 4xx errors, cost): value, baseline, robust score, whether it is an anomaly, and why."""
-    loaded = rules.load()
-    with warehouse.connect() as con:
-        results = load_window(con, window_days(context), loaded)
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, rules.load())

@@ -14,12 +14,14 @@ from assets.window import (
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
+    loaded_days,
+    stage_and_replace,
     window_days,
+    window_figures,
     window_result,
 )
 from resources.pricing import Pricing
-from resources.warehouse import Warehouse, replace_days
+from resources.warehouse import Warehouse
 
 ASSET = dg.AssetKey("plan_daily_margin")
 TABLE_DDL = """
@@ -119,18 +121,11 @@ GROUP BY plan ORDER BY cost DESC
 
 def load_window(con, days) -> list[DayResult]:
     """Stage every day of the window in one query, replace exactly those days, read the figures per day."""
-    window = {"start": days[0], "end": days[-1]}
-    con.execute(STAGE_SQL, window)
-    rows = replace_days(con, "cost.plan_daily_margin", STAGE, "usage_date", days)
-    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    rows = stage_and_replace(con, STAGE_SQL, "cost.plan_daily_margin", STAGE, days)
     results = []
-    for day in days:
-        f = figures[day]
+    for day, f, metadata in loaded_days(rows, window_figures(con, FIGURES_SQL, days)):
         plan_cost, user_cost = f.get("plan_cost", 0), f.get("user_cost", 0)
-        metadata = {
-            "dagster/row_count": rows[day],
-            "month_to_date_margin_usd": dg.MetadataValue.float(float(f.get("month_margin", 0))),
-        }
+        metadata["month_to_date_margin_usd"] = dg.MetadataValue.float(float(f.get("month_margin", 0)))
         if day == detail_day(days):
             today = con.execute(DAY_SQL, [day]).fetchall()
             month = con.execute(MONTH_SQL, {"day": day}).fetchall()

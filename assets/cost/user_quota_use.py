@@ -9,11 +9,12 @@ from assets.window import (
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
-    window_days,
-    window_result,
+    load_in_warehouse,
+    loaded_days,
+    stage_and_replace,
+    window_figures,
 )
-from resources.warehouse import Warehouse, replace_days
+from resources.warehouse import Warehouse
 
 ASSET = dg.AssetKey("user_quota_use")
 TABLE_DDL = """
@@ -112,18 +113,11 @@ def quota_checks(day, f: dict) -> dict[str, Check]:
 
 def load_window(con, days) -> list[DayResult]:
     """Stage every day of the window in one query, replace exactly those days, check each day."""
-    window = {"start": days[0], "end": days[-1]}
-    con.execute(STAGE_SQL, window)
-    rows = replace_days(con, "cost.user_quota_use", STAGE, "usage_date", days)
-    figures = figures_by_day(con, FIGURES_SQL, window, days)
+    rows = stage_and_replace(con, STAGE_SQL, "cost.user_quota_use", STAGE, days)
     results = []
-    for day in days:
-        f = figures[day]
-        metadata = {
-            "dagster/row_count": rows[day],
-            "users_over_80_percent": dg.MetadataValue.int(int(f.get("over_80", 0))),
-            "users_over_quota": dg.MetadataValue.int(int(f.get("over_100", 0))),
-        }
+    for day, f, metadata in loaded_days(rows, window_figures(con, FIGURES_SQL, days)):
+        metadata["users_over_80_percent"] = dg.MetadataValue.int(int(f.get("over_80", 0)))
+        metadata["users_over_quota"] = dg.MetadataValue.int(int(f.get("over_100", 0)))
         if day == detail_day(days):
             fullest = con.execute(FULLEST_SQL, [day]).fetchall()
             metadata["fullest_users"] = markdown_table(
@@ -143,7 +137,4 @@ def load_window(con, days) -> list[DayResult]:
 def user_quota_use(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per registered user and day: plan, quota, bytes stored (every billed version) and the
     share of the quota used."""
-    with warehouse.connect() as con:
-        con.execute(TABLE_DDL)
-        results = load_window(con, window_days(context))
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, ddl=TABLE_DDL)

@@ -2,7 +2,6 @@
 the Slack post that goes with it (``weekly_post``; posted on Sundays, when the 7 days are an ISO week)."""
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -45,23 +44,10 @@ def weekly_cost_summary(
             if is_post_day(week.day):
                 due.append(json.loads(post.to_json()))
             results.append(result)
-    queued = _enqueue_recent(due, outbox, rules)
+    posts = [Notification.from_json(json.dumps(p)) for p in due]
+    queued = outbox.enqueue_recent(posts, rules.alerting().routing.max_alert_age)
     results[-1].metadata["slack_posts_queued"] = dg.MetadataValue.int(queued)
     summary = window_result(results)
     summary.metadata["slack_post"] = dg.MetadataValue.json(json.loads(post.to_json()))
     summary.metadata["slack_posts_due"] = dg.MetadataValue.json(due)
     return summary
-
-
-def _enqueue_recent(due: list[dict], outbox: AlertOutbox, rules: RulesFile) -> int:
-    max_age = timedelta(seconds=rules.alerting().routing.max_alert_age)
-    oldest = (datetime.now(UTC) - max_age).date().isoformat()
-    posts = [Notification.from_json(json.dumps(p)) for p in due]
-    recent = [p for p in posts if p.identity.rsplit(":", 1)[-1] >= oldest]
-    if not recent:
-        return 0
-    box = outbox.open()
-    try:
-        return sum(1 for p in recent if box.enqueue(p))
-    finally:
-        box.dispose()

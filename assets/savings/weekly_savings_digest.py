@@ -6,14 +6,13 @@ and days older than ``routing.max_alert_age`` (a backfill) are not posted.
 """
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from assets.window import Check, CheckSpec, DayResult, daily_asset, window_days, window_result
-from bucketlens.alerts.notification import Notification
 from bucketlens.markdown import escape_markdown
-from bucketlens.savings.digest import NAME, digest_post, digest_text, is_post_day, savings_week
+from bucketlens.reports.weekly import is_post_day
+from bucketlens.savings.digest import NAME, digest_post, digest_text, savings_week
 from resources.outbox import AlertOutbox
 from resources.reports import ReportSettings
 from resources.rules import RulesFile
@@ -23,19 +22,6 @@ CONSISTENT = CheckSpec(
     "digest_adds_up",
     "The digest's total is at least its top opportunities' sum and its top list is in descending order.",
 )
-
-
-def _enqueue_recent(posts: list[Notification], outbox: AlertOutbox, max_age_seconds: int) -> int:
-    """Put the posts about the last ``max_alert_age`` in the outbox (older ones: a backfill, not news)."""
-    oldest = (datetime.now(UTC) - timedelta(seconds=max_age_seconds)).date().isoformat()
-    recent = [p for p in posts if p.identity.rsplit(":", 1)[-1] >= oldest]
-    if not recent:
-        return 0
-    box = outbox.open()
-    try:
-        return sum(1 for p in recent if box.enqueue(p))
-    finally:
-        box.dispose()
 
 
 @daily_asset(
@@ -85,7 +71,7 @@ def weekly_savings_digest(
                 None if adds_up else "the digest's top list is larger than its total, or out of order",
             )
             results.append(DayResult(day, metadata, {CONSISTENT.name: check}))
-    queued = _enqueue_recent(due, outbox, routing.max_alert_age)
+    queued = outbox.enqueue_recent(due, routing.max_alert_age)
     results[-1].metadata["slack_posts_queued"] = dg.MetadataValue.int(queued)
     summary = window_result(results)
     summary.metadata["slack_post"] = dg.MetadataValue.json(json.loads(post.to_json()))

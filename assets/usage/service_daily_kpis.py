@@ -9,9 +9,16 @@ monthly report lists them with their targets and alert rules match a KPI by name
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.window import Check, CheckSpec, DayResult, daily_asset, figures_by_day, window_days, window_result
+from assets.window import (
+    Check,
+    CheckSpec,
+    DayResult,
+    daily_asset,
+    figures_by_day,
+    load_in_warehouse,
+)
 from bucketlens.anomaly.rules_savings import KpiTargets
-from bucketlens.usage import SERVICE_DAILY_KPIS_SQL
+from bucketlens.usage import SERVICE_DAILY_KPIS_SQL, SERVICE_KPIS
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse, replace_days
 
@@ -31,25 +38,13 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     display VARCHAR,
     detail VARCHAR
 )"""
-KPIS = (
-    "upload_success_rate",
-    "upload_failure_rate",
-    "error_rate",
-    "not_found_rate",
-    "cost_per_upload_usd",
-    "cost_per_gb_month_usd",
-    "dedup_rate",
-    "time_to_first_byte_p50_ms",
-    "time_to_first_byte_p95_ms",
-    "daily_active_uploaders",
-)
 CONSISTENT = CheckSpec(
     "kpis_consistent",
     "Every KPI once a day; rates within 0..1 and equal to numerator / denominator; success + failure ≤ 1; "
     "p50 ≤ p95; the cost behind cost per upload equals the day's attributed cost.",
 )
 FIGURES_SQL = f"""
-SELECT usage_date, {", ".join(f"max(value) FILTER (WHERE kpi = '{k}') AS {k}" for k in KPIS)},
+SELECT usage_date, {", ".join(f"max(value) FILTER (WHERE kpi = '{k}') AS {k}" for k in SERVICE_KPIS)},
        count(*) FILTER (WHERE meets_target = false) AS kpis_missing_target
 FROM {TABLE} WHERE usage_date BETWEEN $start AND $end GROUP BY usage_date ORDER BY usage_date
 """
@@ -97,7 +92,7 @@ def load_window(con, days, targets: KpiTargets) -> list[DayResult]:
     for day in days:
         f, c = figures[day], checks[day]
         metadata: dict[str, object] = {"dagster/row_count": rows[day]}
-        for k in KPIS:
+        for k in SERVICE_KPIS:
             if f.get(k) is not None:
                 metadata[k] = dg.MetadataValue.float(float(f[k]))
         metadata["kpis_missing_target"] = dg.MetadataValue.int(int(f.get("kpis_missing_target") or 0))
@@ -105,7 +100,7 @@ def load_window(con, days, targets: KpiTargets) -> list[DayResult]:
             table = con.execute(
                 f"SELECT kpi, display, target, direction, meets_target, detail FROM {TABLE} "
                 "WHERE usage_date = ? ORDER BY list_position(?, kpi)",
-                [day, list(KPIS)],
+                [day, list(SERVICE_KPIS)],
             ).fetchall()
             metadata["kpis"] = markdown_table(
                 ["KPI", "value", "target", "", "meets target", "note"],
@@ -113,7 +108,7 @@ def load_window(con, days, targets: KpiTargets) -> list[DayResult]:
                  for k, v, t, d, m, n in table],
             )  # fmt: skip
         problems = []
-        if c and (c.get("duplicates") or c.get("kpis") != len(KPIS)):
+        if c and (c.get("duplicates") or c.get("kpis") != len(SERVICE_KPIS)):
             problems.append(f"{c.get('kpis')} distinct KPIs, {c.get('duplicates')} duplicated")
         if c.get("bad_rates"):
             problems.append(f"{c['bad_rates']} rate(s) outside 0..1 or not numerator / denominator")
@@ -139,8 +134,4 @@ def service_daily_kpis(
 ) -> dg.MaterializeResult:
     """One row per KPI and day: value, numerator, denominator, unit, the runbook's target (rules file
     ``kpis.targets``), whether it is met, and the value as shown (``12.50 %``, ``$0.0042``, ``95 ms``)."""
-    targets = rules.load().kpis.targets
-    with warehouse.connect() as con:
-        con.execute(TABLE_DDL)
-        results = load_window(con, window_days(context), targets)
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, rules.load().kpis.targets, ddl=TABLE_DDL)

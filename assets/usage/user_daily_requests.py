@@ -16,8 +16,8 @@ from assets.window import (
     DayResult,
     daily_asset,
     detail_day,
-    figures_by_day,
     window_days,
+    window_figures,
     window_result,
 )
 from bucketlens.formats import access_log, cur
@@ -95,7 +95,7 @@ def load_window(con, days, configured_accounts: list[str] = ()) -> list[DayResul
         params = {"start": span[0], "end": span[-1], "owner_accounts": accounts}
         con.execute(f"INSERT INTO {STAGE} BY NAME {USER_DAILY_REQUESTS_SQL}", params)
     rows = replace_days(con, "usage.user_daily_requests", STAGE, "usage_date", days)
-    figures = figures_by_day(con, FIGURES_SQL, {"start": days[0], "end": days[-1]}, days)
+    figures = window_figures(con, FIGURES_SQL, days)
     origin = {day: (accounts, source) for span, accounts, source in spans for day in span}
     results = []
     for day in days:

@@ -16,8 +16,7 @@ from assets.window import (
     daily_asset,
     detail_day,
     figures_by_day,
-    window_days,
-    window_result,
+    load_in_warehouse,
 )
 from bucketlens.usage import USER_DAILY_STORAGE_SQL
 from resources.warehouse import Warehouse, replace_days
@@ -98,7 +97,4 @@ def load_window(con, days) -> list[DayResult]:
 def user_daily_storage(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One row per user × storage class and day: object versions, bytes, byte-hours (the unit S3 bills
     storage in), bytes added since the previous scan, duplicate bytes, noncurrent bytes."""
-    with warehouse.connect() as con:
-        con.execute(TABLE_DDL)
-        results = load_window(con, window_days(context))
-    return window_result(results)
+    return load_in_warehouse(context, warehouse, load_window, ddl=TABLE_DDL)

@@ -40,7 +40,7 @@ from bucketlens.actions.store import ActionStore, insert_log
 from bucketlens.actions.webhooks import Answer, WebhookSender
 from bucketlens.alerts.delivery import DEFAULT_DEADLINE, DEFAULT_LEASE
 from bucketlens.alerts.outbox import enqueue_in as enqueue_notification
-from bucketlens.leased_queue import utc_naive
+from bucketlens.leased_queue import DrainCounts, utc_naive
 
 GONE = 410
 TOO_MANY = 429
@@ -59,18 +59,13 @@ def backoff(attempt: int, rng: random.Random) -> timedelta:
 
 
 @dataclass
-class ActionDeliveryReport:
-    """What one drain did. ``waiting``: lifts whose request is not delivered yet; ``elsewhere``: claimed
-    by another drain; ``deferred``: left for the next drain (deadline); ``skipped``: emails not sent on
-    purpose (opted out, no address)."""
+class ActionDeliveryReport(DrainCounts):
+    """What one drain did (``DrainCounts``). ``waiting``: lifts whose request is not delivered yet;
+    ``elsewhere``: claimed by another drain; ``skipped``: emails not sent on purpose (opted out, no
+    address)."""
 
-    sent: int = 0
-    retried: int = 0
-    dead: int = 0
     skipped: int = 0
-    waiting: int = 0
     elsewhere: int = 0
-    deferred: int = 0
     disabled_endpoints: list[str] = field(default_factory=list)
 
     def line(self) -> str:

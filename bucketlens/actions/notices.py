@@ -35,6 +35,25 @@ def proposal_identity(request: ActionRequest) -> str:
     return f"action:{request.request_id}"
 
 
+def _about(
+    request: ActionRequest, title: str, text: str, created_at: str, identity: str = "", edit_of: str = ""
+) -> Notification:
+    """A message about ``request`` in its channel at its severity, under the proposal's identity unless
+    another is given. Why: the proposal, the auto-mode notice and the decision speak of one request
+    alike; only what they say differs."""
+    return Notification(
+        identity=identity or proposal_identity(request),
+        kind="action",
+        channel=request.channel,
+        severity=request.severity,
+        title=title,
+        group_key="",
+        text=text,
+        edit_of=edit_of,
+        created_at=created_at,
+    )
+
+
 def proposal(request: ActionRequest, deadline: datetime) -> Notification:
     """An approve-mode request, waiting: what, why, and how to approve or reject it."""
     rid = request.request_id
@@ -47,33 +66,20 @@ def proposal(request: ActionRequest, deadline: datetime) -> Notification:
         f"request_id: {rid}, reason, approver.\n"
         f"Nothing is sent until then; the proposal expires at {iso(deadline)}."
     )
-    return Notification(
-        identity=proposal_identity(request),
-        kind="action",
-        channel=request.channel,
-        severity=request.severity,
-        title=f"Approval needed: {what(request)} ({request.rule})",
-        group_key="",
-        text=text,
-        created_at=iso(request.created_at) or "",
+    return _about(
+        request, f"Approval needed: {what(request)} ({request.rule})", text, iso(request.created_at) or ""
     )
 
 
 def taken(request: ActionRequest) -> Notification:
     """An auto-mode limit on a user: on-call should know bucketlens acted."""
-    return Notification(
-        identity=proposal_identity(request),
-        kind="action",
-        channel=request.channel,
-        severity=request.severity,
-        title=f"Requested: {what(request)} ({request.rule}, auto)",
-        group_key="",
-        text=(
-            f"bucketlens asked the service to {what(request)} (policy {request.policy}, webhook-id "
-            f"{request.request_id}).\nWhy: {request.reason}\n"
-            f'To end it early: `bucketlens actions lift {request.request_id} --reason "…"`'
-        ),
-        created_at=iso(request.created_at) or "",
+    text = (
+        f"bucketlens asked the service to {what(request)} (policy {request.policy}, webhook-id "
+        f"{request.request_id}).\nWhy: {request.reason}\n"
+        f'To end it early: `bucketlens actions lift {request.request_id} --reason "…"`'
+    )
+    return _about(
+        request, f"Requested: {what(request)} ({request.rule}, auto)", text, iso(request.created_at) or ""
     )
 
 
@@ -82,16 +88,13 @@ def decided(request: ActionRequest, outcome: str, actor: str, reason: str, at: d
     titles = {"approved": "Approved", "rejected": "Rejected", "expired": "Expired unapproved"}
     by = f" by {actor}" if outcome != "expired" else ""
     sent = f" Sent as webhook-id {request.request_id}." if outcome == "approved" else " Nothing was sent."
-    return Notification(
+    return _about(
+        request,
+        f"{titles[outcome]}: {what(request)} ({request.rule})",
+        f"{titles[outcome]}{by} at {iso(at)}: {reason}.{sent}",
+        iso(at) or "",
         identity=f"action:{request.request_id}:{outcome}",
-        kind="action",
-        channel=request.channel,
-        severity=request.severity,
-        title=f"{titles[outcome]}: {what(request)} ({request.rule})",
-        group_key="",
-        text=f"{titles[outcome]}{by} at {iso(at)}: {reason}.{sent}",
         edit_of=proposal_identity(request),
-        created_at=iso(at) or "",
     )
 
 

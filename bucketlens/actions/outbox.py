@@ -26,8 +26,9 @@ OPERATOR_ALERT = "email.operator_alert"
 
 
 @dataclass(frozen=True)
-class ActionRow:
-    """One webhook or email and where its delivery stands."""
+class _Message:
+    """What a webhook or email is, queued or not (the leading columns of the action outbox). Why a base:
+    a row of the outbox (``ActionRow``) and one to enqueue (``Outgoing``) start alike."""
 
     identity: str
     request_id: str
@@ -36,6 +37,12 @@ class ActionRow:
     user_id: str
     usage_date: str
     payload: str
+
+
+@dataclass(frozen=True)
+class ActionRow(_Message):
+    """One webhook or email and where its delivery stands."""
+
     after_identity: str
     state: str
     attempts: int
@@ -51,16 +58,9 @@ class ActionRow:
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class Outgoing(_Message):
     """A webhook or email to enqueue."""
 
-    identity: str
-    request_id: str
-    kind: str
-    event_type: str
-    user_id: str
-    usage_date: str
-    payload: str
     due: datetime
     after_identity: str = ""
 

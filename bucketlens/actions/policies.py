@@ -30,6 +30,7 @@ from bucketlens.anomaly.rule_types import (
     listing,
     mapping,
     one_of,
+    repeats,
 )
 
 ACTIONS = ("throttle", "block_uploads", "notify_user", "review")
@@ -119,13 +120,14 @@ class ActionsSection(RulesModel):
 
     @model_validator(mode="after")
     def _one_policy_per_rule_and_action(self) -> ActionsSection:
-        first: dict[str, int] = {}
-        duplicates = []
-        for i, policy in enumerate(self.policies):
-            if policy.key in first:
-                message = f"a second {policy.action} policy for {policy.rule} (also actions.policies[{first[policy.key]}])"
-                duplicates.append((("policies", i, "action"), message, policy.action))
-            first.setdefault(policy.key, i)
+        duplicates = [
+            (
+                ("policies", i, "action"),
+                f"a second {p.action} policy for {p.rule} (also actions.policies[{j}])",
+                p.action,
+            )
+            for i, p, j in repeats(self.policies, lambda p: p.key)
+        ]
         if duplicates:
             raise errors_at("actions", *duplicates)
         return self

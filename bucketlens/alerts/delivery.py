@@ -26,6 +26,7 @@ from bucketlens.alerts.notification import Notification
 from bucketlens.alerts.outbox import Outbox, OutboxRow, utc_naive
 from bucketlens.alerts.preview import PreviewSender
 from bucketlens.alerts.senders import CHANNEL_LIST_METHOD, Sender, SendError, SlackSender
+from bucketlens.leased_queue import DrainCounts
 
 __all__ = [
     "DeliveryReport",
@@ -59,19 +60,14 @@ class SimulatedCrash(BaseException):
 
 
 @dataclass
-class DeliveryReport:
-    """What one drain did: ``waiting`` rows wait for their original; ``skipped`` were claimed elsewhere;
-    ``deferred`` were due but left for the next drain because the deadline passed; ``missing_channels``
-    counts, per channel as routed, the notifications that died because the channel is missing (or the
-    bot is not in it)."""
+class DeliveryReport(DrainCounts):
+    """What one drain did (``DrainCounts``): ``waiting`` rows wait for their original; ``reconciled``
+    were found already posted; ``skipped`` were claimed elsewhere; ``missing_channels`` counts, per
+    channel as routed, the notifications that died because the channel is missing (or the bot is not
+    in it)."""
 
-    sent: int = 0
-    retried: int = 0
-    dead: int = 0
     reconciled: int = 0
-    waiting: int = 0
     skipped: int = 0
-    deferred: int = 0
     missing_channels: dict[str, int] = field(default_factory=dict)
 
 

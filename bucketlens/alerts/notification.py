@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 SEVERITIES = ("info", "warning", "critical")
 KINDS = (
@@ -82,3 +82,21 @@ class Notification:
             AlertSummary(**{**a, "evidence": tuple(a.get("evidence", ()))}) for a in data.get("alerts", ())
         )
         return cls(**data)
+
+
+def report_post(
+    name: str, day: date, channel: str, title: str, text: str, attachment_path: str = ""
+) -> Notification:
+    """A report posted to a channel, one per report and day: its identity is ``<name>:<day>``, so a rerun
+    of the partition cannot post twice (the outbox refuses a second identity). Why shared: the weekly
+    cost summary and the savings digest are both posts of this kind, only their content differs."""
+    return Notification(
+        identity=f"{name}:{day.isoformat()}",
+        kind="report",
+        channel=channel,
+        severity="info",
+        title=title,
+        group_key="",
+        text=text,
+        attachment_path=attachment_path,
+    )

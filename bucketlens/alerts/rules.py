@@ -31,6 +31,7 @@ from bucketlens.anomaly.rule_types import (
     listing,
     mapping,
     one_of,
+    repeats,
     size_bytes,
     yaml_text,
 )
@@ -144,13 +145,10 @@ class AlertsSection(RulesModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> AlertsSection:
-        first: dict[str, int] = {}
-        duplicates = []
-        for i, rule in enumerate(self.rules):
-            if rule.name in first:
-                message = f"duplicate rule name (also alerts.rules[{first[rule.name]}])"
-                duplicates.append((("rules", i, "name"), message, rule.name))
-            first.setdefault(rule.name, i)
+        duplicates = [
+            (("rules", i, "name"), f"duplicate rule name (also alerts.rules[{j}])", rule.name)
+            for i, rule, j in repeats(self.rules, lambda rule: rule.name)
+        ]
         if duplicates:
             raise errors_at("alerts", *duplicates)
         return self

@@ -84,6 +84,22 @@ def errors_at(title: str, *errors: tuple[tuple, str, Any]) -> ValidationError:
     return ValidationError.from_exception_data(title, details)
 
 
+def repeats(items: Iterable[Any], key: Callable[[Any], Any]) -> list[tuple[int, Any, int]]:
+    """``(index, item, index of the first)`` for each item whose key an earlier item already has.
+
+    Why shared: every list section that names its entries (alert rules by name, action policies by rule
+    and action) refuses a repeat the same way, pointing at both places; only the message differs.
+    """
+    first: dict[Any, int] = {}
+    found = []
+    for i, item in enumerate(items):
+        k = key(item)
+        if k in first:
+            found.append((i, item, first[k]))
+        first.setdefault(k, i)
+    return found
+
+
 def conflict(title: str, loc: tuple, message: str) -> ValidationError:
     """A cross-field error whose message already shows the values involved."""
     detail = InitErrorDetails(type=PydanticCustomError(CONFLICT, message), loc=loc, input=None)

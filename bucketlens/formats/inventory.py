@@ -155,18 +155,35 @@ def _insert_rows(
     key_pattern: KeyPattern,
     manifest_key: str,
 ) -> None:
+    sql = insert_stage_sql(stage, source, present, key_expr, where, key_pattern, "?::DATE", "?")
+    con.execute(sql, [snapshot_date, manifest_key, *params])
+
+
+def insert_stage_sql(
+    stage: str,
+    source: str,
+    present,
+    key_expr: str,
+    where: str,
+    pattern: KeyPattern,
+    snapshot_date: str,
+    manifest_key: str,
+) -> str:
+    """``INSERT_STAGE`` filled for one read into ``stage``: every field the files have (``present``) as
+    its typed column, the owner from the key, the day and manifest from the SQL expressions given. Why
+    shared: a day's file and a window's files are loaded by the same statement, only where the day and
+    the manifest come from differs (a parameter, or each row's file)."""
     exprs = {name: _value_expr(name, present) for name in FIELD_TARGETS}
-    sql = INSERT_STAGE.format(
+    return INSERT_STAGE.format(
         stage=stage,
         source=source,
-        snapshot_date="?::DATE",
-        manifest_key="?",
+        snapshot_date=snapshot_date,
+        manifest_key=manifest_key,
         key_expr=key_expr,
-        user_id=key_pattern.sql_expr("k.key"),
+        user_id=pattern.sql_expr("k.key"),
         where=where,
         **{FIELD_TARGETS[name][0]: expr for name, expr in exprs.items() if name != "key"},
     )
-    con.execute(sql, [snapshot_date, manifest_key, *params])
 
 
 def _drop_rejects(con) -> None:

@@ -29,7 +29,6 @@ from bucketlens.formats.inventory_sql import (
     CSV_KEY_EXPR_WINDOW,
     CSV_READ_WINDOW,
     CSV_REJECTS_TO_QUARANTINE_WINDOW,
-    INSERT_STAGE,
     PARQUET_INSERT_SOURCE_WINDOW,
     PARQUET_SOURCE,
     PARQUET_SOURCE_WINDOW,
@@ -88,16 +87,8 @@ def _insert(
     con, stage: str, source: str, paths: list[str], present, key_expr: str, where: str, pattern
 ) -> None:
     """One INSERT of every file of a read into ``stage``: day and manifest from each row's file."""
-    exprs = {name: single._value_expr(name, present) for name in single.FIELD_TARGETS}
-    sql = INSERT_STAGE.format(
-        stage=stage,
-        source=source,
-        snapshot_date="src._day",
-        manifest_key="src._manifest",
-        key_expr=key_expr,
-        user_id=pattern.sql_expr("k.key"),
-        where=where,
-        **{single.FIELD_TARGETS[name][0]: expr for name, expr in exprs.items() if name != "key"},
+    sql = single.insert_stage_sql(
+        stage, source, present, key_expr, where, pattern, "src._day", "src._manifest"
     )
     con.execute(sql, [paths])
 

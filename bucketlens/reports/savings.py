@@ -28,21 +28,9 @@ from bucketlens.savings.savings_sql import (
     exists,
     rows,
 )
+from bucketlens.usage import SERVICE_KPIS
 
 TOP = 10
-# the order KPIs are listed in (usage.service_daily_kpis)
-KPI_ORDER = (
-    "upload_success_rate",
-    "upload_failure_rate",
-    "error_rate",
-    "not_found_rate",
-    "cost_per_upload_usd",
-    "cost_per_gb_month_usd",
-    "dedup_rate",
-    "time_to_first_byte_p50_ms",
-    "time_to_first_byte_p95_ms",
-    "daily_active_uploaders",
-)
 
 
 def savings_section(con: duckdb.DuckDBPyConnection, day: date) -> dict:
@@ -60,7 +48,7 @@ def savings_section(con: duckdb.DuckDBPyConnection, day: date) -> dict:
         "leaks": leaks,
         "leak_cost": sum((Decimal(str(r["usd"] or 0)) for r in leaks), Decimal(0)),
         "top_leaks": rows(con, TOP_LEAKS_SQL, params),
-        "kpis": [kpis[k] for k in KPI_ORDER if k in kpis],
+        "kpis": [kpis[k] for k in SERVICE_KPIS if k in kpis],
     }
 
 

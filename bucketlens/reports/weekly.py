@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import duckdb
 
-from bucketlens.alerts.notification import Notification
+from bucketlens.alerts.notification import Notification, report_post
 from bucketlens.markdown import escape_markdown
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.cost_sql import (
@@ -153,7 +153,8 @@ def summary_text(week: WeekCost) -> str:
 
 
 def is_post_day(day: date) -> bool:
-    """Sundays: the 7 days ending then are an ISO week, the week the post is about."""
+    """Sundays: the 7 days ending then are an ISO week, the week the post is about (the savings digest
+    posts on the same days)."""
     return day.isoweekday() == 7
 
 
@@ -161,13 +162,4 @@ def weekly_post(week: WeekCost, chart_path: str, link: str = "") -> Notification
     """The Slack post of a weekly summary: one per week-ending day (the identity), so a rerun of the
     partition cannot post twice; the chart goes with it as a file."""
     text = summary_text(week) + (f"\nReport: {link}" if link else "")
-    return Notification(
-        identity=f"{NAME}:{week.day.isoformat()}",
-        kind="report",
-        channel=CHANNEL,
-        severity="info",
-        title=f"Weekly S3 cost summary — {week.label}",
-        group_key="",
-        text=text,
-        attachment_path=chart_path,
-    )
+    return report_post(NAME, week.day, CHANNEL, f"Weekly S3 cost summary — {week.label}", text, chart_path)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import duckdb
 
-from bucketlens.alerts.notification import Notification
+from bucketlens.alerts.notification import Notification, report_post
 from bucketlens.savings.savings_sql import LEAK_TOTALS_SQL, TOP_SAVINGS_SQL, TOTALS_SQL, rows
 
 NAME = "weekly_savings_digest"
@@ -87,19 +87,6 @@ def digest_text(week: SavingsWeek) -> str:
     return "\n".join(lines)
 
 
-def is_post_day(day: date) -> bool:
-    """Sundays, as the weekly cost summary."""
-    return day.isoweekday() == 7
-
-
 def digest_post(week: SavingsWeek, channel: str, link: str = "") -> Notification:
     text = digest_text(week) + (f"\nDetails: {link}" if link else "")
-    return Notification(
-        identity=f"{NAME}:{week.day.isoformat()}",
-        kind="report",
-        channel=channel,
-        severity="info",
-        title=f"Weekly top savings — {week.day.isoformat()}",
-        group_key="",
-        text=text,
-    )
+    return report_post(NAME, week.day, channel, f"Weekly top savings — {week.day.isoformat()}", text)

@@ -16,8 +16,14 @@ from bucketlens.anomaly.rules_savings import LeakRules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings import sql
-from bucketlens.savings.prices import StoragePrice, baseline, load_table, storage_prices
-from bucketlens.savings.recommendations import TIERS, prefix_parts
+from bucketlens.savings.prices import (
+    StoragePrice,
+    load_table,
+    load_tiers,
+    stage_with_bucket_rates,
+    storage_prices,
+)
+from bucketlens.savings.recommendations import prefix_parts
 
 TABLE = "savings.storage_leaks"
 PRICES = "sv_storage_prices"
@@ -69,8 +75,7 @@ FROM judged GROUP BY usage_date
 def load_prices(con: duckdb.DuckDBPyConnection, book: PriceBook, provider: str) -> None:
     """TEMP tables ``sv_storage_prices`` (every class) and ``sv_tiers`` (Standard's) from the price book."""
     load_table(con, PRICES, storage_prices(book, provider), StoragePrice)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TIERS} (from_gb DOUBLE, up_to_gb DOUBLE, price DOUBLE)")
-    con.executemany(f"INSERT INTO {TIERS} VALUES (?, ?, ?)", baseline(book, provider).tiers)
+    load_tiers(con, book, provider)
 
 
 def parameters(start: date, end: date, rules: LeakRules, pattern: KeyPattern) -> dict[str, object]:
@@ -100,7 +105,7 @@ def stage_leaks(
 ) -> None:
     """TEMP table ``out``: the rows of ``savings.storage_leaks`` for the days start .. end."""
     load_prices(con, book, provider)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {LEAKS_SQL}", parameters(start, end, rules, pattern))
+    stage_with_bucket_rates(con, out, LEAKS_SQL, parameters(start, end, rules, pattern))
 
 
 def well_formed_params(start: date, end: date, rules: LeakRules, pattern: KeyPattern) -> dict[str, object]:

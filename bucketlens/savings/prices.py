@@ -15,8 +15,12 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, fields
 
 from bucketlens.costing.price_book import AWS, GIB, R2, PriceBook, PriceBookError
+from bucketlens.savings import sql
 
 KIB = 1024
+TIERS = "sv_tiers"
+BUCKET_RATES = "sv_bucket_rates"
+BUCKET_RATES_SQL = sql("bucket_rates")
 AWS_CANDIDATES = ("STANDARD_IA", "GLACIER_IR", "DEEP_ARCHIVE", "INTELLIGENT_TIERING")
 R2_INFREQUENT_ACCESS = "R2_INFREQUENT_ACCESS"
 # R2's S3 API names its Infrequent Access class STANDARD_IA in listings and lifecycle rules
@@ -229,6 +233,23 @@ def storage_prices(book: PriceBook, provider: str) -> list[StoragePrice]:
             )
         )
     return out
+
+
+def load_tiers(con, book: PriceBook, provider: str) -> None:
+    """TEMP table ``sv_tiers``: Standard's price tiers from the price book. Why here: the leaks and the
+    recommendations both price Standard storage by these tiers."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TIERS} (from_gb DOUBLE, up_to_gb DOUBLE, price DOUBLE)")
+    con.executemany(f"INSERT INTO {TIERS} VALUES (?, ?, ?)", baseline(book, provider).tiers)
+
+
+def stage_with_bucket_rates(con, out: str, sql_text: str, params: dict[str, object]) -> None:
+    """TEMP table ``out`` from a savings query over the days ``$start`` .. ``$end`` of ``params``, after
+    TEMP table ``sv_bucket_rates`` (``bucket_rates.sql``, over ``sv_tiers``): each bucket's Standard rate
+    per day, which the query joins. Why: ``storage_leaks.sql`` and ``storage_recommendations.sql`` price
+    Standard storage by the same rate, so it is written once and staged the same way for both."""
+    window = {"start": params["start"], "end": params["end"]}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BUCKET_RATES} AS {BUCKET_RATES_SQL}", window)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {sql_text}", params)
 
 
 def load_table(con, table: str, rows: list, row_type: type) -> None:

@@ -16,11 +16,17 @@ from bucketlens.anomaly.rules_savings import SavingsRules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings import sql
-from bucketlens.savings.prices import CandidateClass, baseline, candidate_classes, load_table
+from bucketlens.savings.prices import (
+    CandidateClass,
+    baseline,
+    candidate_classes,
+    load_table,
+    load_tiers,
+    stage_with_bucket_rates,
+)
 
 TABLE = "savings.storage_recommendations"
 CANDIDATES = "sv_candidates"
-TIERS = "sv_tiers"
 RECOMMENDATIONS_SQL = sql("storage_recommendations")
 
 TABLE_DDL = f"""
@@ -80,8 +86,7 @@ def load_prices(con: duckdb.DuckDBPyConnection, book: PriceBook, provider: str) 
     """TEMP tables ``sv_candidates`` and ``sv_tiers`` from the price book; the candidate classes."""
     classes = candidate_classes(book, provider)
     load_table(con, CANDIDATES, classes, CandidateClass)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TIERS} (from_gb DOUBLE, up_to_gb DOUBLE, price DOUBLE)")
-    con.executemany(f"INSERT INTO {TIERS} VALUES (?, ?, ?)", baseline(book, provider).tiers)
+    load_tiers(con, book, provider)
     for macro in MACROS:
         con.execute(macro)
     return classes
@@ -120,8 +125,9 @@ def stage_recommendations(
 ) -> None:
     """TEMP table ``out``: the rows of ``savings.storage_recommendations`` for the days start .. end."""
     load_prices(con, book, provider)
-    params = parameters(start, end, rules, book, provider, pattern)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {RECOMMENDATIONS_SQL}", params)
+    stage_with_bucket_rates(
+        con, out, RECOMMENDATIONS_SQL, parameters(start, end, rules, book, provider, pattern)
+    )
 
 
 RECOMPUTE_SQL = sql("recommendations_recompute")

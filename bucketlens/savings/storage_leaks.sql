@@ -11,19 +11,9 @@
 --     day; S3 bills their parts (REST.PUT.PART; a part uploaded again replaces the earlier one) as
 --     Standard storage, and the inventory does not list them.
 -- Monthly cost: billable size (minimum object size, archive overhead) at the class's rate (sv_storage_prices;
--- Standard at the bucket's tier, sv_tiers). Inputs: $statuses, $max_keys (keys listed per row), the prefix.
+-- Standard at the bucket's rate, sv_bucket_rates). Inputs: $statuses, $max_keys (keys listed per row), the prefix.
 WITH days AS (
     SELECT CAST(unnest(range(CAST($start AS DATE), CAST($end AS DATE) + 1, INTERVAL 1 DAY)) AS DATE) AS usage_date
-),
-bucket_rate AS (
-    SELECT b.usage_date, b.bucket,
-           coalesce(t.price, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)) AS standard_rate
-    FROM (SELECT snapshot_date AS usage_date, bucket,
-                 coalesce(sum(size) FILTER (WHERE NOT coalesce(is_delete_marker, false)
-                                            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'), 0)
-                     / 1073741824.0 AS gb
-          FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL) b
-    LEFT JOIN sv_tiers t ON t.from_gb < b.gb AND (t.up_to_gb IS NULL OR b.gb <= t.up_to_gb)
 ),
 users_known AS (
     SELECT snapshot_date AS usage_date, user_id, status FROM raw.users WHERE snapshot_date BETWEEN $start AND $end
@@ -50,7 +40,7 @@ priced AS (
                     + coalesce(p.overhead_standard_bytes, 0) / 1073741824.0 * r.standard_rate END AS monthly_usd,
            CASE WHEN v.is_marker THEN strlen(v.key) ELSE v.size END AS billed_bytes
     FROM versions v
-    JOIN bucket_rate r ON r.usage_date = v.usage_date AND r.bucket = v.bucket
+    JOIN sv_bucket_rates r ON r.usage_date = v.usage_date AND r.bucket = v.bucket
     LEFT JOIN sv_storage_prices p ON p.storage_class = v.storage_class
 ),
 noncurrent AS (
@@ -138,7 +128,7 @@ leaked AS (
     LEFT JOIN (SELECT usage_date, bucket, key, upload_id, sum(size) AS bytes FROM open_parts GROUP BY ALL) b
         ON b.usage_date = o.usage_date AND b.bucket = o.bucket AND b.key = o.key
        AND b.upload_id IS NOT DISTINCT FROM o.upload_id
-    LEFT JOIN bucket_rate r ON r.usage_date = o.usage_date AND r.bucket = o.bucket
+    LEFT JOIN sv_bucket_rates r ON r.usage_date = o.usage_date AND r.bucket = o.bucket
     LEFT JOIN users_known u ON u.usage_date = o.usage_date AND u.user_id = o.user_id
     ANTI JOIN orphaned_users x ON x.usage_date = o.usage_date AND x.user_id = o.user_id
 ),

@@ -18,7 +18,7 @@
 -- (Kadane's maximum-sum run over the groups in size order) is the size range: it maximises the saving over
 -- $max_months months net of the one-time transition fees.
 -- Inputs besides the warehouse: sv_candidates (bucketlens.savings.prices.CandidateClass rows), sv_tiers
--- (the Standard tiers), $baseline_get (Standard's GET price).
+-- (the Standard tiers), sv_bucket_rates (bucket_rates.sql), $baseline_get (Standard's GET price).
 WITH days AS (
     SELECT CAST(unnest(range(CAST($start AS DATE), CAST($end AS DATE) + 1, INTERVAL 1 DAY)) AS DATE) AS usage_date
 ),
@@ -33,16 +33,6 @@ observed AS (
                WHERE usage_date BETWEEN CAST($start AS DATE) - ($history_days - 1) AND $end) l
         ON l.usage_date BETWEEN d.usage_date - ($history_days - 1) AND d.usage_date
     GROUP BY d.usage_date
-),
-bucket_rate AS (
-    SELECT b.usage_date, b.bucket,
-           coalesce(t.price, (SELECT price FROM sv_tiers ORDER BY from_gb LIMIT 1)) AS standard_rate
-    FROM (SELECT snapshot_date AS usage_date, bucket,
-                 coalesce(sum(size) FILTER (WHERE NOT coalesce(is_delete_marker, false)
-                                            AND coalesce(storage_class, 'STANDARD') = 'STANDARD'), 0)
-                     / 1073741824.0 AS gb
-          FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end GROUP BY ALL) b
-    LEFT JOIN sv_tiers t ON t.from_gb < b.gb AND (t.up_to_gb IS NULL OR b.gb <= t.up_to_gb)
 ),
 objects AS (
     SELECT snapshot_date AS usage_date, bucket, key, user_id, size,
@@ -187,7 +177,7 @@ priced AS (
     FROM groups g
     JOIN ages a USING (ai)
     JOIN sv_candidates c ON a.age_days >= c.min_transition_age_days AND (g.sb > 0 OR NOT c.size_filter)
-    JOIN bucket_rate r USING (usage_date, bucket)
+    JOIN sv_bucket_rates r USING (usage_date, bucket)
     JOIN observed o USING (usage_date)
     LEFT JOIN early e ON e.usage_date = g.usage_date AND e.bucket = g.bucket AND e.user_id = g.user_id
         AND e.ai = g.ai AND e.sb = g.sb AND e.storage_class = c.storage_class

@@ -25,3 +25,17 @@ USER_DAILY_REQUESTS_SQL = _sql("user_daily_requests").format(
 )
 # $t_*: the rules file's KPI targets (kpis.targets)
 SERVICE_DAILY_KPIS_SQL = _sql("service_daily_kpis")
+# The KPIs SERVICE_DAILY_KPIS_SQL computes (its ``kpi`` values), in the order they are listed: named once
+# here, since the asset reads them back by name and the monthly report lists them in this order.
+SERVICE_KPIS = (
+    "upload_success_rate",
+    "upload_failure_rate",
+    "error_rate",
+    "not_found_rate",
+    "cost_per_upload_usd",
+    "cost_per_gb_month_usd",
+    "dedup_rate",
+    "time_to_first_byte_p50_ms",
+    "time_to_first_byte_p95_ms",
+    "daily_active_uploaders",
+)

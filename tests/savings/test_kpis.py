@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from assets.cost.user_daily_cost import TABLE_DDL as COST_DDL
-from assets.usage.service_daily_kpis import CHECK_SQL, KPIS, TABLE, TABLE_DDL, load_window, target_params
+from assets.usage.service_daily_kpis import CHECK_SQL, TABLE, TABLE_DDL, load_window, target_params
 from assets.usage.user_daily_storage import TABLE_DDL as STORAGE_DDL
 from bucketlens.anomaly.rules import load_rules
 from bucketlens.usage import SERVICE_DAILY_KPIS_SQL
+from bucketlens.usage import SERVICE_KPIS as KPIS
 from tests.savings.tables import BUCKET, DAY, GIB, MIB, at, connect, request
 
 TARGETS = load_rules().kpis.targets
