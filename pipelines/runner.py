@@ -127,6 +127,8 @@ def progress_line(index: int, total: int, outcome: DayOutcome) -> str:
         quarantined = m["access_log_requests"].get("quarantined_lines", 0)
         if quarantined:
             parts.append(f"{quarantined} lines quarantined")
+    if m.get("cdn_requests", {}).get("requests"):
+        parts.append(f"{m['cdn_requests']['requests']:>7,} CDN requests")
     if "user_daily_cost" in m:
         cost = m["user_daily_cost"]
         kind = "estimated" if cost.get("is_estimate") else "billed"
@@ -153,6 +155,7 @@ def log_day(index: int, total: int, outcome: DayOutcome) -> None:
         "object_versions": m.get("inventory_objects", {}).get("rows"),
         "requests": m.get("access_log_requests", {}).get("rows"),
         "quarantined_lines": m.get("access_log_requests", {}).get("quarantined_lines"),
+        "cdn_requests": m.get("cdn_requests", {}).get("requests"),
         "cost_usd": m.get("user_daily_cost", {}).get("allocated_usd"),
         "cost_is_estimate": m.get("user_daily_cost", {}).get("is_estimate"),
         "failed_checks": outcome.failed_checks,

@@ -2,6 +2,7 @@
 
 from assets.raw.access_log_objects import access_log_objects
 from assets.raw.access_log_requests import access_log_requests
+from assets.raw.cdn_requests import cdn_requests
 from assets.raw.cloudwatch_metrics import cloudwatch_metrics
 from assets.raw.cost_line_items import cost_line_items
 from assets.raw.inventory_objects import inventory_objects
@@ -11,6 +12,7 @@ RAW_ASSETS = [
     inventory_objects,
     access_log_objects,
     access_log_requests,
+    cdn_requests,
     cloudwatch_metrics,
     cost_line_items,
     users,
