@@ -16,11 +16,13 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from synthetic import anomalies as anomaly_mod
+from synthetic import cloudfront, cloudfront_output
 from synthetic.access_logs import finalize_requests, request_columns, write_logs
 from synthetic.cloudwatch import request_series_by_day, write_day
-from synthetic.cur import DayUsage, daily_costs, request_usage, write_exports
+from synthetic.cur import DayUsage, _line, daily_costs, request_usage, write_exports
 from synthetic.inventory import build_catalog, generate_inventory_snapshot, snapshot_csv_rows, snapshot_table
 from synthetic.inventory_report import ROWS_PER_FILE, InventoryStats, write_report
 from synthetic.labels import label_records, write_labels
@@ -62,6 +64,8 @@ class GenerateSummary:
     anomalies: int = 0
     labels_path: Path | None = None
     users_db_path: Path | None = None
+    cdn_requests: int = 0
+    cdn_log_format: str = "legacy"
 
 
 def generate(
@@ -75,13 +79,15 @@ def generate(
     anomalies: bool = True,
     inventory_rows_per_file: int = ROWS_PER_FILE,
     injections_per_pattern: int | None = None,
+    cdn_log_format: str | None = "legacy",
 ) -> GenerateSummary:
     """Generate ``days`` days from ``start`` for ``users`` users under ``out_dir`` (the source root).
 
     ``progress`` gets one line per day, in day order, once the day's inventory report and the log
     objects delivered that day are written. ``injections_per_pattern`` overrides how many anomalies of
     each pattern are injected (default: a few, growing with users × days); the quality evaluation
-    raises it so precision and recall rest on more than one case per pattern.
+    raises it so precision and recall rest on more than one case per pattern. ``cdn_log_format``: the
+    CloudFront logs' shape ("legacy", "v2-json" or "v2-parquet"; None: no CDN at all).
 
     The work is streamed: the version history and the requests are held as numbers (plus one string
     table of versions), each day's inventory report is written by a worker thread as soon as the
@@ -136,12 +142,15 @@ def generate(
                 leaks = [cases.requests(pop, texts, start, days, seed)] if cases else []
                 log = finalize_requests([base, extra, *leaks], seed, cat, pop, texts)
                 del base, extra
+                cdn = _cdn(cat, pop, start, days, seed, con) if cdn_log_format else None
+                cdn_series = cloudfront_output.cloudwatch_series(con) if cdn else {}
                 con.register("requests_arrow", request_columns(log.requests))
                 series = request_series_by_day(con)
                 for d in day_list:
-                    write_day(out_dir, storages[d], con, series.get(d))
+                    write_day(out_dir, storages[d], con, series.get(d), cdn_series.get(d, []))
                 lines, _ = daily_costs(_usages(storages, moves, request_usage(con), day_list[:-1]), seed)
                 con.unregister("requests_arrow")
+                cdn_labels = _cdn_output(con, cdn, lines, out_dir, start, days, seed, cdn_log_format)
                 exports = write_exports(out_dir, lines, end, seed) if lines else []
                 days_done = _DaysDone(day_list, reports, storages, log.requests.ts_ms, progress)
                 logs = write_logs(out_dir, log, start, days, con, anomalies, delivered=days_done.logs_through)
@@ -157,7 +166,8 @@ def generate(
         con.close()
 
     _describe_cost_spikes(injections, exports)
-    labels = label_records(injections, pop, logs.malformed_by_day, cases.labels if cases else ())
+    extra_labels = [*(cases.labels if cases else ()), *(cdn_labels if anomalies else ())]
+    labels = label_records(injections, pop, logs.malformed_by_day, extra_labels)
     labels_path = write_labels(out_dir / "labels.jsonl", labels)
     users_db_path = write_users_db(out_dir / "users.sqlite", pop, cases.absent if cases else ())
     return GenerateSummary(
@@ -189,7 +199,33 @@ def generate(
         anomalies=len(labels),
         labels_path=labels_path,
         users_db_path=users_db_path,
+        cdn_requests=cdn.table.num_rows if cdn else 0,
+        cdn_log_format=cdn_log_format or "none",
     )
+
+
+def _cdn(cat, pop, start: date, days: int, seed: int, con) -> cloudfront.CdnRequests:
+    """The CDN's requests (their own random stream), registered in ``con`` as ``cdn_fields``."""
+    cdn = cloudfront.simulate(cat, pop.user_id, start, days, seed)
+    keys = cat.table.column("key").take(pa.array(cdn.table.column("obj")))
+    cloudfront_output.register(con, cdn, keys, seed)
+    return cdn
+
+
+def _cdn_output(con, cdn, lines, out_dir, start: date, days: int, seed: int, fmt: str | None) -> list[dict]:
+    """Write the CDN logs and add its line items to the billed days; the CDN labels (injections and
+    malformed lines)."""
+    if cdn is None:
+        return []
+    usage = cloudfront_output.usage_by_day(con)
+    for day, day_lines in lines.items():
+        day_lines.extend(cloudfront_output.cur_lines(day, usage.get(day, []), _line, seed))
+    bad = cloudfront_output.write_logs(con, out_dir, seed, fmt, cloudfront_output.malformed_days(start, days))
+    malformed = [
+        {"date": d.isoformat(), "user_id": None, "pattern": "malformed_cdn_line", "details": {"count": n}}
+        for d, n in sorted(bad.items())
+    ]
+    return [*cdn.labels, *malformed]
 
 
 def _write_inventory(out_dir, cat, day: date, seed: int, fmt: str, rows_per_file: int) -> InventoryStats:

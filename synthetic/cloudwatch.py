@@ -175,13 +175,15 @@ def write_day(
     storage: DayStorage,
     con: duckdb.DuckDBPyConnection,
     requests: list[dict] | None = None,
+    extra: list[dict] = (),
 ) -> Path:
     """Write ``cloudwatch/<day>.jsonl`` with the day's storage and request series (``requests``: the
-    day's ``request_series`` when already computed, e.g. by ``request_series_by_day``)."""
+    day's ``request_series`` when already computed, e.g. by ``request_series_by_day``; ``extra``: more
+    series, e.g. the ``AWS/CloudFront`` ones of ``synthetic.cloudfront_output``)."""
     path = out_dir / "cloudwatch" / f"{storage.day.isoformat()}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     if requests is None:
         requests = request_series(con, storage.day)
-    series = storage_series(storage) + requests
+    series = storage_series(storage) + requests + list(extra)
     path.write_text("".join(json.dumps(s, separators=(", ", ": ")) + "\n" for s in series))
     return path

@@ -322,6 +322,8 @@ def write_exports(out_dir: Path, lines: dict[date, list[dict]], end: date, seed:
         _write_manifest(out_dir, period, ids[-1], files[-1], export_time)
         totals: dict[date, float] = {}
         for li in runs[-1]:
+            if li["line_item_product_code"] not in PRODUCT_NAMES:  # the bucket's cost only (no CDN)
+                continue
             d = li["line_item_usage_start_date"].date()
             totals[d] = totals.get(d, 0.0) + li["line_item_unblended_cost"]
         exports.append(CurExport(period, ids, files, totals))
@@ -344,8 +346,10 @@ def _understated(final: list[dict], days: list[date]) -> list[dict]:
 
 
 def _credit(day: date, final: list[dict], seed: int) -> dict:
-    """A service credit worth 5 % of the period's usage, booked on its last exported day."""
-    total = sum(li["line_item_unblended_cost"] for li in final)
+    """A service credit worth 5 % of the period's S3 usage, booked on its last exported day."""
+    total = sum(
+        li["line_item_unblended_cost"] for li in final if li["line_item_product_code"] in PRODUCT_NAMES
+    )
     credit = _line(day, "Credit", S3, "", "", 0.0, 0.0, "", "AWS service credit", seed)
     credit["line_item_unblended_cost"] = -round(total * 0.05, 6)
     credit["line_item_unblended_rate"] = ""

@@ -35,3 +35,24 @@ INVENTORY_PER_OBJECT = 0.0025 / 1_000_000
 def rate_text(rate: float) -> str:
     """CUR's ``line_item_unblended_rate`` is a string with ten decimals."""
     return f"{rate:.10f}"
+
+
+# Amazon CloudFront on-demand list prices, first 10 TB / month tier, by the price region that prefixes
+# the usage type (aws.amazon.com/cloudfront/pricing, stored 2026: US/Mexico/Canada and Europe/Israel
+# $0.085, South Africa/Kenya/Nigeria/Middle East and South America $0.110, Japan and Australia/New
+# Zealand $0.114, Asia Pacific $0.120, India $0.109 per GB). Request prices per 10,000 (HTTP, HTTPS)
+# are from the same page as recalled, not re-read from a stored copy: re-check before billing use.
+# The always-free tier (1 TB, 10 M requests a month) is not applied: the synthetic account bills from
+# the first byte, so every log byte maps to a billed amount.
+CLOUDFRONT_PER_GB = {
+    "US": 0.085, "CA": 0.085, "EU": 0.085, "ZA": 0.110, "ME": 0.110, "SA": 0.110,
+    "JP": 0.114, "AU": 0.114, "AP": 0.120, "IN": 0.109,
+}  # fmt: skip
+CLOUDFRONT_HTTP_PER_10K = {
+    "US": 0.0075, "CA": 0.0075, "EU": 0.0090, "ZA": 0.0090, "ME": 0.0090, "SA": 0.0160,
+    "JP": 0.0090, "AU": 0.0090, "AP": 0.0090, "IN": 0.0090,
+}  # fmt: skip
+CLOUDFRONT_HTTPS_PER_10K = {
+    "US": 0.0100, "CA": 0.0100, "EU": 0.0120, "ZA": 0.0120, "ME": 0.0120, "SA": 0.0220,
+    "JP": 0.0120, "AU": 0.0125, "AP": 0.0120, "IN": 0.0120,
+}  # fmt: skip
