@@ -1,4 +1,4 @@
-"""raw.cloudwatch_metrics: one row per CloudWatch AWS/S3 datapoint timestamped on the partition day.
+"""raw.cloudwatch_metrics: one row per CloudWatch AWS/S3 (and AWS/CloudFront) datapoint timestamped on the partition day.
 
 CloudWatch is a cross-check, not the bill: a day without its export (the file missing, or the API
 answering nothing) is *NoData* for that day — a warning naming the day and the file, never zero, never

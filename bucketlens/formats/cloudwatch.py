@@ -10,6 +10,11 @@ files under the source root, one series a line, shaped like a GetMetricData quer
 Both become the same series and go through the same SQL, which unnests the parallel
 ``Timestamps``/``Values`` arrays and keeps only points on the partition's day (UTC).
 
+``AWS/CloudFront`` series (Requests, BytesDownloaded, the 4xx/5xx/total error rates, CacheHitRate;
+dimensions ``DistributionId`` and ``Region=Global``) load into the same table with ``bucket`` NULL,
+``dimension_name`` 'DistributionId' and the distribution in ``dimension_value`` (the constant Region
+dimension is dropped). The live API path still asks for ``AWS/S3`` only.
+
 A malformed JSONL line is an error naming file and line, not a quarantine: the files are small,
 machine-written, and a broken one means the whole day's metrics are suspect.
 """
@@ -53,16 +58,16 @@ JSONL_READ = (
 SERIES_PROBLEMS = """
 SELECT count(*) FILTER (WHERE MetricName IS NULL OR Stat IS NULL OR Period IS NULL),
        count(*) FILTER (WHERE len(coalesce(Timestamps, [])) <> len(coalesce("Values", []))),
-       count(*) FILTER (WHERE len(list_filter(coalesce(Dimensions, []), lambda d: d.Name = 'BucketName')) = 0)
+       count(*) FILTER (WHERE len(list_filter(coalesce(Dimensions, []), lambda d: d.Name IN ('BucketName', 'DistributionId'))) = 0)
 FROM {source}
 """
 # One row per point on ``day``; a point repeated across files keeps the value of the last file.
 SERIES_POINTS = """
 CREATE OR REPLACE TEMP TABLE _bucketlens_cw_points AS
 WITH series AS (
-    SELECT ? AS file_index, *, list_filter(Dimensions, lambda d: d.Name <> 'BucketName') AS other
+    SELECT ? AS file_index, *, list_filter(Dimensions, lambda d: d.Name NOT IN ('BucketName', 'Region')) AS other
     FROM {source}
-    WHERE coalesce(Namespace, 'AWS/S3') = 'AWS/S3'
+    WHERE coalesce(Namespace, 'AWS/S3') IN ('AWS/S3', 'AWS/CloudFront')
 ),
 points AS (
     SELECT file_index, MetricName, Stat, Period, Unit,
@@ -130,8 +135,9 @@ def _series_problem(doc: Any) -> str:
             return f"series has no {name}"
     if len(doc.get("Timestamps") or []) != len(doc.get("Values") or []):
         return "Timestamps and Values differ in length"
-    if not any(d.get("Name") == "BucketName" for d in doc.get("Dimensions") or [] if isinstance(d, dict)):
-        return "series has no BucketName dimension"
+    names = {d.get("Name") for d in doc.get("Dimensions") or [] if isinstance(d, dict)}
+    if not names & {"BucketName", "DistributionId"}:
+        return "series has no BucketName (AWS/S3) or DistributionId (AWS/CloudFront) dimension"
     return ""
 
 
@@ -201,7 +207,7 @@ SERIES_PROBLEMS_BY_FILE = """
 SELECT _file FROM {source}
 WHERE MetricName IS NULL OR Stat IS NULL OR Period IS NULL
    OR len(coalesce(Timestamps, [])) <> len(coalesce("Values", []))
-   OR len(list_filter(coalesce(Dimensions, []), lambda d: d.Name = 'BucketName')) = 0
+   OR len(list_filter(coalesce(Dimensions, []), lambda d: d.Name IN ('BucketName', 'DistributionId'))) = 0
 GROUP BY ALL ORDER BY 1
 """
 # Each file's points on its own day, the day's file being the only one a day reads (as
@@ -209,9 +215,9 @@ GROUP BY ALL ORDER BY 1
 DAYS_POINTS = """
 CREATE OR REPLACE TEMP TABLE _bucketlens_cw_points AS
 WITH series AS (
-    SELECT _file, *, list_filter(Dimensions, lambda d: d.Name <> 'BucketName') AS other
+    SELECT _file, *, list_filter(Dimensions, lambda d: d.Name NOT IN ('BucketName', 'Region')) AS other
     FROM {source}
-    WHERE coalesce(Namespace, 'AWS/S3') = 'AWS/S3'
+    WHERE coalesce(Namespace, 'AWS/S3') IN ('AWS/S3', 'AWS/CloudFront')
 ),
 points AS (
     SELECT _file, MetricName, Stat, Period, Unit,
