@@ -137,7 +137,7 @@ def _series_problem(doc: Any) -> str:
         return "Timestamps and Values differ in length"
     names = {d.get("Name") for d in doc.get("Dimensions") or [] if isinstance(d, dict)}
     if not names & {"BucketName", "DistributionId"}:
-        return "series has no BucketName (AWS/S3) or DistributionId (AWS/CloudFront) dimension"
+        return "series has no BucketName dimension (nor DistributionId, for AWS/CloudFront)"
     return ""
 
 
