@@ -49,7 +49,8 @@ def _generated_source(settings: Settings, users: int, days: int, start: date, se
 
     source = settings.home / "source"
     stamp = source / "bucketlens-demo.json"
-    wanted = {"users": users, "days": days, "start": start.isoformat(), "seed": seed, "version": 1}
+    # version 2: the generator writes CloudFront logs (a source generated before is generated again)
+    wanted = {"users": users, "days": days, "start": start.isoformat(), "seed": seed, "version": 2}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         log_event(LOG, "demo_source_reused", f"Reusing generated data in {source} (same parameters)")
         return source

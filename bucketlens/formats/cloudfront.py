@@ -84,7 +84,7 @@ def _spellings(name: str) -> list[str]:
 def _json_columns() -> str:
     def one(spelling: str) -> str:
         escaped = spelling.replace('"', '\\"').replace("'", "''")
-        return f"""json_extract_string(line, '$."{escaped}"')"""
+        return f"""json_extract_string(j, '$."{escaped}"')"""
 
     return ",\n           ".join(
         f"coalesce({', '.join(one(s) for names in [n] for w3c in names for s in _spellings(w3c))}) AS f_{col}"

@@ -4,8 +4,8 @@
 --   text_lines + (w3c_fields or json_fields) + typed   -> legacy / v2 W3C text files, v2 JSON lines
 --   parquet_fields + typed                             -> v2 Parquet files
 --
--- Placeholders formatted by cloudfront.py (names and expressions it controls, never data): {source},
--- {json_columns}, {parquet_columns}, {user_id}, {edges}. Bound parameters: $paths (local files),
+-- Placeholders formatted by cloudfront.py (names and expressions it controls, never data): the json
+-- and parquet column lists, user_id, edges (each in braces where it is used). Bound parameters: $paths (local files),
 -- $names (display name of each file), $dists (distribution ID known from each file's key, or NULL).
 --
 -- Every line yields one row: a request (reason NULL) or a bad line (reason set), so that cloudfront.py
@@ -73,20 +73,27 @@ fields AS (
 )
 
 -- fragment: json_fields
--- v2 JSON output, one object a line; a field the user did not select is absent (NULL). {json_columns}
--- reads each field under any of its spellings (W3C name, lower case, underscores).
-, fields AS (
+-- v2 JSON output, one object a line; a field the user did not select is absent (NULL). The json
+-- columns (cloudfront.py) read each field under any of its spellings (W3C name, lower case, underscores).
+, objects AS (
+    -- a line that is not a JSON object is never handed to the JSON functions (they would fail the statement)
     SELECT file_idx, line_number, line,
            CASE WHEN NOT json_valid(line) THEN 'not valid JSON'
-                WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object' END AS pre_reason,
+                WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object' END AS pre_reason
+    FROM lines WHERE trim(line) <> ''
+),
+fields AS (
+    SELECT file_idx, line_number, line, pre_reason,
            {json_columns},
            FALSE AS url_encoded
-    FROM lines WHERE trim(line) <> ''
+    FROM (SELECT file_idx, line_number, line, pre_reason,
+                 CASE WHEN pre_reason IS NULL THEN line ELSE '{{}}' END AS j
+          FROM objects)
 )
 
 -- fragment: parquet_fields
--- v2 Parquet output: the selected fields are columns ({parquet_columns} reads the present ones, NULL for
--- the others); the row's position in its file stands for the line number.
+-- v2 Parquet output: the selected fields are columns (the parquet columns of cloudfront.py read the
+-- present ones, NULL for the others); the row's position in its file stands for the line number.
 WITH fields AS (
     SELECT list_position($paths, filename) AS file_idx, file_row_number + 1 AS line_number,
            left(CAST(p AS VARCHAR), 2000) AS line, NULL AS pre_reason,
