@@ -221,6 +221,7 @@ def _cdn_output(con, cdn, lines, out_dir, start: date, days: int, seed: int, fmt
     for day, day_lines in lines.items():
         day_lines.extend(cloudfront_output.cur_lines(day, usage.get(day, []), _line, seed))
     bad = cloudfront_output.write_logs(con, out_dir, seed, fmt, cloudfront_output.malformed_days(start, days))
+    cloudfront_output.unregister(con)
     malformed = [
         {"date": d.isoformat(), "user_id": None, "pattern": "malformed_cdn_line", "details": {"count": n}}
         for d, n in sorted(bad.items())

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from synthetic import prices
 from synthetic.cloudfront import DISTRIBUTIONS, EDGE_CODES, EDGE_REGIONS, RESULTS, CdnRequests
-from synthetic.layout import ACCOUNT_ID, det_hex
+from synthetic.layout import ACCOUNT_ID, det_hex, epoch
 
 # The header line as AWS writes it (the 33 legacy fields, in order).
 FIELDS_LINE = (
@@ -43,8 +43,10 @@ USER_AGENTS = (
 CLOUDFRONT = "AmazonCloudFront"
 
 # One row per request with every field as text (decoded); the legacy line URL-encodes what AWS encodes.
+# A view, read a day at a time: materialising every field of a month's requests at once took 2 GB.
+# Its $names are constants of this module, written into the SQL as literals (a view takes no parameters).
 _FIELDS_SQL = """
-CREATE OR REPLACE TEMP TABLE cdn_fields AS
+CREATE OR REPLACE TEMP VIEW cdn_fields AS
 SELECT r.ts_ms, r.seq, r.dist, ($dists)[r.dist + 1] AS dist_id, r.https, r.bytes, r.status, r.result,
        ($regions)[r.edge + 1] AS region,
        strftime(make_timestamp(r.ts_ms * 1000), '%Y-%m-%d') AS f_date,
@@ -101,23 +103,33 @@ _V2_VALUES = (
 
 
 def register(con: duckdb.DuckDBPyConnection, cdn: CdnRequests, keys: pa.Array, seed: int) -> None:
-    """Make ``cdn_fields`` (every request with its fields as text) from the simulated columns."""
-    table = cdn.table.append_column("key", keys)
-    con.register("cdn_requests", table)
-    late = cdn.late_file_day or date(1970, 1, 1)
-    late_to = int(datetime(late.year, late.month, late.day).timestamp()) * 1000 + 86_400_000
-    try:
-        con.execute(
-            _FIELDS_SQL,
-            {
-                "dists": [d[0] for d in DISTRIBUTIONS], "hosts": [d[1] for d in DISTRIBUTIONS],
-                "cf_hosts": [f"d{det_hex(seed, 'cf-host', d[0], length=13)}.cloudfront.net" for d in DISTRIBUTIONS],
-                "regions": EDGE_REGIONS, "edges": EDGE_CODES, "uas": list(USER_AGENTS), "results": list(RESULTS),
-                "seed": str(seed), "late_from": late_to - 600_000, "late_to": late_to,
-            },
-        )  # fmt: skip
-    finally:
-        con.unregister("cdn_requests")
+    """Make the view ``cdn_fields`` (every request with its fields as text) over the simulated columns,
+    registered as ``cdn_requests`` until :func:`unregister`."""
+    con.register("cdn_requests", cdn.table.append_column("key", keys))
+    late_to = (epoch(cdn.late_file_day or date(1970, 1, 1)) + 86_400) * 1000
+    values = {
+        "dists": [d[0] for d in DISTRIBUTIONS], "hosts": [d[1] for d in DISTRIBUTIONS],
+        "cf_hosts": [f"d{det_hex(seed, 'cf-host', d[0], length=13)}.cloudfront.net" for d in DISTRIBUTIONS],
+        "regions": EDGE_REGIONS, "edges": EDGE_CODES, "uas": list(USER_AGENTS), "results": list(RESULTS),
+        "seed": str(seed), "late_from": late_to - 600_000, "late_to": late_to,
+    }  # fmt: skip
+    sql = _FIELDS_SQL
+    for name in sorted(values, key=len, reverse=True):  # $late_from before a shorter name's prefix
+        sql = sql.replace(f"${name}", _literal(values[name]))
+    con.execute(sql)
+
+
+def unregister(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS cdn_fields")
+    con.unregister("cdn_requests")
+
+
+def _literal(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(int(value))
 
 
 def write_logs(con, out_dir: Path, seed: int, fmt: str = "legacy", malformed_days=()) -> dict[date, int]:
@@ -132,13 +144,9 @@ def write_logs(con, out_dir: Path, seed: int, fmt: str = "legacy", malformed_day
         return _write_parquet(con, out_dir, seed)
     else:
         raise ValueError(f"unknown CloudFront log format {fmt!r}")
-    rows = con.execute(
-        f"SELECT dist_id, period, late, string_agg({line}, chr(10) ORDER BY ts_ms, seq) FROM cdn_fields "
-        "GROUP BY ALL ORDER BY period, dist_id, late"
-    ).fetchall()
     bad: dict[date, int] = {}
     wanted = set(malformed_days)
-    for dist_id, period, late, body in rows:
+    for dist_id, period, late, body in _day_files(con, line):
         day = period.date()
         if (
             fmt == "legacy"
@@ -154,6 +162,19 @@ def write_logs(con, out_dir: Path, seed: int, fmt: str = "legacy", malformed_day
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(gzip.compress(text.encode(), compresslevel=6, mtime=0))
     return bad
+
+
+def _day_files(con, line: str):
+    """(distribution, period, late, text) of every file, formatted a day at a time (bounded memory)."""
+    first, last = con.execute(
+        "SELECT min(ts_ms) // 86400000, max(ts_ms) // 86400000 FROM cdn_requests"
+    ).fetchall()[0]
+    for day in range(int(first), int(last) + 1) if first is not None else ():
+        yield from con.execute(
+            f"SELECT dist_id, period, late, string_agg({line}, chr(10) ORDER BY ts_ms, seq) FROM cdn_fields "
+            "WHERE ts_ms >= ? AND ts_ms < ? GROUP BY ALL ORDER BY period, dist_id, late",
+            [day * 86_400_000, (day + 1) * 86_400_000],
+        ).fetchall()
 
 
 def _file_key(dist_id: str, period: datetime, late: bool, seed: int, fmt: str) -> str:

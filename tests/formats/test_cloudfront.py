@@ -34,9 +34,9 @@ def _gz(path: Path, text: str) -> str:
     return str(path)
 
 
-def _stage(files, pattern=KeyPattern()):
+def _stage(files, pattern: KeyPattern | None = None):
     con = duckdb.connect()
-    load = stage_cloudfront(con, files, pattern)
+    load = stage_cloudfront(con, files, pattern or KeyPattern())
     rows = con.execute("SELECT * FROM stage_cdn_requests ORDER BY source_file, source_line").fetchall()
     names = [d[0] for d in con.execute("SELECT * FROM stage_cdn_requests LIMIT 0").description]
     bad = con.execute("SELECT * FROM stage_cdn_quarantine ORDER BY file, line_number").fetchall()
