@@ -196,9 +196,9 @@ def _write_parquet(con, out_dir: Path, seed: int) -> dict[date, int]:
     )
     groups = con.execute("SELECT DISTINCT dist_id, period, late FROM cdn_fields ORDER BY ALL").fetchall()
     for dist_id, period, late in groups:
-        table = con.execute(
-            f"SELECT {names} FROM cdn_fields WHERE dist_id = ? AND period = ? AND late = ? ORDER BY ts_ms, seq",
-            [dist_id, period, late],
+        table = con.sql(
+            f"SELECT {names} FROM cdn_fields WHERE dist_id = $d AND period = $p AND late = $l ORDER BY ts_ms, seq",
+            params={"d": dist_id, "p": period, "l": late},
         ).to_arrow_table()
         path = out_dir / _file_key(dist_id, period, late, seed, "v2-parquet")
         path.parent.mkdir(parents=True, exist_ok=True)
