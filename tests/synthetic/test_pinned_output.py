@@ -21,20 +21,24 @@ import pyarrow.parquet as pq
 
 from synthetic import generate
 
-PINNED = {  # with the savings layer's leak cases (the same content as the generator before streaming wrote)
+# With the CloudFront logs (issue 20): access-logs, inventory and users.sqlite are unchanged; cloudwatch
+# gains the AWS/CloudFront series, cur the AmazonCloudFront line items (its S3 rows and credit unchanged),
+# labels.jsonl the CDN labels (its other labels unchanged), and cloudfront/ is new.
+PINNED = {
     "access-logs": "682584170727a692",
-    "cloudwatch": "a1786f5e70fb7d47",
-    "cur": "0b85dbf8753b9486",
+    "cloudfront": "aa7cc66a702f34fd",
+    "cloudwatch": "3ecd504df05b26f2",
+    "cur": "5fdcd480b3254313",
     "inventory": "1e8c4d63f9a2b289",
-    "labels.jsonl": "f84ff72f6be746a3",
+    "labels.jsonl": "d7fa0d933447a90b",
     "users.sqlite": "d14ed923f11a6a0d",
 }
 COUNTS = {
-    "files": 2692,
+    "files": 3153,  # + 461 CloudFront log files (one per distribution and hour with requests, + the late file)
     "inventory_rows": 76_032,
     "access_log_lines": 19_116,
-    "cur_line_items": 179,
-    "anomalies": 17,
+    "cur_line_items": 641,  # + 462 AmazonCloudFront items (per billed day, distribution, region and usage type)
+    "anomalies": 21,  # + cdn_hit_ratio_drop, cdn_hotlinking and 2 malformed_cdn_line labels
 }
 
 
