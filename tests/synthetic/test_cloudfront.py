@@ -8,6 +8,7 @@ import gzip
 import json
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -154,3 +155,13 @@ def test_v2_shapes_hold_the_same_requests(tmp_path, fmt):
     assert seen[0] == seen[1]
     if fmt == "v2-json":
         assert any("DistributionId=E2PHV7MEDIA0X1/year=2026/month=09/day=24/hour=" in f for f, _ in files)
+
+
+def test_generator_prices_are_the_price_books():
+    book = json.loads((Path(__file__).parents[2] / "bucketlens/costing/price_book.json").read_text())[
+        "aws_cloudfront"
+    ]
+    assert book["data_transfer_out_per_gb_first_10tb"] == CLOUDFRONT_PER_GB
+    assert book["http_requests_per_10000"] == CLOUDFRONT_HTTP_PER_10K
+    assert book["https_requests_per_10000"] == CLOUDFRONT_HTTPS_PER_10K
+    assert set(CLOUDFRONT_PER_GB) == set(EDGES_BY_REGION)
