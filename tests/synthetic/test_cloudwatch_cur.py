@@ -90,7 +90,8 @@ def test_cur_export_manifest_restatement_and_products(mid):
         "max(line_item_usage_start_date)::DATE, count(*) FROM read_parquet(?) GROUP BY ALL",
         [latest],
     ).fetchall()
-    assert {r[0] for r in rows} == {"AmazonS3", "AmazonS3GlacierDeepArchive"}
+    # the bucket's products, and the CDN's (its own line items, priced per edge region)
+    assert {r[0] for r in rows} == {"AmazonS3", "AmazonS3GlacierDeepArchive", "AmazonCloudFront"}
     assert {r[1] for r in rows} == {"Usage", "Credit"} and {r[2] for r in rows} == {"VARCHAR"}
     assert max(r[3] for r in rows) == mid.end - timedelta(days=1), "the last day is not billed yet"
 

@@ -57,9 +57,11 @@ def test_users_db(mid):
 
 def test_labels_cover_every_pattern_after_the_first_week(mid):
     got = labels(mid.out_dir)
-    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS)
+    cdn = {"cdn_hit_ratio_drop", "cdn_hotlinking", "malformed_cdn_line"}  # the CloudFront logs' labels
+    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS) | cdn
     first_allowed = (mid.start + timedelta(days=7)).isoformat()
-    anomalies = [lab for lab in got if lab["pattern"] not in ("malformed_log_line", *LEAK_PATTERNS)]
+    malformed = ("malformed_log_line", "malformed_cdn_line")
+    anomalies = [lab for lab in got if lab["pattern"] not in (*malformed, *LEAK_PATTERNS)]
     assert all(lab["date"] >= first_allowed for lab in anomalies)
     spike = next(lab for lab in got if lab["pattern"] == "cost_spike")
     assert spike["details"]["cost_usd"] > 1.5 * spike["details"]["trailing_mean_usd"]
