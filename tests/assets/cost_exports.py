@@ -47,8 +47,8 @@ def write_copy(
 ) -> Path:
     """Write export ``export`` of the same billing period (no manifest: its execution folder is current).
 
-    ``drop``: columns left out; ``cost_change``: ``(day, "+ 0.05")`` adds to the first Usage line item of
-    that day; ``account``: another usage account id (a different bill, not a copy)."""
+    ``drop``: columns left out; ``cost_change``: ``(day, "+ 0.05")`` adds to the first S3 Usage line item
+    of that day (S3: the line items the bill is loaded from); ``account``: another usage account id (a different bill, not a copy)."""
     source = current_cur_file(root)
     period = source.parent.parent.name  # BILLING_PERIOD=YYYY-MM
     target = root / "cur" / export / "data" / period / "exec-copy" / f"{export}-00001.snappy.parquet"
@@ -58,7 +58,9 @@ def write_copy(
         day, change = cost_change
         cost = (
             f"CASE WHEN line_item_usage_start_date::DATE = DATE '{day}' AND line_item_line_item_type = 'Usage' "
-            f"AND row_number() OVER (PARTITION BY line_item_usage_start_date::DATE ORDER BY identity_line_item_id) = 1 "
+            f"AND starts_with(line_item_product_code, 'AmazonS3') AND row_number() OVER (PARTITION BY "
+            f"line_item_usage_start_date::DATE, starts_with(line_item_product_code, 'AmazonS3') "
+            f"ORDER BY identity_line_item_id) = 1 "
             f"THEN line_item_unblended_cost {change} ELSE line_item_unblended_cost END"
         )
     expressions = {"line_item_unblended_cost": cost}
