@@ -5,7 +5,7 @@ CloudFront logs gives empty days, unknown edge codes are listed."""
 from __future__ import annotations
 
 import gzip
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,3 +110,27 @@ def test_source_without_cloudfront_logs_gives_empty_days(tmp_path):
     )
     assert result.success
     assert _counts(home) == (0, 0, 0, 0)
+
+
+def test_generated_cloudfront_logs_and_metrics_load(tiny_source, tmp_path):
+    """On the generated source: the CDN's requests load, and the AWS/CloudFront series land in
+    raw.cloudwatch_metrics (2 distributions x 6 metrics x 24 hours) beside the S3 ones."""
+    from assets.raw.cloudwatch_metrics import cloudwatch_metrics
+
+    day, home = tiny_source.start + timedelta(days=2), tmp_path / "home"
+    users = f"sqlite:///{tiny_source.root / 'users.sqlite'}"
+    result = materialize_day(home, tiny_source.root, users, day, assets=[cdn_requests, cloudwatch_metrics])
+    assert result.success
+    requests, _, bytes_, quarantined = _counts(home, day)
+    assert requests > 500 and bytes_ > 0
+    cw = query(home, "SELECT metric_name, count(*), count(DISTINCT dimension_value), sum(value) FILTER "
+                     "(WHERE metric_name = 'Requests') FROM raw.cloudwatch_metrics WHERE dimension_name = "
+                     "'DistributionId' AND bucket IS NULL GROUP BY 1 ORDER BY 1")  # fmt: skip
+    assert [(m, n, d) for m, n, d, _ in cw] == [
+        (m, 48, 2)
+        for m in sorted(
+            ["4xxErrorRate", "5xxErrorRate", "BytesDownloaded", "CacheHitRate", "Requests", "TotalErrorRate"]
+        )  # fmt: skip
+    ]
+    assert next(r for r in cw if r[0] == "Requests")[3] == requests  # CloudWatch counts what the logs hold
+    assert quarantined == 0

@@ -82,6 +82,27 @@ def test_jsonl_keeps_points_of_the_day_and_maps_dimensions(tmp_path, con):
     }
 
 
+def test_cloudfront_series_load_with_the_distribution_as_dimension(tmp_path, con):
+    """AWS/CloudFront series: dimensions DistributionId and Region=Global; no bucket."""
+
+    def cf(metric: str, stat: str, unit: str, value: float) -> dict:
+        return {"Namespace": "AWS/CloudFront", "MetricName": metric, "Period": 3600, "Stat": stat, "Unit": unit,
+                "Dimensions": [{"Name": "DistributionId", "Value": "E2PHV7MEDIA0X1"}, {"Name": "Region", "Value": "Global"}],
+                "Timestamps": ["2026-09-01T13:00:00Z", "2026-09-02T00:00:00Z"], "Values": [value, 1.0]}  # fmt: skip
+
+    lines = [cf("Requests", "Sum", "None", 1200.0), cf("CacheHitRate", "Average", "Percent", 93.5),
+             series("AllRequests", ("FilterId", "EntireBucket"), 3600, "Sum", "Count", [("2026-09-01T13:00:00Z", 4.0)]),
+             {**cf("Invocations", "Sum", "None", 1.0), "Namespace": "AWS/Lambda"}]  # fmt: skip
+    path = write_jsonl(tmp_path / "2026-09-01.jsonl", lines)
+    stage_cloudwatch_jsonl(con, [("cloudwatch/2026-09-01.jsonl", path)], DAY)
+    at = datetime(2026, 9, 1, 13)
+    assert con.execute(STAGED).fetchall() == [
+        (at, "photo-backup-prod", "AllRequests", "FilterId", "EntireBucket", "Sum", 4.0, 3600, "Count", DAY),
+        (at, None, "CacheHitRate", "DistributionId", "E2PHV7MEDIA0X1", "Average", 93.5, 3600, "Percent", DAY),
+        (at, None, "Requests", "DistributionId", "E2PHV7MEDIA0X1", "Sum", 1200.0, 3600, "None", DAY),
+    ]  # fmt: skip
+
+
 def test_a_point_in_two_files_is_staged_once_with_the_later_value(tmp_path, con):
     first = write_jsonl(tmp_path / "a.jsonl", [series("AllRequests", ("FilterId", "all"), 3600, "Sum", "Count",
                                                       [("2026-09-01T05:00:00Z", 1.0)])])  # fmt: skip
