@@ -26,7 +26,7 @@ from synthetic import generate
 # labels.jsonl the CDN labels (its other labels unchanged), and cloudfront/ is new.
 PINNED = {
     "access-logs": "682584170727a692",
-    "cloudfront": "aa7cc66a702f34fd",
+    "cloudfront": "58c64811b08755e4",
     "cloudwatch": "3ecd504df05b26f2",
     "cur": "5fdcd480b3254313",
     "inventory": "1e8c4d63f9a2b289",
