@@ -26,48 +26,77 @@ FROM scanned
 
 -- fragment: w3c_fields
 -- Tab-separated records under a '#Fields:' header (legacy files; v2 'w3c' output): each field is found
--- by its name in the file's own header, so a reordered or shorter field list reads right.
+-- by its name in the file's own header, so a reordered or shorter field list reads right. The header's
+-- positions are worked out once per file and joined to its lines as integers (a list per line cost
+-- three times the parse).
 , headers AS (
-    SELECT file_idx,
-           list_transform(string_split(trim(line[9:]), ' '),
-                          lambda f: lower(replace(replace(replace(f, '(', '_'), ')', ''), '-', '_'))) AS fields
-    FROM lines WHERE starts_with(line, '#Fields:')
-    QUALIFY row_number() OVER (PARTITION BY file_idx ORDER BY line_number) = 1
+    SELECT file_idx, len(fields) AS n_fields,
+           list_position(fields, 'date') AS p_date,
+           list_position(fields, 'time') AS p_time,
+           list_position(fields, 'timestamp') AS p_timestamp,
+           list_position(fields, 'timestamp_ms') AS p_timestamp_ms,
+           list_position(fields, 'distributionid') AS p_distribution_id,
+           list_position(fields, 'x_edge_location') AS p_edge_location,
+           list_position(fields, 'sc_bytes') AS p_sc_bytes,
+           list_position(fields, 'c_ip') AS p_c_ip,
+           list_position(fields, 'cs_method') AS p_method,
+           list_position(fields, 'cs_host') AS p_cs_host,
+           list_position(fields, 'cs_uri_stem') AS p_uri_stem,
+           list_position(fields, 'sc_status') AS p_status,
+           list_position(fields, 'cs_referer') AS p_referer,
+           list_position(fields, 'cs_user_agent') AS p_user_agent,
+           list_position(fields, 'cs_uri_query') AS p_query,
+           list_position(fields, 'x_edge_result_type') AS p_result_type,
+           list_position(fields, 'x_host_header') AS p_host_header,
+           list_position(fields, 'cs_protocol') AS p_protocol,
+           list_position(fields, 'time_taken') AS p_time_taken,
+           list_position(fields, 'x_edge_response_result_type') AS p_response_result_type,
+           list_position(fields, 'time_to_first_byte') AS p_ttfb,
+           list_position(fields, 'x_edge_detailed_result_type') AS p_detailed_result_type,
+           list_position(fields, 'sc_content_type') AS p_content_type
+    FROM (
+        SELECT file_idx,
+               list_transform(string_split(trim(line[9:]), ' '),
+                              lambda f: lower(replace(replace(replace(f, '(', '_'), ')', ''), '-', '_'))) AS fields
+        FROM lines WHERE starts_with(line, '#Fields:')
+        QUALIFY row_number() OVER (PARTITION BY file_idx ORDER BY line_number) = 1
+    )
 ),
 records AS (
-    SELECT l.file_idx, l.line_number, l.line, h.fields, string_split(l.line, chr(9)) AS v
+    SELECT l.file_idx, l.line_number, l.line, h.* EXCLUDE (file_idx), string_split(l.line, chr(9)) AS v
     FROM lines l LEFT JOIN headers h USING (file_idx)
-    WHERE NOT starts_with(l.line, '#') AND trim(l.line) <> ''
+    -- blank lines are skipped; trim() only for lines that start with a space or tab (it copies the line)
+    WHERE NOT starts_with(l.line, '#') AND l.line <> '' AND (left(l.line, 1) NOT IN (' ', chr(9)) OR trim(l.line) <> '')
 ),
 fields AS (
     SELECT file_idx, line_number, line,
-           CASE WHEN fields IS NULL THEN 'no #Fields header line in the file'
-                WHEN len(v) <> len(fields)
-                    THEN 'wrong field count: ' || len(v) || ' fields, the #Fields header names ' || len(fields)
+           CASE WHEN n_fields IS NULL THEN 'no #Fields header line in the file'
+                WHEN len(v) <> n_fields
+                    THEN 'wrong field count: ' || len(v) || ' fields, the #Fields header names ' || n_fields
            END AS pre_reason,
-           v[list_position(fields, 'date')] AS f_date,
-           v[list_position(fields, 'time')] AS f_time,
-           v[list_position(fields, 'timestamp')] AS f_timestamp,
-           v[list_position(fields, 'timestamp_ms')] AS f_timestamp_ms,
-           v[list_position(fields, 'distributionid')] AS f_distribution_id,
-           v[list_position(fields, 'x_edge_location')] AS f_edge_location,
-           v[list_position(fields, 'sc_bytes')] AS f_sc_bytes,
-           v[list_position(fields, 'c_ip')] AS f_c_ip,
-           v[list_position(fields, 'cs_method')] AS f_method,
-           v[list_position(fields, 'cs_host')] AS f_cs_host,
-           v[list_position(fields, 'cs_uri_stem')] AS f_uri_stem,
-           v[list_position(fields, 'sc_status')] AS f_status,
-           v[list_position(fields, 'cs_referer')] AS f_referer,
-           v[list_position(fields, 'cs_user_agent')] AS f_user_agent,
-           v[list_position(fields, 'cs_uri_query')] AS f_query,
-           v[list_position(fields, 'x_edge_result_type')] AS f_result_type,
-           v[list_position(fields, 'x_host_header')] AS f_host_header,
-           v[list_position(fields, 'cs_protocol')] AS f_protocol,
-           v[list_position(fields, 'time_taken')] AS f_time_taken,
-           v[list_position(fields, 'x_edge_response_result_type')] AS f_response_result_type,
-           v[list_position(fields, 'time_to_first_byte')] AS f_ttfb,
-           v[list_position(fields, 'x_edge_detailed_result_type')] AS f_detailed_result_type,
-           v[list_position(fields, 'sc_content_type')] AS f_content_type,
+           v[p_date] AS f_date,
+           v[p_time] AS f_time,
+           v[p_timestamp] AS f_timestamp,
+           v[p_timestamp_ms] AS f_timestamp_ms,
+           v[p_distribution_id] AS f_distribution_id,
+           v[p_edge_location] AS f_edge_location,
+           v[p_sc_bytes] AS f_sc_bytes,
+           v[p_c_ip] AS f_c_ip,
+           v[p_method] AS f_method,
+           v[p_cs_host] AS f_cs_host,
+           v[p_uri_stem] AS f_uri_stem,
+           v[p_status] AS f_status,
+           v[p_referer] AS f_referer,
+           v[p_user_agent] AS f_user_agent,
+           v[p_query] AS f_query,
+           v[p_result_type] AS f_result_type,
+           v[p_host_header] AS f_host_header,
+           v[p_protocol] AS f_protocol,
+           v[p_time_taken] AS f_time_taken,
+           v[p_response_result_type] AS f_response_result_type,
+           v[p_ttfb] AS f_ttfb,
+           v[p_detailed_result_type] AS f_detailed_result_type,
+           v[p_content_type] AS f_content_type,
            TRUE AS url_encoded
     FROM records
 )
@@ -80,7 +109,7 @@ fields AS (
     SELECT file_idx, line_number, line,
            CASE WHEN NOT json_valid(line) THEN 'not valid JSON'
                 WHEN json_type(line) <> 'OBJECT' THEN 'not a JSON object' END AS pre_reason
-    FROM lines WHERE trim(line) <> ''
+    FROM lines WHERE line <> '' AND (left(line, 1) NOT IN (' ', chr(9)) OR trim(line) <> '')
 ),
 fields AS (
     SELECT file_idx, line_number, line, pre_reason,
