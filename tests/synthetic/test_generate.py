@@ -58,7 +58,8 @@ def test_users_db(mid):
 def test_labels_cover_every_pattern_after_the_first_week(mid):
     got = labels(mid.out_dir)
     cdn = {"cdn_hit_ratio_drop", "cdn_hotlinking", "malformed_cdn_line"}  # the CloudFront logs' labels
-    assert {lab["pattern"] for lab in got} == set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS) | cdn
+    expected = set(PATTERNS) | {"malformed_log_line"} | set(LEAK_PATTERNS) | cdn
+    assert {lab["pattern"] for lab in got} == expected
     first_allowed = (mid.start + timedelta(days=7)).isoformat()
     malformed = ("malformed_log_line", "malformed_cdn_line")
     anomalies = [lab for lab in got if lab["pattern"] not in (*malformed, *LEAK_PATTERNS)]
