@@ -3,6 +3,7 @@ computed by hand below, the totals check, and a source without CloudFront logs g
 
 import importlib
 from datetime import date
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -142,3 +143,40 @@ def test_a_source_without_cloudfront_logs_materializes_empty(tmp_path):
     with warehouse.connect() as c:
         assert c.execute("SELECT count(*) FROM usage.user_daily_cdn").fetchall() == [(0,)]
         assert c.execute("SELECT count(*) FROM usage.service_daily_cdn").fetchall() == [(0,)]
+
+
+def test_the_cost_asset_splits_a_cloudfront_bill_by_region_and_reconciles(con):
+    """The per-user CDN table feeds cost.user_daily_cost: CloudFront line items of raw.cost_line_items
+    split by the bytes and requests of their edge region, to the micro-dollar (hand-computed)."""
+    import logging
+
+    from bucketlens.formats import cur
+
+    storage = importlib.import_module("assets.usage.user_daily_storage")
+    requests = importlib.import_module("assets.usage.user_daily_requests")
+    cost = importlib.import_module("assets.cost.user_daily_cost")
+    con.execute("CREATE SCHEMA IF NOT EXISTS cost")
+    for ddl in (storage.TABLE_DDL, requests.TABLE_DDL, cost.TABLE_DDL):
+        con.execute(ddl)
+    cur.ensure_tables(con)
+    items = [("US-DataTransfer-Out-Bytes", "0.020600"), ("EU-DataTransfer-Out-Bytes", "0.000700"),
+             ("US-Requests-Tier2-HTTPS", "0.000007"), ("US-Requests-Tier1", "0.000003")]  # fmt: skip
+    con.executemany(
+        "INSERT INTO raw.cost_line_items (usage_start, line_item_type, product_code, usage_type, unblended_cost, "
+        "billing_period) VALUES (?, 'Usage', 'AmazonCloudFront', ?, ?, '2026-10')",
+        [(f"{DAY} 00:00:00", t, c) for t, c in items],
+    )
+    user_cdn.load_window(con, [DAY])
+    (day,) = cost.load_window(con, [DAY], None, logging.getLogger("test"))
+    assert day.checks["reconciles_to_the_bill"].passed
+    per_user = dict(
+        con.execute("SELECT user_id, sum(amount_usd) FROM cost.user_daily_cost GROUP BY 1").fetchall()
+    )
+    # US bytes 1001:10,800, 1002:9,100 (W=19,900): 20,600 µ$ → 11,180.x / 9,419.x: 1001 floor 11,180 rem
+    #   (20,600·10,800 = 222,480,000) mod 19,900 = 222,480,000 − 11,180·19,900 = 2,000; 1002 187,460,000 −
+    #   9,419·19,900 = 18,100 → 1 left → 1002: 11,180 / 9,420. EU bytes: only 1001 (700) → 700.
+    # US HTTPS: 1001:5, 1002:2 (W=7) → 7 µ$: 5 / 2; US HTTP: 1001 only (the Miss) → 3.
+    assert per_user == {"1001": Decimal("0.011888"), "1002": Decimal("0.009422")}
+    assert {c for (c,) in con.execute("SELECT DISTINCT category FROM cost.user_daily_cost").fetchall()} == {
+        "cdn"
+    }
