@@ -44,7 +44,9 @@ def test_definitions_load_without_deprecations(monkeypatch, tmp_path):
     assert stubs <= {"cdn_requests"}, stubs
     for node in graph.asset_nodes:
         if node.is_executable:
-            assert node.backfill_policy == dg.BackfillPolicy.single_run(), node.key  # a UI backfill is one run
+            assert node.backfill_policy == dg.BackfillPolicy.single_run(), (
+                node.key
+            )  # a UI backfill is one run
 
 
 def test_resources_follow_the_environment(monkeypatch, tmp_path):
