@@ -27,6 +27,18 @@ CDN_DDL = """CREATE OR REPLACE TABLE {name} (
     usage_date DATE, user_id VARCHAR, distribution_id VARCHAR, edge_region VARCHAR, requests BIGINT,
     https_requests BIGINT, http_requests BIGINT, bytes_sent BIGINT, origin_fetches BIGINT, miss_bytes BIGINT)"""
 
+# The CloudFront bill of the hand case's CDN_DAY (tests/costing/test_allocation.hand_case): usage type, cost
+CLOUDFRONT_BILL = (  # nothing is logged in JP; Invalidations are nobody's; the last type is unknown
+    ("US-DataTransfer-Out-Bytes", "0.340000"), ("EU-DataTransfer-Out-Bytes", "0.100001"),
+    ("JP-DataTransfer-Out-Bytes", "0.050000"), ("US-Requests-Tier2-HTTPS", "0.001000"),
+    ("US-Requests-Tier1", "0.000300"), ("EU-Requests-Tier1", "0.000090"), ("Invalidations", "0.005000"),
+    ("US-Requests-OriginShield", "0.000700"), ("US-Executions-Mystery", "0.000010"),
+)  # fmt: skip
+
+
+def cloudfront_bill(day: date) -> list[tuple]:
+    return [line_item(day, t, c, product_code="AmazonCloudFront") for t, c in CLOUDFRONT_BILL]
+
 
 def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()

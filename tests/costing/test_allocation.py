@@ -2,12 +2,12 @@ from datetime import date
 from decimal import Decimal
 
 from bucketlens.costing.allocation import allocate_day, reconcile, reconciliation_sql
-from tests.costing.tables import cdn_usage_row, connect, line_item, make_tables, request_row, storage_row
+from tests.costing import tables as cdn_tables
+from tests.costing.tables import connect, line_item, make_tables, request_row, storage_row
 
 DAY = date(2025, 9, 15)
 OTHER_DAY = date(2025, 9, 16)
 CDN_DAY = date(2025, 9, 17)  # the CloudFront extension of the hand case (issue 20)
-CF = "AmazonCloudFront"
 
 
 def rows(con, table="cost"):
@@ -21,6 +21,7 @@ def per_user(con, table="cost"):
 
 
 def hand_case(con):
+    cdn = cdn_tables.cdn_usage_row
     make_tables(
         con,
         line_items=[
@@ -35,18 +36,7 @@ def hand_case(con):
             line_item(DAY, "USE1-TimedStorage-ByteHrs", "-0.500000", line_item_type="Credit"),
             # another day: must not leak into DAY
             line_item(OTHER_DAY, "TimedStorage-ByteHrs", "9.000000"),
-            # CDN_DAY: CloudFront's bill by edge region and protocol, S3's origin transfer, a tax
-            line_item(CDN_DAY, "US-DataTransfer-Out-Bytes", "0.340000", product_code=CF),
-            line_item(CDN_DAY, "EU-DataTransfer-Out-Bytes", "0.100001", product_code=CF),
-            line_item(
-                CDN_DAY, "JP-DataTransfer-Out-Bytes", "0.050000", product_code=CF
-            ),  # nothing logged in JP
-            line_item(CDN_DAY, "US-Requests-Tier2-HTTPS", "0.001000", product_code=CF),
-            line_item(CDN_DAY, "US-Requests-Tier1", "0.000300", product_code=CF),
-            line_item(CDN_DAY, "EU-Requests-Tier1", "0.000090", product_code=CF),
-            line_item(CDN_DAY, "Invalidations", "0.005000", product_code=CF),
-            line_item(CDN_DAY, "US-Requests-OriginShield", "0.000700", product_code=CF),
-            line_item(CDN_DAY, "US-Executions-Mystery", "0.000010", product_code=CF),
+            *cdn_tables.cloudfront_bill(CDN_DAY),  # by edge region and protocol; then S3's, a tax
             line_item(CDN_DAY, "USE1-CloudFront-Out-Bytes", "0.001500"),  # S3 → CloudFront: not egress
             line_item(CDN_DAY, "DataTransfer-Out-Bytes", "0.090000"),  # S3's own internet egress
             line_item(CDN_DAY, None, "0.001000", line_item_type="Tax"),
@@ -78,12 +68,12 @@ def hand_case(con):
             request_row(CDN_DAY, "1001", "REST.GET.OBJECT", count=1, sent=900),
         ],
         cdn=[
-            cdn_usage_row(CDN_DAY, "1001", "US", https=8, http=2, sent=3000, origin=2, miss_bytes=600),
-            cdn_usage_row(CDN_DAY, "1002", "US", https=5, sent=1000, origin=1, miss_bytes=400),
-            cdn_usage_row(CDN_DAY, "1002", "EU", https=1, http=3, sent=2000),
-            cdn_usage_row(CDN_DAY, "_shared", "US", https=1),
-            cdn_usage_row(CDN_DAY, "1003", "unknown", https=2, sent=500, origin=2, miss_bytes=500),
-            cdn_usage_row(DAY, "1001", "US", https=1000, sent=10**9),  # CloudFront usage on an S3-only day
+            cdn(CDN_DAY, "1001", "US", https=8, http=2, sent=3000, origin=2, miss_bytes=600),
+            cdn(CDN_DAY, "1002", "US", https=5, sent=1000, origin=1, miss_bytes=400),
+            cdn(CDN_DAY, "1002", "EU", https=1, http=3, sent=2000),
+            cdn(CDN_DAY, "_shared", "US", https=1),
+            cdn(CDN_DAY, "1003", "unknown", https=2, sent=500, origin=2, miss_bytes=500),
+            cdn(DAY, "1001", "US", https=1000, sent=10**9),  # CloudFront usage on an S3-only day
         ],
     )
 
@@ -177,78 +167,6 @@ def test_hand_computed_day():
         "transfer_out_bytes/*": 3,
         "adjustment/*": 8,
     }
-
-
-def test_hand_computed_cloudfront_day():
-    con = connect()
-    hand_case(con)
-    summary = allocate_day(con, CDN_DAY, "line_items", "storage", "requests", "cost", cdn="cdn")
-
-    # µ$ again. CloudFront line items split by the usage logged in the usage type's edge region:
-    # US-DataTransfer-Out-Bytes 340,000 over US bytes 1001:3000, 1002:1000 (W=4000): 255,000 / 85,000
-    # EU-DataTransfer-Out-Bytes 100,001: only 1002 sent bytes in EU → 1002: 100,001
-    # JP-DataTransfer-Out-Bytes 50,000: nothing logged in JP → _shared (never lost)
-    # US-Requests-Tier2-HTTPS 1,000 over US HTTPS requests 1001:8, 1002:5, _shared:1 (W=14):
-    #   8000/14 = 571 rem 6; 5000/14 = 357 rem 2; 1000/14 = 71 rem 6 → 1 left → tie at 6 → '1001' < '_shared'
-    #   → 572 / 357 / 71
-    # US-Requests-Tier1 300 over US HTTP requests: only 1001 (2) → 300; EU-Requests-Tier1 90: 1002 (3) → 90
-    # Invalidations 5,000: the operator's, nobody's usage → _shared
-    # US-Requests-OriginShield 700 over origin fetches of every region 1001:2, 1002:1, 1003:2 (W=5):
-    #   280 / 140 / 280 (1003's usage was logged under edge region 'unknown': it weighs region-less items only)
-    # US-Executions-Mystery 10: an unknown CloudFront type → _shared, reported
-    # S3's USE1-CloudFront-Out-Bytes 1,500 (origin fetches, not egress) over miss bytes 600/400/500: 600/400/500
-    # S3's DataTransfer-Out-Bytes 90,000 over S3 bytes sent: only 1001 (900) → 90,000
-    # Usage: 1001 255,000+572+300+280+600+90,000 = 346,752; 1002 85,000+100,001+357+90+140+400 = 185,988
-    #        1003 280+500 = 780; _shared 50,000+71+5,000+10 = 55,081; Σ 588,601 = billed usage ✓
-    # Tax 1,000 pro rata over usage (W=588,601): 1001 346,752,000/W = 589 rem 66,011;
-    #   1002 185,988,000/W = 315 rem 578,685; 1003 780,000/W = 1 rem 191,399; _shared 55,081,000/W = 93 rem 341,107
-    #   Σ 998 → 2 left → 1002, _shared: 589 / 316 / 1 / 94
-    assert per_user(con) == {
-        "1001": Decimal("0.347341"),
-        "1002": Decimal("0.186304"),
-        "1003": Decimal("0.000781"),
-        "_shared": Decimal("0.055175"),
-    }
-    assert summary.billed_total == summary.allocated_total == Decimal("0.589601")
-    assert summary.unknown_usage_types == [("US-Executions-Mystery", Decimal("0.000010"))]
-    categories = dict(con.execute("SELECT category, sum(amount_usd) FROM cost GROUP BY 1").fetchall())
-    assert categories == {
-        "cdn": Decimal("0.498601"),
-        "transfer": Decimal("0.090000"),
-        "adjustment": Decimal("0.001000"),
-    }
-    cdn = dict(
-        con.execute("SELECT user_id, sum(amount_usd) FROM cost WHERE category = 'cdn' GROUP BY 1").fetchall()
-    )
-    assert cdn == {"1001": Decimal("0.256752"), "1002": Decimal("0.185988"), "1003": Decimal("0.000780"),
-                   "_shared": Decimal("0.055081")}  # fmt: skip
-    assert rows(con)[:6] == [
-        ("1001", "DataTransfer-Out-Bytes", Decimal("0.090000")),
-        ("1001", "Tax", Decimal("0.000589")),
-        ("1001", "US-DataTransfer-Out-Bytes", Decimal("0.255000")),
-        ("1001", "US-Requests-OriginShield", Decimal("0.000280")),
-        ("1001", "US-Requests-Tier1", Decimal("0.000300")),
-        ("1001", "US-Requests-Tier2-HTTPS", Decimal("0.000572")),
-    ]
-    # CDN rows carry no storage class (the region is in the usage type)
-    assert con.execute(
-        "SELECT count(*) FROM cost WHERE category = 'cdn' AND storage_class IS NOT NULL"
-    ).fetchall() == [(0,)]
-
-
-def test_without_cdn_usage_cloudfront_items_go_to_shared_and_s3_days_are_unchanged():
-    con = connect()
-    hand_case(con)
-    allocate_day(con, DAY, "line_items", "storage", "requests", "with_cdn", cdn="cdn")
-    allocate_day(con, DAY, "line_items", "storage", "requests", "without")
-    # DAY has CloudFront usage but no CloudFront line items: the S3 split is the same with or without it
-    assert rows(con, "with_cdn") == rows(con, "without")
-    summary = allocate_day(con, CDN_DAY, "line_items", "storage", "requests", "no_cdn_table")
-    assert summary.billed_total == summary.allocated_total
-    # every CloudFront item and S3's CloudFront-Out-Bytes have no weight: _shared 498,601; S3 egress 1001's
-    # 90,000; tax 1,000 over W=588,601: _shared 498,601,000/W = 847 rem 55,953, 1001 90,000,000/W = 152
-    # rem 532,648 → 1 left → 1001: 847 / 153
-    assert per_user(con, "no_cdn_table") == {"1001": Decimal("0.090153"), "_shared": Decimal("0.499448")}
 
 
 def test_output_shape():
