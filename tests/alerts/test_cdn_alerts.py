@@ -64,3 +64,13 @@ def test_cdn_alerts_fire_with_their_subjects_and_summaries():
         "objects pulled through the CDN by 64 other sites in a day (threshold 50), far above the user's norm"
     )
     assert firing[("cdn_bandwidth", "CloudFront E2ABC")].reason == "x"
+
+
+def test_cdn_values_read_as_on_call_expects_them_in_slack():
+    from bucketlens.alerts.blocks import _unit_of, escape, format_value
+
+    assert format_value(0.6, _unit_of("cdn_hit_ratio_drop")) == "60.0 %"
+    assert format_value(0.0501, _unit_of("cdn_error_rate")) == "5.0 %"
+    assert format_value(107374182401, _unit_of("cdn_bandwidth")) == "107.4 GB"
+    assert format_value(64, _unit_of("cdn_hotlinking")) == "64"  # distinct referer hosts
+    assert escape("CloudFront <!channel>") == "CloudFront &lt;!channel&gt;"
