@@ -91,6 +91,8 @@ def load_window(con, days, alerting) -> list[DayResult]:
         "users",
         "storage_leaks",
         "service_daily_kpis",
+        "service_daily_cdn",
+        "user_daily_cdn",
     ),
 )
 def alert_events(

@@ -95,6 +95,7 @@ def load_window(con, days, rules) -> list[DayResult]:
         "user_daily_cost",
         "access_log_requests",
         "inventory_objects",
+        "user_daily_cdn",
     ),
 )
 def abuse_flags(

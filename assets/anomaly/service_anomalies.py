@@ -65,7 +65,7 @@ def load_window(con, days, rules) -> list[DayResult]:
     "service_anomalies",
     "anomaly",
     checks=(OVER_THE_LINE,),
-    deps=("service_daily_metrics", "user_daily_cost", "cost_line_items"),
+    deps=("service_daily_metrics", "user_daily_cost", "cost_line_items", "service_daily_cdn"),
 )
 def service_anomalies(
     context: dg.AssetExecutionContext, warehouse: Warehouse, rules: RulesFile

@@ -1,8 +1,9 @@
 """cost.user_daily_cost: the day's S3 bill split over the users who caused it, to the micro-dollar.
 
 When the cost export covers the day, its line items are split (storage by byte-hours per class, request
-fees by requests per tier and class, transfer by bytes sent, retrieval by bytes retrieved, adjustments
-pro rata); before that, the price book estimates the line items and the same split applies with
+fees by requests per tier and class, transfer by bytes sent, retrieval by bytes retrieved, CloudFront's
+by the bytes and HTTP / HTTPS requests logged in the same edge region — category ``cdn``, see
+``bucketlens.costing.cdn`` — adjustments pro rata); before that, the price book estimates the line items and the same split applies with
 ``is_estimate = true``. A rerun after the export arrives replaces the estimate with the actual.
 """
 
@@ -11,6 +12,7 @@ from decimal import Decimal
 import dagster as dg
 
 from assets.metadata import markdown_table
+from assets.usage.user_daily_cdn import ensure_tables as ensure_cdn_tables
 from assets.window import (
     Check,
     CheckSpec,
@@ -22,7 +24,9 @@ from assets.window import (
     window_result,
 )
 from bucketlens.costing.allocation import allocate_days, reconcile_days
+from bucketlens.costing.cdn_estimate import estimate_cdn_days
 from bucketlens.costing.estimate import estimate_days
+from bucketlens.costing.price_book import AWS
 from bucketlens.formats import cur
 from resources.pricing import Pricing
 from resources.warehouse import Warehouse, replace_days
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS cost.user_daily_cost (
     usage_type VARCHAR
 )"""
 STAGE = "stage_user_daily_cost"
+CDN = "usage.user_daily_cdn"  # CloudFront usage per user and edge region: splits CloudFront's line items
 BILLED = "billed_line_items"  # the window's line items of the loaded (chosen) exports
 ESTIMATED = "estimated_line_items"  # the price book's line items of the window's days no export covers
 LINE_ITEMS = "window_line_items"  # both: what the window's days are split from
@@ -120,6 +125,8 @@ def stage_line_items(con, days, pricing: Pricing, log) -> set:
             ESTIMATED,
             price_book=pricing.price_book(),
         )
+        if pricing.provider == AWS:  # the R2 what-if has no CloudFront
+            estimate_cdn_days(con, estimated, CDN, ESTIMATED, price_book=pricing.price_book())
         con.execute(f"INSERT INTO {LINE_ITEMS} SELECT {SPLIT_COLUMNS} FROM {ESTIMATED}")
         for day, summary in summaries.items():
             log.info(f"no cost export covers {day}: estimated ${summary.total} from the price book")
@@ -140,6 +147,7 @@ def load_window(con, days, pricing: Pricing, log) -> list[DayResult]:
         "usage.user_daily_requests",
         STAGE,
         estimated_days=estimated,
+        cdn=CDN,
     )
     rows = replace_days(con, "cost.user_daily_cost", STAGE, "usage_date", days)
     checks = reconcile_days(con, "cost.user_daily_cost", LINE_ITEMS, start, end)
@@ -207,7 +215,7 @@ def load_window(con, days, pricing: Pricing, log) -> list[DayResult]:
         ),
         CheckSpec("no_unknown_usage_types", "Every usage type on the bill is understood."),
     ),
-    deps=("cost_line_items", "user_daily_storage", "user_daily_requests"),
+    deps=("cost_line_items", "user_daily_storage", "user_daily_requests", "user_daily_cdn"),
 )
 def user_daily_cost(
     context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing
@@ -217,5 +225,6 @@ def user_daily_cost(
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
         cur.ensure_tables(con)  # stores without a cost export (R2, MinIO): no line items, all estimated
+        ensure_cdn_tables(con)  # stores without CloudFront logs: no CDN usage, CloudFront items to _shared
         results = load_window(con, window_days(context), pricing, context.log)
     return window_result(results)

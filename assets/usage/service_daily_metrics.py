@@ -42,7 +42,10 @@ STAGE = "stage_service_daily_metrics"
 # Every day of the window ($start..$end) in one statement: each CTE keeps its day column.
 STAGE_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {STAGE} AS
-WITH cw AS (SELECT * FROM raw.cloudwatch_metrics WHERE usage_date BETWEEN $start AND $end AND bucket IS NOT NULL),
+WITH cw AS (  -- S3's metrics: CloudFront's (the DistributionId dimension) are usage.service_daily_cdn's
+    SELECT * FROM raw.cloudwatch_metrics
+    WHERE usage_date BETWEEN $start AND $end AND coalesce(dimension_name, '') <> 'DistributionId'
+),
 whole_bucket_filter AS (
     SELECT usage_date, bucket, arg_max(dimension_value, total) AS filter_id FROM (
         SELECT usage_date, bucket, dimension_value, sum(value) AS total FROM cw

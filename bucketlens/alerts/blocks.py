@@ -42,9 +42,9 @@ _COMPACT_KINDS = ("digest", "suppressed")  # many alerts, one line each
 _SUBTEAM_ID = re.compile(r"^S[A-Z0-9]{2,30}$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\"]+$")
 _UNIT_WORDS = {
-    "bytes": ("bytes", "storage", "upload", "growth", "stored", "size"),
+    "bytes": ("bytes", "storage", "upload", "growth", "stored", "size", "bandwidth"),
     "usd": ("cost", "usd", "spend", "dollars"),
-    "pct": ("rate", "pct", "percent", "share", "quota_use"),
+    "pct": ("rate", "pct", "percent", "share", "quota_use", "ratio"),
 }
 
 

@@ -40,6 +40,7 @@ from bucketlens.anomaly.abuse_sql import (
     SHARING_SQL,
     UPLOAD_OPERATIONS,
 )
+from bucketlens.anomaly.cdn import stage_hotlinking
 from bucketlens.anomaly.rules import Rules
 from bucketlens.anomaly.sources import DEFAULT_SOURCES, SHARED_USER, Sources, identifier
 
@@ -56,6 +57,7 @@ PATTERNS = (
     "large_account",
     "monthly_cost",
     "large_retrieval",
+    "cdn_hotlinking",
 )
 
 
@@ -167,6 +169,7 @@ def stage_abuse_flags_window(
         for sql, params in _statements(rules, names):
             # patterns over the staged new objects name no day: DuckDB refuses a parameter never used
             con.execute(sql, {**{k: v for k, v in window.items() if f"${k}" in sql}, **params})
+        stage_hotlinking(con, window, rules, names)  # CloudFront: only where the CDN tables exist
     finally:
         con.execute(f"DROP TABLE IF EXISTS {NEW_OBJECTS}")
     counts = dict(con.execute(f"SELECT pattern, count(*) FROM {names['out']} GROUP BY pattern").fetchall())

@@ -32,7 +32,8 @@ from bucketlens.anomaly.scores import stage_user_anomaly_scores_window
 from bucketlens.anomaly.service import stage_service_anomalies_window
 from bucketlens.anomaly.sources import DEFAULT_SOURCES, Sources, identifier
 
-SERVICE_PATTERNS = ("cost_spike",)
+SERVICE_PATTERNS = ("cost_spike", "cdn_hit_ratio_drop")
+CDN_SERVICE_PATTERNS = ("cdn_hit_ratio_drop",)  # labelled per distribution (details.distribution_id)
 # The generator injects every abuse pattern but the informational quota, size and cost ones, which follow
 # from ordinary usage; those are flagged, never labelled.
 INFORMATIONAL_PATTERNS = ("quota_80_percent", "large_account", "monthly_cost")
@@ -206,8 +207,13 @@ def load_labels(labels_path: Path, days: list[date]) -> list[dict]:
 
 
 def alert_subject(label: dict) -> str:
-    """The ``subject`` an alert about this label carries: the bill for the service-level cost spike."""
-    return "S3 bill" if label["pattern"] == "cost_spike" else f"user {label['user_id']}"
+    """The ``subject`` an alert about this label carries: the bill for the service-level cost spike, the
+    distribution for a CDN hit-ratio drop, else the user."""
+    if label["pattern"] == "cost_spike":
+        return "S3 bill"
+    if label["pattern"] in CDN_SERVICE_PATTERNS:
+        return f"CloudFront {(label.get('details') or {}).get('distribution_id')}"
+    return f"user {label['user_id']}"
 
 
 def labels_without_alert(con, labels: list[dict]) -> list[dict]:

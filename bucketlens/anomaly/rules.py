@@ -20,6 +20,7 @@ from pydantic import BeforeValidator, ValidationError, model_validator
 from bucketlens.anomaly.rule_types import (
     SEVERITIES,
     Extensions,
+    Fraction,
     FractionLevel,
     NonNegative,
     NonNegativeInt,
@@ -124,6 +125,34 @@ class LargeRetrieval(RulesModel):
 DEFAULT_LARGE_RETRIEVAL = LargeRetrieval(bytes_per_day=10 * 1024**3, severity="info")
 
 
+class CdnHotlinking(RulesModel):
+    """One user's objects pulled through the CDN by many other sites, far above the user's own norm."""
+
+    min_referer_hosts: PositiveInt  # distinct external referer hosts in a day
+    min_ratio: Positive  # the day's CDN requests ≥ this × the user's trailing median
+    min_requests: NonNegativeInt  # and at least this many (no flag for 3 → 40 requests)
+    baseline_days: PositiveInt  # the trailing window of the median (the day excluded)
+    min_history_days: PositiveInt  # days of CDN data in that window needed to judge
+    severity: Severity
+
+    @model_validator(mode="after")
+    def _history_within_baseline(self) -> CdnHotlinking:
+        if self.min_history_days > self.baseline_days:
+            message = f"must not exceed baseline_days ({self.baseline_days})"
+            raise errors_at("cdn_hotlinking", (("min_history_days",), message, self.min_history_days))
+        return self
+
+
+DEFAULT_CDN_HOTLINKING = CdnHotlinking(
+    min_referer_hosts=50,
+    min_ratio=10,
+    min_requests=1000,
+    baseline_days=28,
+    min_history_days=7,
+    severity="warning",
+)
+
+
 class AbuseRules(RulesModel):
     rapid_upload: RapidUpload
     daily_upload_volume: DailyUploadVolume
@@ -138,6 +167,7 @@ class AbuseRules(RulesModel):
     monthly_cost: MonthlyCost
     # optional: rules files written before the pattern existed keep loading, with the runbook's default
     large_retrieval: LargeRetrieval = DEFAULT_LARGE_RETRIEVAL
+    cdn_hotlinking: CdnHotlinking = DEFAULT_CDN_HOTLINKING
 
 
 # --- anomaly scores -----------------------------------------------------------------------------------
@@ -250,6 +280,20 @@ class MonthOverMonth(RulesModel):
     severity: Severity
 
 
+class CdnHitRate(RulesModel):
+    """A CloudFront distribution's cache hit rate below ``below`` on a day with at least ``min_requests``."""
+
+    below: Fraction
+    min_requests: NonNegativeInt
+    severity: Severity
+
+
+# The runbooks' CDN lines (avatar system guide): hit rate < 90 % warning, error rate > 5 %, > 100 GB a day
+DEFAULT_CDN_HIT_RATE = CdnHitRate(below=0.90, min_requests=1000, severity="warning")
+DEFAULT_CDN_ERROR_RATE = FractionLevels(critical=0.05)
+DEFAULT_CDN_BANDWIDTH = SizeLevels(warning=100 * 1024**3)
+
+
 class ServiceRules(RulesModel):
     storage_bytes: SizeLevels
     growth_bytes_per_day: SizeLevels
@@ -260,6 +304,10 @@ class ServiceRules(RulesModel):
     requests_per_hour: NumberLevels
     error_rate: FractionLevels
     latency_ms: NumberLevels
+    # CloudFront, per distribution (usage.service_daily_cdn); optional: older files get the runbook's lines
+    cdn_hit_rate: CdnHitRate = DEFAULT_CDN_HIT_RATE
+    cdn_error_rate: FractionLevels = DEFAULT_CDN_ERROR_RATE
+    cdn_bandwidth_per_day: SizeLevels = DEFAULT_CDN_BANDWIDTH
 
 
 # --- the file -----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bucketlens.anomaly.cdn import stage_service_cdn
 from bucketlens.anomaly.rules import Levels, Rules
 from bucketlens.anomaly.sources import DEFAULT_SOURCES, Sources, identifier
 
@@ -252,6 +253,7 @@ def stage_service_anomalies_window(
     con.execute(HEALTH_SQL.format(**names), window)
     for sql, params in _health_statements(rules, names):
         con.execute(sql, params)
+    stage_service_cdn(con, window, rules, names)  # CloudFront per distribution, where its table exists
     # the earliest day any rule of any day reads: the baseline week, the previous month's same days
     first = min(start.replace(day=1), date.fromordinal(start.toordinal() - s.cost_spike.baseline_days))
     first = date.fromordinal(first.toordinal() - 31)

@@ -32,6 +32,8 @@ class Sources:
     service_daily_metrics: str = "usage.service_daily_metrics"
     user_daily_cost: str = "cost.user_daily_cost"
     user_quota_use: str = "cost.user_quota_use"
+    user_daily_cdn: str = "usage.user_daily_cdn"
+    service_daily_cdn: str = "usage.service_daily_cdn"
 
     def sql(self) -> dict[str, str]:
         """The names as format fields, validated."""

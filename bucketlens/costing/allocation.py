@@ -32,6 +32,7 @@ from decimal import Decimal
 
 import duckdb
 
+from bucketlens.costing import cdn as cdn_split
 from bucketlens.costing.operations import is_delete_sql, request_tier_sql
 from bucketlens.costing.usage_types import ADJUSTMENT_DRIVER, UNKNOWN, classify_sql
 
@@ -63,7 +64,7 @@ WITH day_lines AS (  -- classify each distinct kind of line once, not every hour
 ), classified AS (
     SELECT *, {classify} AS c FROM day_lines
 ), labelled AS (
-    SELECT usage_date, c.category AS category, c.driver AS driver, c.storage_class AS storage_class, cost_micro,
+    SELECT usage_date, c.category AS category, c.driver AS driver, {weight_key} AS storage_class, cost_micro,
            line_count,
            CASE
                WHEN c.driver = 'adjustment' THEN coalesce(line_item_type, 'Adjustment')
@@ -116,7 +117,7 @@ WITH s AS (
     UNION ALL
     SELECT usage_date, 'transfer_out_bytes', sc, user_id, bytes_sent FROM r
     UNION ALL
-    SELECT usage_date, 'transfer_in_bytes', sc, user_id, bytes_received FROM r
+    SELECT usage_date, 'transfer_in_bytes', sc, user_id, bytes_received FROM r{cdn_measures}
 ), per_class AS (
     SELECT usage_date, driver, sc AS storage_class, user_id,
            sum(greatest(coalesce(CAST(w AS HUGEINT), 0), 0)) AS w
@@ -168,14 +169,14 @@ GROUP BY usage_date, user_id HAVING sum(micro) > 0
 # $estimated: the days of the window whose line items are the price book's estimate.
 OUTPUT_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
-SELECT s.usage_date, s.user_id, i.category, i.storage_class,
+SELECT s.usage_date, s.user_id, i.category, {storage_class} AS storage_class,
        CAST(CAST(sum(s.micro) AS DECIMAL(38, 0)) * CAST(0.000001 AS DECIMAL(7, 6)) AS DECIMAL(18, 6)) AS amount_usd,
        list_contains(CAST($estimated AS DATE[]), s.usage_date) AS is_estimate, i.driver, i.usage_type
 FROM (SELECT * FROM {shares} UNION ALL SELECT * FROM {adj_shares}) s
 JOIN {items} i USING (item_id)
 GROUP BY ALL
 HAVING sum(s.micro) <> 0
-ORDER BY s.usage_date, s.user_id, i.category, i.storage_class NULLS FIRST, i.driver, i.usage_type
+ORDER BY s.usage_date, s.user_id, i.category, 4 NULLS FIRST, i.driver, i.usage_type
 """
 
 # One row per day of the window (days without line items or usage read 0).
@@ -250,12 +251,17 @@ class Reconciliation:
 
 def _build_items(con: duckdb.DuckDBPyConnection, window: dict, line_items: str) -> None:
     classify = classify_sql("product_code", "usage_type", "line_item_type", "operation", "pricing_unit")
-    con.execute(ITEMS_SQL.format(items=_ITEMS, classify=classify, line_items=line_items), window)
+    weight_key = cdn_split.weight_key_sql("usage_type", "c.storage_class")
+    sql = ITEMS_SQL.format(items=_ITEMS, classify=classify, line_items=line_items, weight_key=weight_key)
+    con.execute(sql, window)
 
 
-def _build_weights(con: duckdb.DuckDBPyConnection, window: dict, storage: str, requests: str) -> None:
+def _build_weights(
+    con: duckdb.DuckDBPyConnection, window: dict, storage: str, requests: str, cdn: str | None
+) -> None:
     sql = WEIGHTS_SQL.format(
         weights=_WEIGHTS,
+        cdn_measures=cdn_split.measures_sql(cdn),
         storage=storage,
         requests=requests,
         request_class=REQUEST_CLASS_SQL,
@@ -282,6 +288,7 @@ def allocate_days(
     out: str,
     *,
     estimated_days: Collection[date] = (),
+    cdn: str | None = None,
 ) -> dict[date, AllocationSummary]:
     """Allocate the line items whose ``usage_start`` falls on a day from ``start`` to ``end`` to the users
     of that day; write TEMP table ``out``; return each day's summary (every day of the window).
@@ -291,17 +298,22 @@ def allocate_days(
     day and (user, category, storage_class, driver, usage_type) with a non-zero amount; ``is_estimate``
     is true on ``estimated_days`` (their line items are the price book's). ``usage_type`` is the bill's
     usage type (region prefix kept); adjustments read ``<line_item_type>[:<usage_type>]``, FOCUS rows
-    ``FOCUS:<operation>/<pricing_unit>``.
+    ``FOCUS:<operation>/<pricing_unit>``. ``cdn``: the per-user CloudFront table (usage.user_daily_cdn's
+    shape) whose bytes and requests per edge region split the CloudFront line items (``costing.cdn``);
+    without it they go to ``_shared``. CloudFront rows have category ``cdn`` and no storage class.
     """
     window = {"start": start, "end": end}
     try:
         _build_items(con, window, line_items)
-        _build_weights(con, window, storage, requests)
+        _build_weights(con, window, storage, requests, cdn)
         _split(con, _SHARES, f"driver <> '{ADJUSTMENT_DRIVER}'")
         con.execute(ADJUSTMENT_WEIGHTS_SQL.format(weights=_WEIGHTS, shares=_SHARES))
         _split(con, _ADJ_SHARES, f"driver = '{ADJUSTMENT_DRIVER}'")
         names = {"out": out, "shares": _SHARES, "adj_shares": _ADJ_SHARES, "items": _ITEMS}
-        con.execute(OUTPUT_SQL.format(**names), {"estimated": sorted(estimated_days)})
+        output = OUTPUT_SQL.format(
+            **names, storage_class=cdn_split.output_storage_class_sql("i.category", "i.storage_class")
+        )
+        con.execute(output, {"estimated": sorted(estimated_days)})
         return _summaries(con, window, out)
     finally:
         for table in (_ITEMS, _WEIGHTS, _SHARES, _ADJ_SHARES):
@@ -317,10 +329,13 @@ def allocate_day(
     out: str,
     *,
     is_estimate: bool = False,
+    cdn: str | None = None,
 ) -> AllocationSummary:
     """:func:`allocate_days` for the one day ``day``."""
     estimated = [day] if is_estimate else []
-    return allocate_days(con, day, day, line_items, storage, requests, out, estimated_days=estimated)[day]
+    return allocate_days(
+        con, day, day, line_items, storage, requests, out, estimated_days=estimated, cdn=cdn
+    )[day]
 
 
 def _summaries(con: duckdb.DuckDBPyConnection, window: dict, out: str) -> dict[date, AllocationSummary]:

@@ -25,15 +25,16 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-STORAGE, REQUESTS, TRANSFER, RETRIEVAL, ADJUSTMENT, OTHER = (
+STORAGE, REQUESTS, TRANSFER, RETRIEVAL, ADJUSTMENT, OTHER, CDN = (
     "storage",
     "requests",
     "transfer",
     "retrieval",
     "adjustment",
     "other",
+    "cdn",
 )
-CATEGORIES = (STORAGE, REQUESTS, TRANSFER, RETRIEVAL, ADJUSTMENT, OTHER)
+CATEGORIES = (STORAGE, REQUESTS, TRANSFER, RETRIEVAL, ADJUSTMENT, OTHER, CDN)
 
 # drivers: which usage measure splits a line item (see allocation.WEIGHTS_SQL)
 BYTE_HOURS = "byte_hours"
@@ -46,6 +47,14 @@ TRANSFER_IN_BYTES = "transfer_in_bytes"
 SHARED = "shared"
 UNKNOWN = "unknown"
 ADJUSTMENT_DRIVER = "adjustment"
+# CloudFront (category ``cdn``), split by usage.user_daily_cdn: bytes to viewers, HTTP / HTTPS requests of
+# the line item's edge region; all CDN requests or origin fetches of the day for region-less items.
+CDN_BYTES, CDN_HTTP, CDN_HTTPS = "cdn_bytes", "cdn_http_requests", "cdn_https_requests"
+CDN_REQUESTS, CDN_ORIGIN_FETCHES, CDN_ORIGIN_BYTES = "cdn_requests", "cdn_origin_fetches", "cdn_origin_bytes"
+EDGE_REGION = "@region"
+"""Storage-class placeholder of CloudFront rules: the split's key is the usage type's edge-region prefix
+(``US-``, ``EU-``, …; see ``bucketlens.formats.cloudfront_schema``), not a storage class."""
+CLOUDFRONT_PRODUCTS = ("AmazonCloudFront", "Amazon CloudFront")  # CUR product code; FOCUS ServiceName
 
 ADJUSTMENT_LINE_ITEM_TYPES = (
     "Tax",
@@ -97,7 +106,27 @@ def _u(
     return Rule(category, driver, storage_class, usage_type=pattern, product=product)
 
 
+def _cloudfront(pattern: str, driver: str, key: str | None) -> tuple[Rule, ...]:
+    return tuple(_u(pattern, CDN, driver, key, product=p) for p in CLOUDFRONT_PRODUCTS)
+
+
+# CloudFront's usage types (region prefix stripped like S3's): data transfer to viewers and requests by
+# protocol per edge region; requests CloudFront forwards without caching (``-Proxy``) like the others of
+# their protocol; origin shield and edge-to-origin bytes by origin fetches; invalidations are the
+# operator's (nobody's usage): _shared; any other CloudFront type is unknown (to _shared, reported).
+CLOUDFRONT_RULES: tuple[Rule, ...] = (
+    *_cloudfront("DataTransfer-Out-Bytes", CDN_BYTES, EDGE_REGION),
+    *_cloudfront("Requests-(Tier1|HTTP-Proxy)", CDN_HTTP, EDGE_REGION),
+    *_cloudfront("Requests-(Tier2-HTTPS|HTTPS-Proxy)", CDN_HTTPS, EDGE_REGION),
+    *_cloudfront(
+        "(Requests-OriginShield|.*OriginShield.*|DataTransfer-Out-OBytes)", CDN_ORIGIN_FETCHES, None
+    ),
+    *_cloudfront("Invalidations", SHARED, None),
+    *_cloudfront(".*", UNKNOWN, None),
+)
+
 USAGE_TYPE_RULES: tuple[Rule, ...] = (
+    *CLOUDFRONT_RULES,
     # storage by class
     _u("TimedStorage-ByteHrs", STORAGE, BYTE_HOURS, STD),
     _u("TimedStorage-INT-(FA|IA|AIA|AA|DAA)-ByteHrs", STORAGE, BYTE_HOURS, INT),
@@ -153,7 +182,8 @@ USAGE_TYPE_RULES: tuple[Rule, ...] = (
     # data transfer
     _u("DataTransfer-(Out|Regional)-A?Bytes", TRANSFER, TRANSFER_OUT_BYTES, None),
     _u("([A-Z0-9]+-)?AWS-Out-Bytes", TRANSFER, TRANSFER_OUT_BYTES, None),
-    _u("CloudFront-Out-Bytes", TRANSFER, TRANSFER_OUT_BYTES, None),
+    # S3 → CloudFront (origin fetches) is not egress to the internet: split by the users' CDN miss bytes
+    _u("CloudFront-Out-Bytes", CDN, CDN_ORIGIN_BYTES, None),
     _u("DataTransfer-In-A?Bytes", TRANSFER, TRANSFER_IN_BYTES, None),
     _u("([A-Z0-9]+-)?AWS-In-Bytes", TRANSFER, TRANSFER_IN_BYTES, None),
     _u("CloudFront-In-Bytes", TRANSFER, TRANSFER_IN_BYTES, None),
@@ -176,6 +206,9 @@ def _f(unit: str, operation: str | None, category: str, driver: str, storage_cla
 
 # FOCUS rows (no usage type): by pricing unit and operation (CloudWatch-style storage type names)
 FOCUS_RULES: tuple[Rule, ...] = (
+    # CloudFront without a usage type (no region): bytes by bytes, everything else by requests, all regions
+    *(Rule(CDN, CDN_BYTES, None, product=p, unit="(?i)(GB|GiB|Bytes)") for p in CLOUDFRONT_PRODUCTS),
+    *(Rule(CDN, CDN_REQUESTS, None, product=p) for p in CLOUDFRONT_PRODUCTS),
     _f(_BYTE_HOUR_UNITS, "(?i).*deeparchive.*", STORAGE, BYTE_HOURS, GDA),
     _f(_BYTE_HOUR_UNITS, "(?i).*(glacierinstant|glacierir).*", STORAGE, BYTE_HOURS, GIR),
     _f(_BYTE_HOUR_UNITS, "(?i).*glacier.*", STORAGE, BYTE_HOURS, GLA),
@@ -224,7 +257,8 @@ def classify(
                 return Classification(rule.category, rule.driver, rule.storage_class)
         return UNKNOWN_CLASSIFICATION
     for rule in FOCUS_RULES:
-        if _matches(rule.unit, pricing_unit) and _matches(rule.operation, operation):
+        product_ok = rule.product is None or rule.product == product_code
+        if product_ok and _matches(rule.unit, pricing_unit) and _matches(rule.operation, operation):
             return Classification(rule.category, rule.driver, rule.storage_class)
     return UNKNOWN_CLASSIFICATION
 

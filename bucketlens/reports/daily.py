@@ -17,6 +17,7 @@ import duckdb
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.actions_today import actions_by_day
 from bucketlens.reports.alerts_today import DayAlerts, abuse_by_pattern, alerts_by_day
+from bucketlens.reports.cdn import CdnDay, cdn_by_day
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
 from bucketlens.reports.warehouse import report_sql, rows_by_day, window
@@ -50,6 +51,7 @@ class DailyFigures:
     storage: list[dict]  # the top 10 users by storage, by growth and by cost
     growth: list[dict]
     cost: list[dict]
+    cdn: CdnDay = CdnDay()  # CloudFront: no service figures without CloudFront data (no CDN section)
 
 
 def daily_figures(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Iterator[DailyFigures]:
@@ -63,10 +65,12 @@ def daily_figures(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Itera
     storage = rows_by_day(con, TOP_STORAGE_SQL, {}, days)
     growth = rows_by_day(con, TOP_GROWTH_SQL, {}, days)
     cost = rows_by_day(con, TOP_COST_SQL, params, days)
+    cdn = cdn_by_day(con, days)
     for day in days:
         yield DailyFigures(
-            day, service[day], alerts[day], abuse[day], actions[day], storage[day], growth[day], cost[day]
-        )
+            day, service[day], alerts[day], abuse[day], actions[day], storage[day], growth[day], cost[day],
+            cdn[day],
+        )  # fmt: skip
 
 
 def build_daily_reports(
@@ -101,6 +105,11 @@ def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
         "critical_alerts": critical,
         "abuse_flags": sum(int(a["flags"]) for a in abuse),
     }
+    cdn = f.cdn.service
+    if cdn:
+        figures |= {"cdn_requests": int(cdn["requests"] or 0), "cdn_bytes": int(cdn["bytes"] or 0)}
+        if cdn["hit_rate"] is not None:
+            figures["cdn_hit_ratio"] = round(float(cdn["hit_rate"]), 6)
     leaders = {
         "top_storage_user": f.storage[0]["user_id"] if f.storage else "",
         "top_growth_user": f.growth[0]["user_id"] if f.growth else "",
@@ -123,6 +132,7 @@ def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
         storage=f.storage,
         growth=f.growth,
         cost=f.cost,
+        cdn=f.cdn,
         storage_png=storage_png,
         cost_png=cost_png,
     )
@@ -138,5 +148,13 @@ def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
             f"| S3 cost | {fmt.usd(today['cost_usd'])} | {fmt.change_text(today['cost_usd'], before['cost_usd'])} |",
             f"| alerts | {len(alerts.rows)} ({critical} critical) | |",
         ]
+        + (
+            [
+                f"| CDN egress | {fmt.size(cdn['bytes'])} | |",
+                f"| CDN hit ratio | {fmt.percent(cdn['hit_rate'])} | |",
+            ]
+            if cdn
+            else []
+        )
     )
     return Report(NAME, day, page, figures, preview)

@@ -6,7 +6,7 @@ change (flagged above the rules file's ratio), plan margins, quota use and abuse
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ import duckdb
 
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.alerts_today import abuse_by_pattern
+from bucketlens.reports.cdn import cdn_month_by_day
 from bucketlens.reports.cost_sql import CostDays, by_category, registered_users, shares, total
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
@@ -60,6 +61,7 @@ class MonthlyFigures:
     fullest: list[dict]
     abuse: list[dict]
     savings: dict  # the savings section as of the day (bucketlens.reports.savings)
+    cdn_users: list[dict] = field(default_factory=list)  # month-to-date CloudFront cost per user; [] without
 
 
 def monthly_figures(
@@ -76,6 +78,7 @@ def monthly_figures(
     fullest = rows_by_day(con, FULLEST_SQL, params, days)
     abuse = abuse_by_pattern(con, days, month_to_date=True)
     savings = savings_sections(con, days)
+    cdn = cdn_month_by_day(con, days)
     for day in days:
         yield MonthlyFigures(
             day=day,
@@ -88,6 +91,7 @@ def monthly_figures(
             fullest=fullest[day],
             abuse=abuse[day],
             savings=savings[day],
+            cdn_users=cdn[day],
         )
 
 
@@ -114,6 +118,8 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
     trend = trend_months(day)
     margin = sum((p["margin_usd"] for p in plans if p["plan"] != "(shared)"), Decimal(0))
     savings = f.savings
+    cdn_usd = sum((r["cdn_usd"] for r in f.cdn_users), Decimal(0))
+    cdn_per_user = (cdn_usd / users).quantize(Decimal("0.000001")) if users and f.cdn_users else None
 
     figures: dict[str, float | int] = {
         "month_cost_usd": float(cost),
@@ -127,6 +133,11 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
         "users_over_quota": int(quota.get("over_100") or 0),
         "abuse_flags": sum(int(a["flags"]) for a in abuse),
         **(savings_figures(savings) if savings["available"] else {}),
+        **(
+            {"cdn_cost_usd": float(cdn_usd), "cdn_cost_per_user_usd": float(cdn_per_user or 0)}
+            if f.cdn_users
+            else {}
+        ),
     }
     if mom["change"] is not None:
         figures["month_over_month_change"] = round(mom["change"], 6)
@@ -166,6 +177,11 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
         fullest=fullest,
         abuse=abuse,
         savings=savings,
+        cdn_users=[r for r in f.cdn_users if r["user_id"] != "_shared"][:10],
+        cdn_shared=next((r["cdn_usd"] for r in f.cdn_users if r["user_id"] == "_shared"), None),
+        cdn_usd=cdn_usd,
+        cdn_per_user=cdn_per_user,
+        has_cdn=bool(f.cdn_users),
         png=png,
     )
     preview = "\n".join(
@@ -184,6 +200,11 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
                 f"({figures['savings_users']} users), leaks {fmt.usd(figures['leaks_monthly_usd'], 4)} a month"
             ]
             if savings["available"]
+            else []
+        )
+        + (
+            [f"- CDN (CloudFront) cost: {fmt.usd(cdn_usd)} ({fmt.usd(cdn_per_user, 4)} per user)"]
+            if f.cdn_users
             else []
         )
     )

@@ -1,4 +1,5 @@
-"""Per-user statements for a month to date: usage, requests by class, attributed cost and quota use.
+"""Per-user statements for a month to date: usage, requests by class, CDN (CloudFront) requests and bytes,
+attributed cost (by category; ``cost_cdn_usd`` is CloudFront's) and quota use.
 
 One row per user (and ``_shared``, the cost no user caused), all users in one query, written as
 ``user_statements/<YYYY-MM>.csv`` and ``.json``. Money stays DECIMAL(18,6) from the warehouse to the
@@ -55,16 +56,19 @@ cost AS (
            sum(amount_usd) FILTER (WHERE category = 'transfer') AS transfer,
            sum(amount_usd) FILTER (WHERE category = 'retrieval') AS retrieval,
            sum(amount_usd) FILTER (WHERE category = 'adjustment') AS adjustment,
-           sum(amount_usd) FILTER (WHERE category NOT IN ('storage', 'requests', 'transfer', 'retrieval', 'adjustment'))
-               AS other,
+           sum(amount_usd) FILTER (WHERE category = 'cdn') AS cdn,
+           sum(amount_usd) FILTER (WHERE category NOT IN ('storage', 'requests', 'transfer', 'retrieval', 'adjustment',
+                                                          'cdn')) AS other,
            sum(amount_usd) AS total, bool_or(is_estimate) AS is_estimate
     FROM cost.user_daily_cost WHERE usage_date BETWEEN $start AND $day GROUP BY user_id
 ),
+cdn AS (SELECT * FROM statement_cdn),
 quota AS (SELECT * FROM cost.user_quota_use WHERE usage_date = $day),
 acts AS (SELECT * FROM statement_actions),
 people AS (
     SELECT user_id FROM raw.users WHERE snapshot_date = $day
     UNION SELECT user_id FROM storage UNION SELECT user_id FROM requests UNION SELECT user_id FROM cost
+    UNION SELECT user_id FROM cdn
 )
 SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id, q.plan,
        coalesce(round(s.avg_bytes), 0)::BIGINT AS avg_bytes_stored,
@@ -75,12 +79,14 @@ SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id,
        coalesce(r.restore, 0)::BIGINT AS requests_restore, coalesce(r.lifecycle, 0)::BIGINT AS requests_lifecycle,
        coalesce(r.free, 0)::BIGINT AS requests_free, coalesce(r.total, 0)::BIGINT AS requests_total,
        coalesce(r.errors, 0)::BIGINT AS request_errors, coalesce(r.bytes_sent, 0)::BIGINT AS bytes_sent,
+       coalesce(d.requests, 0)::BIGINT AS cdn_requests, coalesce(d.bytes_sent, 0)::BIGINT AS cdn_bytes_sent,
        coalesce(c.storage, 0)::DECIMAL(18, 6) AS cost_storage_usd,
        coalesce(c.requests, 0)::DECIMAL(18, 6) AS cost_requests_usd,
        coalesce(c.transfer, 0)::DECIMAL(18, 6) AS cost_transfer_usd,
        coalesce(c.retrieval, 0)::DECIMAL(18, 6) AS cost_retrieval_usd,
        coalesce(c.adjustment, 0)::DECIMAL(18, 6) AS cost_adjustment_usd,
        coalesce(c.other, 0)::DECIMAL(18, 6) AS cost_other_usd,
+       coalesce(c.cdn, 0)::DECIMAL(18, 6) AS cost_cdn_usd,
        coalesce(c.total, 0)::DECIMAL(18, 6) AS cost_total_usd,
        coalesce(c.is_estimate, false) AS includes_estimate,
        q.quota_bytes, round(q.quota_use_pct, 3) AS quota_use_pct,
@@ -88,7 +94,8 @@ SELECT strftime($start::DATE, '%Y-%m') AS month, $day::DATE AS as_of, p.user_id,
        sv.recommended_class, sv.recommended_saving_usd, sv.leak_bytes, sv.leak_monthly_usd
 FROM people p
 LEFT JOIN storage s USING (user_id) LEFT JOIN requests r USING (user_id)
-LEFT JOIN cost c USING (user_id) LEFT JOIN quota q USING (user_id) LEFT JOIN acts a USING (user_id)
+LEFT JOIN cost c USING (user_id) LEFT JOIN cdn d USING (user_id) LEFT JOIN quota q USING (user_id)
+LEFT JOIN acts a USING (user_id)
 LEFT JOIN {USER_SAVINGS} sv USING (user_id)
 ORDER BY p.user_id
 """
@@ -106,6 +113,16 @@ SELECT user_id, count(*) FILTER (WHERE state = 'requested') AS actions_requested
 FROM actions.action_requests WHERE usage_date BETWEEN $start AND $day GROUP BY user_id
 """
 NO_ACTIONS_SQL = "CREATE OR REPLACE TEMP TABLE statement_actions (user_id VARCHAR, actions_requested BIGINT, actions VARCHAR)"
+
+# CloudFront usage of the month per user (requests, bytes to viewers); none without the CDN layer.
+CDN_SQL = """
+CREATE OR REPLACE TEMP TABLE statement_cdn AS
+SELECT user_id, sum(requests) AS requests, sum(bytes_sent) AS bytes_sent FROM usage.user_daily_cdn
+WHERE usage_date BETWEEN $start AND $day GROUP BY user_id
+"""
+NO_CDN_SQL = (
+    "CREATE OR REPLACE TEMP TABLE statement_cdn (user_id VARCHAR, requests BIGINT, bytes_sent BIGINT)"
+)
 
 # The month's bill to date: billed line items for the days the export covers, and the price book's
 # estimate (as attributed) for the days it does not yet.
@@ -149,6 +166,10 @@ def write_statements(con: duckdb.DuckDBPyConnection, day: date, reports_dir: str
         con.execute(ACTIONS_SQL, {"start": start, "day": day})
     else:
         con.execute(NO_ACTIONS_SQL)
+    if has_columns(con, "usage.user_daily_cdn", "user_id", "requests", "bytes_sent"):
+        con.execute(CDN_SQL, {"start": start, "day": day})
+    else:
+        con.execute(NO_CDN_SQL)
     stage_user_savings(con, day)
     con.execute(STATEMENTS_SQL, {"start": start, "day": day})
     billed, estimated = con.execute(BILLED_SQL, {"start": start, "day": day}).fetchall()[0]

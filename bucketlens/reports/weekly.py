@@ -100,7 +100,9 @@ def weekly_page(week: WeekCost, ui_link: str = "") -> Report:
     days = week.per_day
     dates = [week.start + timedelta(days=i) for i in range(7)]
     labels = [f"{d:%a %m-%d}" for d in dates]
-    stacks = {c: [float(days.get(d, {}).get(c, 0)) for d in dates] for c in CATEGORIES}
+    # design §5's categories, then any other present (CloudFront's 'cdn'), so the bars add up to the week
+    extra = sorted({c for cats in days.values() for c in cats} - set(CATEGORIES))
+    stacks = {c: [float(days.get(d, {}).get(c, 0)) for d in dates] for c in (*CATEGORIES, *extra)}
     png = charts.stacked_bars(f"S3 cost per day by category — {week.label}", labels, stacks, "usd")
     figures: dict[str, float | int] = {
         "week_cost_usd": float(week.cost),

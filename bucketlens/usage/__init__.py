@@ -23,6 +23,9 @@ USER_DAILY_REQUESTS_SQL = _sql("user_daily_requests").format(
     tier=request_tier_sql("r.operation"),
     billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
 )
+# CloudFront (issue 20): per user × distribution × edge region, and per distribution (logs + CloudWatch)
+USER_DAILY_CDN_SQL = _sql("user_daily_cdn")
+SERVICE_DAILY_CDN_SQL = _sql("service_daily_cdn")
 # $t_*: the rules file's KPI targets (kpis.targets)
 SERVICE_DAILY_KPIS_SQL = _sql("service_daily_kpis")
 # The KPIs SERVICE_DAILY_KPIS_SQL computes (its ``kpi`` values), in the order they are listed: named once

@@ -14,11 +14,11 @@ from bucketlens.anomaly.rules import DEFAULT_RULES, RulesError, load_rules
 USER_PATTERNS = {
     "rapid_upload", "daily_upload_volume", "duplicate_data", "non_photo_content", "sharing_abuse",
     "failed_access_storm", "large_object", "over_plan_limit", "quota_80_percent", "large_account", "monthly_cost",
-    "large_retrieval",
+    "large_retrieval", "cdn_hotlinking",
 }  # fmt: skip
 SERVICE_METRICS = {
     "storage_total", "storage_growth", "request_rate", "error_rate", "latency", "daily_cost", "cost_spike",
-    "monthly_cost", "month_over_month_cost",
+    "monthly_cost", "month_over_month_cost", "cdn_hit_ratio_drop", "cdn_error_rate", "cdn_bandwidth",
 }  # fmt: skip
 
 
@@ -98,7 +98,7 @@ def test_for_accepts_days(base):
 
 def test_check_rules_file_reports_rules_or_the_error(tmp_path):
     assert (
-        check_rules_file(DEFAULT_RULES)[1] == "31 alert rules (2 critical, 21 from_source, 6 info, 2 warning)"
+        check_rules_file(DEFAULT_RULES)[1] == "35 alert rules (2 critical, 25 from_source, 6 info, 2 warning)"
     )
     document = yaml.safe_load(DEFAULT_RULES.read_text())
     document["routing"]["repeat_interval"] = "soon"

@@ -21,6 +21,10 @@ ADDED_RULES = (
     "upload_failures",
     "request_errors",
     "first_byte_time",
+    "cdn_hit_ratio_drop",
+    "cdn_error_rate",
+    "cdn_bandwidth",
+    "cdn_hotlinking",
 )
 
 
@@ -165,6 +169,11 @@ def test_the_default_file_loads_to_exactly_the_values_of_the_hand_written_loader
     # One change since the snapshot, on purpose (issue 17): the sum rule large_archive_retrieval became the
     # large_retrieval abuse pattern, whose flags carry the restore requests as evidence.
     assert loaded["abuse"].pop("large_retrieval") == {"bytes_per_day": "10737418240", "severity": "'info'"}
+    # Issue 20 (CloudFront): the hotlinking pattern and the CDN lines per distribution are new sections.
+    assert loaded["abuse"].pop("cdn_hotlinking")["min_referer_hosts"] == "50"
+    assert {
+        loaded["service"].pop(k) and k for k in ("cdn_hit_rate", "cdn_error_rate", "cdn_bandwidth_per_day")
+    }
     names = [rule["name"] for rule in snapshot["alerting"]["rules"][1:]]
     position = names.index("'large_archive_retrieval'")
     new_rule = loaded["alerting"]["rules"].pop(1 + len(names) - 1)

@@ -22,7 +22,8 @@ def test_a_user_active_in_two_buckets_is_one_active_user_of_the_service():
     for ddl in (access_log.TABLE_DDL, inventory_fmt.TABLE_DDL, cloudwatch.TABLE_DDL, metrics.TABLE_DDL):
         con.execute(ddl)
     con.execute(
-        "CREATE TABLE cost.user_daily_cost (usage_date DATE, amount_usd DECIMAL(18,6), is_estimate BOOLEAN)"
+        "CREATE TABLE cost.user_daily_cost (usage_date DATE, category VARCHAR, amount_usd DECIMAL(18,6), "
+        "is_estimate BOOLEAN)"
     )
     con.executemany(  # photos-a stores for 1001 and 1002, photos-b for 1001; app/ is nobody's
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, size, user_id, is_delete_marker) "

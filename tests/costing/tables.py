@@ -22,6 +22,23 @@ REQUESTS_DDL = """CREATE OR REPLACE TABLE {name} (
     request_count BIGINT, billable_count BIGINT, error_count BIGINT, bytes_sent BIGINT,
     bytes_received BIGINT, restored_bytes BIGINT)"""
 
+# usage.user_daily_cdn's columns that the cost split and the estimate read
+CDN_DDL = """CREATE OR REPLACE TABLE {name} (
+    usage_date DATE, user_id VARCHAR, distribution_id VARCHAR, edge_region VARCHAR, requests BIGINT,
+    https_requests BIGINT, http_requests BIGINT, bytes_sent BIGINT, origin_fetches BIGINT, miss_bytes BIGINT)"""
+
+# The CloudFront bill of the hand case's CDN_DAY (tests/costing/test_allocation.hand_case): usage type, cost
+CLOUDFRONT_BILL = (  # nothing is logged in JP; Invalidations are nobody's; the last type is unknown
+    ("US-DataTransfer-Out-Bytes", "0.340000"), ("EU-DataTransfer-Out-Bytes", "0.100001"),
+    ("JP-DataTransfer-Out-Bytes", "0.050000"), ("US-Requests-Tier2-HTTPS", "0.001000"),
+    ("US-Requests-Tier1", "0.000300"), ("EU-Requests-Tier1", "0.000090"), ("Invalidations", "0.005000"),
+    ("US-Requests-OriginShield", "0.000700"), ("US-Executions-Mystery", "0.000010"),
+)  # fmt: skip
+
+
+def cloudfront_bill(day: date) -> list[tuple]:
+    return [line_item(day, t, c, product_code="AmazonCloudFront") for t, c in CLOUDFRONT_BILL]
+
 
 def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
@@ -101,7 +118,22 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def make_tables(con, line_items=(), storage=(), requests=()) -> None:
+def cdn_usage_row(
+    day: date,
+    user: str,
+    region: str,
+    *,
+    https: int = 0,
+    http: int = 0,
+    sent: int = 0,
+    origin: int = 0,
+    miss_bytes: int = 0,
+) -> tuple:
+    return (day, user, "E1DIST", region, https + http, https, http, sent, origin, miss_bytes)
+
+
+def make_tables(con, line_items=(), storage=(), requests=(), cdn=()) -> None:
     create(con, LINE_ITEMS_DDL, "line_items", line_items)
     create(con, STORAGE_DDL, "storage", storage)
     create(con, REQUESTS_DDL, "requests", requests)
+    create(con, CDN_DDL, "cdn", cdn)

@@ -2,10 +2,12 @@ from datetime import date
 from decimal import Decimal
 
 from bucketlens.costing.allocation import allocate_day, reconcile, reconciliation_sql
+from tests.costing import tables as cdn_tables
 from tests.costing.tables import connect, line_item, make_tables, request_row, storage_row
 
 DAY = date(2025, 9, 15)
 OTHER_DAY = date(2025, 9, 16)
+CDN_DAY = date(2025, 9, 17)  # the CloudFront extension of the hand case (issue 20)
 
 
 def rows(con, table="cost"):
@@ -19,6 +21,7 @@ def per_user(con, table="cost"):
 
 
 def hand_case(con):
+    cdn = cdn_tables.cdn_usage_row
     make_tables(
         con,
         line_items=[
@@ -33,6 +36,10 @@ def hand_case(con):
             line_item(DAY, "USE1-TimedStorage-ByteHrs", "-0.500000", line_item_type="Credit"),
             # another day: must not leak into DAY
             line_item(OTHER_DAY, "TimedStorage-ByteHrs", "9.000000"),
+            *cdn_tables.cloudfront_bill(CDN_DAY),  # by edge region and protocol; then S3's, a tax
+            line_item(CDN_DAY, "USE1-CloudFront-Out-Bytes", "0.001500"),  # S3 → CloudFront: not egress
+            line_item(CDN_DAY, "DataTransfer-Out-Bytes", "0.090000"),  # S3's own internet egress
+            line_item(CDN_DAY, None, "0.001000", line_item_type="Tax"),
         ],
         storage=[
             storage_row(DAY, "1001", "STANDARD", 2000),
@@ -58,6 +65,15 @@ def hand_case(con):
                 DAY, "_shared", "REST.GET.OBJECT", status="4xx", count=1, billable=0, errors=1, sent=100
             ),
             request_row(DAY, "1004", "REST.GET.OBJECT", status="5xx", billable=0, errors=1),
+            request_row(CDN_DAY, "1001", "REST.GET.OBJECT", count=1, sent=900),
+        ],
+        cdn=[
+            cdn(CDN_DAY, "1001", "US", https=8, http=2, sent=3000, origin=2, miss_bytes=600),
+            cdn(CDN_DAY, "1002", "US", https=5, sent=1000, origin=1, miss_bytes=400),
+            cdn(CDN_DAY, "1002", "EU", https=1, http=3, sent=2000),
+            cdn(CDN_DAY, "_shared", "US", https=1),
+            cdn(CDN_DAY, "1003", "unknown", https=2, sent=500, origin=2, miss_bytes=500),
+            cdn(DAY, "1001", "US", https=1000, sent=10**9),  # CloudFront usage on an S3-only day
         ],
     )
 
@@ -374,6 +390,7 @@ def test_reconcile_and_reconciliation_sql():
     assert by_day == [
         (DAY, Decimal("0.755001"), Decimal("0.755001"), Decimal("0.000000")),
         (OTHER_DAY, Decimal("9.000000"), Decimal("0.000000"), Decimal("-9.000000")),
+        (CDN_DAY, Decimal("0.589601"), Decimal("0.000000"), Decimal("-0.589601")),  # not allocated here
     ]
     con.execute(
         "UPDATE cost SET amount_usd = amount_usd + 0.01 WHERE user_id = '1001' AND usage_type = 'Tax'"

@@ -61,7 +61,7 @@ USAGE_TYPES = [
     ("AmazonS3", "DataTransfer-Out-Bytes", (T, "transfer_out_bytes", None)),
     ("AmazonS3", "DataTransfer-Regional-Bytes", (T, "transfer_out_bytes", None)),
     ("AmazonS3", "USW2-AWS-Out-Bytes", (T, "transfer_out_bytes", None)),
-    ("AmazonS3", "CloudFront-Out-Bytes", (T, "transfer_out_bytes", None)),
+    ("AmazonS3", "CloudFront-Out-Bytes", ("cdn", "cdn_origin_bytes", None)),  # origin fetches: not egress
     ("AmazonS3", "DataTransfer-In-Bytes", (T, "transfer_in_bytes", None)),
     ("AmazonS3", "Inventory-ObjectsListed", (OTHER, "shared", None)),
     ("AmazonS3", "Monitoring-Automation-INT", (OTHER, "shared", None)),
@@ -164,3 +164,46 @@ def test_adjustments_whatever_the_usage_type(line_item_type):
 )
 def test_focus_fallback_without_usage_type(operation, unit, expected):
     assert classify("AmazonS3", None, "Usage", operation, unit) == Classification(*expected)
+
+
+# CloudFront (issue 20): (usage type as billed, expected); region prefixes are CloudFront's edge regions
+CLOUDFRONT = [
+    ("US-DataTransfer-Out-Bytes", ("cdn", "cdn_bytes", "@region")),
+    ("EU-DataTransfer-Out-Bytes", ("cdn", "cdn_bytes", "@region")),
+    ("JP-Requests-Tier1", ("cdn", "cdn_http_requests", "@region")),
+    ("AP-Requests-Tier2-HTTPS", ("cdn", "cdn_https_requests", "@region")),
+    ("US-Requests-HTTP-Proxy", ("cdn", "cdn_http_requests", "@region")),
+    ("SA-Requests-HTTPS-Proxy", ("cdn", "cdn_https_requests", "@region")),
+    ("US-Requests-OriginShield", ("cdn", "cdn_origin_fetches", None)),
+    ("EU-DataTransfer-Out-OBytes", ("cdn", "cdn_origin_fetches", None)),
+    ("Invalidations", ("cdn", "shared", None)),
+    ("US-Executions-Mystery", ("cdn", "unknown", None)),
+]
+
+
+@pytest.mark.parametrize(("usage_type", "expected"), CLOUDFRONT)
+@pytest.mark.parametrize("product", ["AmazonCloudFront", "Amazon CloudFront"])
+def test_cloudfront_usage_types_are_not_s3s(usage_type, expected, product):
+    assert classify(product, usage_type) == Classification(*expected)
+    # the same usage type under S3's product code is S3's (US-Requests-Tier1 is an S3 request fee too)
+    assert classify("AmazonS3", usage_type).category != "cdn"
+
+
+def test_cloudfront_focus_rows_and_sql_twin():
+    assert classify("AmazonCloudFront", None, "Usage", "GET", "GB") == Classification(
+        "cdn", "cdn_bytes", None
+    )
+    assert classify("AmazonCloudFront", None, "Usage", "GET", "Requests") == Classification(
+        "cdn", "cdn_requests", None
+    )
+    cases = [(p, u, "Usage", None, None) for u, _ in CLOUDFRONT for p in ("AmazonCloudFront", "AmazonS3")]
+    cases += [
+        ("AmazonCloudFront", None, "Usage", "GET", "GB"),
+        ("AmazonCloudFront", "", "Usage", "x", "Requests"),
+    ]
+    con = connect()
+    con.execute("CREATE TABLE li (p VARCHAR, u VARCHAR, t VARCHAR, o VARCHAR, n VARCHAR)")
+    con.executemany("INSERT INTO li VALUES (?, ?, ?, ?, ?)", cases)
+    sql = f"SELECT p, u, t, o, n, {classify_sql('p', 'u', 't', 'o', 'n')} FROM li"
+    for p, u, t, o, n, c in con.execute(sql).fetchall():
+        assert Classification(c["category"], c["driver"], c["storage_class"]) == classify(p, u, t, o, n)

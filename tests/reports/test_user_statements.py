@@ -45,7 +45,7 @@ def test_statements_add_up_to_the_billed_total_to_the_cent(reported):
     for r in rows:  # each user's categories add up to their total
         parts = [
             Decimal(r[f"cost_{c}_usd"])
-            for c in ("storage", "requests", "transfer", "retrieval", "adjustment", "other")
+            for c in ("storage", "requests", "transfer", "retrieval", "adjustment", "other", "cdn")
         ]
         assert sum(parts) == Decimal(r["cost_total_usd"])
     assert check_passed(result, "statements_reconcile_to_bill")

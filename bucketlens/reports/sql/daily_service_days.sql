@@ -1,7 +1,8 @@
 -- The service on each of the 30 days ending each report day D of $start..$end: for D, the rows D-29..D,
 -- one per day whether or not it has data (a gap stays a gap). Rates are weighted by requests across
 -- buckets; storage and objects are summed over buckets; active users are the service's distinct count (a
--- user active in two buckets is one user), never a sum over buckets.
+-- user active in two buckets is one user), never a sum over buckets. cost_usd is S3's (every category but
+-- CloudFront's 'cdn', which is cdn_cost_usd).
 WITH report_days AS (
     SELECT d::DATE AS day FROM generate_series($start::TIMESTAMP, $end::TIMESTAMP, INTERVAL 1 DAY) t(d)
 ),
@@ -20,7 +21,8 @@ service AS (
     GROUP BY usage_date
 ),
 cost AS (
-    SELECT usage_date, sum(amount_usd) AS cost_usd, bool_or(is_estimate) AS is_estimate
+    SELECT usage_date, sum(amount_usd) FILTER (WHERE category <> 'cdn') AS cost_usd,
+           sum(amount_usd) FILTER (WHERE category = 'cdn') AS cdn_cost_usd, bool_or(is_estimate) AS is_estimate
     FROM cost.user_daily_cost WHERE usage_date BETWEEN $start::DATE - 29 AND $end
     GROUP BY usage_date
 ),
