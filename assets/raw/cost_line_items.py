@@ -195,7 +195,8 @@ LEFT JOIN from_other_exports o USING (day)
 """
 PERIOD_SQL = """
 SELECT count(*), coalesce(sum(unblended_cost), 0),
-       count(*) FILTER (WHERE NOT starts_with(coalesce(product_code, ''), 'AmazonS3') AND schema_kind = 'cur2')
+       count(*) FILTER (WHERE NOT starts_with(coalesce(product_code, ''), 'AmazonS3')
+                  AND coalesce(product_code, '') <> 'AmazonCloudFront' AND schema_kind = 'cur2')
 FROM raw.cost_line_items WHERE billing_period = ?
 """
 EXPORTS_SQL = """
@@ -313,7 +314,7 @@ def day_result(
                 severity=WARN,
             ),
             "one_export_per_bill": check,
-            "only_s3_products": Check(period["non_s3"] == 0, {"non_s3_rows": period["non_s3"]}),
+            "only_s3_and_cloudfront": Check(period["non_s3"] == 0, {"other_product_rows": period["non_s3"]}),
         },
     )
 
@@ -333,7 +334,7 @@ def day_result(
             "of the same bill.",
             blocking=True,
         ),
-        CheckSpec("only_s3_products", "Every loaded line item is an S3 product."),
+        CheckSpec("only_s3_and_cloudfront", "Every loaded line item is an S3 or CloudFront product."),
     ),
     kinds=("duckdb", "s3"),
     code_version="2",

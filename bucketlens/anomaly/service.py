@@ -63,6 +63,9 @@ FROM _service_health
 WHERE {value} > coalesce($warning, $critical)
 """
 
+# The S3 bill's line items (CloudFront's have their own CDN rules): the cost rules watch the bucket's bill.
+S3_ITEMS = "coalesce(product_code, '') <> 'AmazonCloudFront'"
+
 # Daily S3 cost, billed (net), from the export or, for a day it does not cover, the estimate: a day's
 # figure does not depend on the day being checked. Exact sums (DECIMAL): a window's days must see the
 # same figures a single day's run sees, whatever order DuckDB adds them in.
@@ -72,13 +75,14 @@ WITH exported AS (
     SELECT CAST(usage_start AS DATE) AS usage_date, sum(unblended_cost) AS net_usd,
            sum(unblended_cost) FILTER (WHERE line_item_type <> 'Usage') AS credits_and_other_usd
     FROM {cost_line_items}
-    WHERE CAST(usage_start AS DATE) BETWEEN $first AND $end
+    WHERE CAST(usage_start AS DATE) BETWEEN $first AND $end AND {s3_items}
     GROUP BY ALL
 ),
 estimated AS (
     SELECT usage_date, sum(amount_usd) AS net_usd
     FROM {user_daily_cost}
     WHERE usage_date BETWEEN $first AND $end AND usage_date NOT IN (SELECT usage_date FROM exported)
+      AND category <> 'cdn'
     GROUP BY usage_date
 )
 SELECT usage_date, net_usd, coalesce(credits_and_other_usd, 0) AS credits_and_other_usd, 'cost_export' AS source
@@ -100,6 +104,7 @@ items AS (
            unblended_cost::DOUBLE AS cost
     FROM {cost_line_items}
     WHERE CAST(usage_start AS DATE) BETWEEN $start - INTERVAL ($baseline_days + {rate_window}) DAY AND $end
+      AND {s3_items}
 ),
 rates AS (
     SELECT d.day, i.usage_type, max(i.cost / i.usage_amount) AS paid_rate
@@ -145,7 +150,7 @@ spikes AS (
 top_users AS (
     SELECT usage_date AS day, list({{'user_id': user_id, 'usd': round(usd, 6)}} ORDER BY usd DESC, user_id)[1:5] AS users
     FROM (SELECT usage_date, user_id, sum(amount_usd)::DOUBLE AS usd FROM {user_daily_cost}
-          WHERE usage_date IN (SELECT day FROM spikes) GROUP BY ALL)
+          WHERE usage_date IN (SELECT day FROM spikes) AND category <> 'cdn' GROUP BY ALL)
     GROUP BY usage_date
 )
 SELECT s.day, '*', 'cost_spike', s.gross_usd, s.baseline, s.baseline * (1 + $ratio), $severity,
@@ -247,7 +252,7 @@ def stage_service_anomalies_window(
     """Create TEMP table ``out`` with the service anomalies of every day from ``start`` to ``end`` (only
     rules that fired); returns the number of anomalies per metric over the window."""
     s = rules.service
-    names = {**sources.sql(), "out": identifier(out), "rate_window": RATE_WINDOW_DAYS}
+    names = {**sources.sql(), "out": identifier(out), "rate_window": RATE_WINDOW_DAYS, "s3_items": S3_ITEMS}
     window = {"start": start, "end": end}
     con.execute(OUTPUT_DDL.format(**names))
     con.execute(HEALTH_SQL.format(**names), window)

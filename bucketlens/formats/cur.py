@@ -7,8 +7,8 @@ everything staged before for that period. Second, the same bill arrives under tw
 PascalCase) and in two encodings (Parquet with doubles, gzip CSV with text); both map onto one
 contract, and costs go double → DECIMAL(38,10) → DECIMAL(18,6) so no float formatting leaks into money.
 
-Only S3 (``AmazonS3*`` product codes, including ``AmazonS3GlacierDeepArchive``) is kept; other
-products are counted, not staged. Functions are pure: local files in, TEMP tables out.
+Only S3 (``AmazonS3*`` product codes, including ``AmazonS3GlacierDeepArchive``) and CloudFront
+(``AmazonCloudFront``, the CDN in front of the bucket) are kept; other products are counted, not staged. Functions are pure: local files in, TEMP tables out.
 """
 
 from __future__ import annotations
@@ -154,11 +154,15 @@ FOCUS_SOURCES: dict[str, tuple[str, ...]] = {
 }
 FOCUS_REQUIRED = ("ChargeCategory", "ChargePeriodStart", "BilledCost")
 
-# S3 only: CUR product codes AmazonS3*, FOCUS by service code or service name.
-CUR2_IS_S3 = "starts_with(coalesce({line_item_product_code}, ''), 'AmazonS3')"
+# S3 and CloudFront: CUR product codes AmazonS3* / AmazonCloudFront, FOCUS by service code or name.
+CUR2_IS_S3 = (
+    "(starts_with(coalesce({line_item_product_code}, ''), 'AmazonS3')"
+    " OR coalesce({line_item_product_code}, '') = 'AmazonCloudFront')"
+)
 FOCUS_IS_S3 = (
-    "(starts_with(coalesce({x_ServiceCode}, ''), 'AmazonS3') OR contains(coalesce({ServiceName}, ''), 'S3')"
-    " OR contains(coalesce({ServiceName}, ''), 'Simple Storage Service'))"
+    "(starts_with(coalesce({x_ServiceCode}, ''), 'AmazonS3') OR coalesce({x_ServiceCode}, '') = 'AmazonCloudFront'"
+    " OR contains(coalesce({ServiceName}, ''), 'S3') OR contains(coalesce({ServiceName}, ''), 'Simple Storage Service')"
+    " OR contains(coalesce({ServiceName}, ''), 'CloudFront'))"
 )
 
 FILE_ROWS = """

@@ -26,7 +26,7 @@ CREATE TABLE raw.inventory_objects (snapshot_date DATE, bucket VARCHAR, key VARC
 CREATE TABLE raw.users (snapshot_date DATE, user_id VARCHAR, plan VARCHAR, quota_bytes BIGINT, created_at TIMESTAMP,
     status VARCHAR);
 CREATE TABLE raw.cost_line_items (usage_start TIMESTAMP, line_item_type VARCHAR, usage_type VARCHAR,
-    usage_amount DOUBLE, unblended_cost DECIMAL(18, 6));
+    usage_amount DOUBLE, unblended_cost DECIMAL(18, 6), product_code VARCHAR DEFAULT 'AmazonS3');
 CREATE TABLE usage.user_daily_storage (usage_date DATE, user_id VARCHAR, storage_class VARCHAR, bytes BIGINT,
     bytes_added BIGINT);
 CREATE TABLE usage.user_daily_requests (usage_date DATE, user_id VARCHAR, operation VARCHAR,
@@ -200,7 +200,8 @@ def test_service_cost_spike_and_health(con, rules):
         day = DAY - timedelta(days=7 - d)
         usd = 30.0 if day == DAY else 10.0
         con.execute(
-            "INSERT INTO raw.cost_line_items VALUES (?, 'Usage', 'DataTransfer-Out-Bytes', ?, ?)",
+            "INSERT INTO raw.cost_line_items (usage_start, line_item_type, usage_type, usage_amount, unblended_cost) "
+            "VALUES (?, 'Usage', 'DataTransfer-Out-Bytes', ?, ?)",
             [datetime.combine(day, datetime.min.time()), usd / 0.09, usd],
         )
         con.execute("INSERT INTO cost.user_daily_cost VALUES (?, 'u', 'transfer', ?, false)", [day, usd])

@@ -38,10 +38,9 @@ def test_definitions_load_without_deprecations(monkeypatch, tmp_path):
     assert approvals <= jobs and all(repo.get_job(j).partitions_def is None for j in approvals)
     assert all(repo.get_job(j).partitions_def is not None for j in jobs - approvals if not j.startswith("__"))
     assert {s.name for s in repo.schedule_defs} == {"daily_schedule", "service_hourly_schedule"}
-    # Only a dependency declared before its asset exists may be a non-executable stub: usage.user_daily_cdn's
-    # raw table cdn_requests (issue 20), built by the CloudFront source half on its own branch.
+    # Every asset a dependency names exists (no non-executable stubs).
     stubs = {n.key.to_user_string() for n in graph.asset_nodes if not n.is_executable}
-    assert stubs <= {"cdn_requests"}, stubs
+    assert not stubs, stubs
     for node in graph.asset_nodes:
         if node.is_executable:
             assert node.backfill_policy == dg.BackfillPolicy.single_run(), (

@@ -161,7 +161,9 @@ def test_generator_prices_are_the_price_books():
     book = json.loads((Path(__file__).parents[2] / "bucketlens/costing/price_book.json").read_text())[
         "aws_cloudfront"
     ]
-    assert {r: tiers[0]["price"] for r, tiers in book["data_transfer_out_per_gb"].items()} == CLOUDFRONT_PER_GB
+    assert {
+        r: tiers[0]["price"] for r, tiers in book["data_transfer_out_per_gb"].items()
+    } == CLOUDFRONT_PER_GB
     assert {r: p["http"] for r, p in book["requests_per_10000"].items()} == CLOUDFRONT_HTTP_PER_10K
     assert {r: p["https"] for r, p in book["requests_per_10000"].items()} == CLOUDFRONT_HTTPS_PER_10K
     assert set(CLOUDFRONT_PER_GB) == set(EDGES_BY_REGION)
