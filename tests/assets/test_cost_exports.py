@@ -29,8 +29,10 @@ ALL = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS]
 DAYS = [date(2026, 10, 5), date(2026, 10, 6)]
 # The tiny source's bill (its CUR 2.0 export, seed 11, with the leak cases' multipart uploads), per day:
 # what every user's share adds up to.
-BILLED = {date(2026, 10, 5): Decimal("0.199277"), date(2026, 10, 6): Decimal("0.193883")}
-PERIOD_TOTAL = Decimal("10.216536")  # 2026-10-01 .. 2026-10-09, credit included
+# Each day's bill: S3 ($0.199277, $0.193883) plus CloudFront ($0.214347, $0.216730), which the export carries too.
+BILLED_S3 = {date(2026, 10, 5): Decimal("0.199277"), date(2026, 10, 6): Decimal("0.193883")}
+BILLED = {date(2026, 10, 5): Decimal("0.413624"), date(2026, 10, 6): Decimal("0.410613")}
+PERIOD_TOTAL = Decimal("12.554276")  # 2026-10-01 .. 2026-10-09, credit included (S3 $10.216536)
 
 
 def day_totals(home, table: str, column: str, date_column: str) -> dict[date, Decimal]:
@@ -70,6 +72,8 @@ def test_a_cur2_and_a_focus_export_bill_each_user_exactly_once(tiny_source, two_
     # The bill of each day, once: the old loader summed both exports ($0.398554 on 2026-10-05).
     assert day_totals(home, "raw.cost_line_items", "unblended_cost", "usage_start") == BILLED
     assert day_totals(home, "cost.user_daily_cost", "amount_usd", "usage_date") == BILLED
+    s3_only = "(SELECT * FROM raw.cost_line_items WHERE product_code LIKE 'AmazonS3%')"
+    assert day_totals(home, s3_only, "unblended_cost", "usage_start") == BILLED_S3
     assert query(home, "SELECT sum(unblended_cost) FROM raw.cost_line_items")[0][0] == PERIOD_TOTAL
     assert query(home, "SELECT DISTINCT export_name, schema_kind FROM raw.cost_line_items") == [
         ("s3-cur", "cur2")
@@ -106,11 +110,11 @@ def test_the_choice_is_in_each_days_metadata(two_exports, tmp_path):
     assert mat.metadata["exports_not_chosen"].value == "s3-focus"
     table = mat.metadata["cost_exports"].value
     assert (
-        f"| s3-cur | cur2 | {execution} | 123456789012 | 10.216536 | 10 | yes | most complete columns"
+        f"| s3-cur | cur2 | {execution} | 123456789012 | 12.554276 | 10 | yes | most complete columns"
         in table
     )
     assert (
-        "| s3-focus | focus | exec-copy | 123456789012 | 10.216536 | 9 | no | the same bill as s3-cur"
+        "| s3-focus | focus | exec-copy | 123456789012 | 12.554276 | 9 | no | the same bill as s3-cur"
         in table
     )
 
@@ -129,7 +133,7 @@ def test_the_reconciliation_fails_when_another_export_of_the_bill_is_added(two_e
     con.close()
     assert not raw_check.passed
     assert raw_check.description == (
-        "2026-10-05: loaded $0.398554 vs $0.199277 in the chosen export; 20 line items from other exports"
+        "2026-10-05: loaded $0.827248 vs $0.413624 in the chosen export; 73 line items from other exports"
     )
     result = materialize_day(copy, root, f"sqlite:///{root / 'users.sqlite'}", DAYS[0], [user_daily_cost])
     checks = check_results(result)
@@ -137,7 +141,7 @@ def test_the_reconciliation_fails_when_another_export_of_the_bill_is_added(two_e
     bill_check = checks["user_daily_cost:matches_the_chosen_export"]  # ...which is not the bill
     assert not bill_check.passed and bill_check.blocking
     assert bill_check.description == (
-        "2026-10-05: allocated $0.398554 vs $0.199277 in the chosen export; 20 line items of other exports"
+        "2026-10-05: allocated $0.827248 vs $0.413624 in the chosen export; 73 line items of other exports"
     )
 
 
@@ -175,7 +179,7 @@ def test_exports_that_disagree_are_refused_and_the_loaded_bill_kept(tiny_source,
     result = materialize_day(home, root, users_db, DAYS[0] + timedelta(days=1), [cost_line_items])
     assert step_failures(result) == {
         "cost_line_items": "Cost exports s3-cur (CUR 2.0) and s3-focus (FOCUS) both bill 123456789012 for "
-        "2026-10 but disagree on the 9 day(s) both cover: $10.216536 vs $10.266536. Set "
+        "2026-10 but disagree on the 9 day(s) both cover: $12.554276 vs $12.604276. Set "
         "BUCKETLENS_COST_EXPORT to the export that is the bill; nothing was replaced."
     }
     assert query(home, "SELECT count(*), sum(unblended_cost) FROM raw.cost_line_items") == before
