@@ -13,6 +13,7 @@ from assets.window import (
     load_in_warehouse,
 )
 from bucketlens.anomaly import stage_service_anomalies_window
+from bucketlens.anomaly.cdn import FLOOR_METRICS
 from resources.rules import RulesFile
 from resources.warehouse import Warehouse
 
@@ -21,12 +22,16 @@ STAGE = "stage_service_anomalies"
 SEVERITIES = ["info", "warning", "critical"]
 OVER_THE_LINE = CheckSpec(
     "anomalies_over_their_line",
-    "Every row is over its threshold, with a known severity and a reason; one row per bucket and metric.",
+    "Every row is past its line (over it; under it for a floor such as the CDN hit rate), with a known "
+    "severity and a reason; one row per bucket and metric.",
 )
 PROBLEMS_SQL = f"""
 SELECT usage_date,
        count(*) FILTER (WHERE bucket IS NULL OR metric IS NULL) AS unnamed,
-       count(*) FILTER (WHERE value IS NULL OR threshold IS NULL OR NOT value > threshold) AS not_over_threshold,
+       count(*) FILTER (WHERE value IS NULL OR threshold IS NULL OR NOT CASE WHEN list_contains($floors, metric)
+                                                                       THEN value < threshold
+                                                                       ELSE value > threshold END)
+           AS not_over_threshold,
        count(*) FILTER (WHERE NOT list_contains($severities, severity)) AS unknown_severity,
        count(*) FILTER (WHERE reason IS NULL OR reason = '') AS without_reason,
        count(*) - count(DISTINCT (bucket, metric)) AS repeated
@@ -40,7 +45,7 @@ SELECT bucket, metric, severity, value, baseline, threshold, reason FROM {TABLE}
 def anomalies_over_their_line(con, days) -> dict:
     """Per day: each service rule fires only above its line (a missing day must not read as a zero that
     crosses it)."""
-    params = {"start": days[0], "end": days[-1], "severities": SEVERITIES}
+    params = {"start": days[0], "end": days[-1], "severities": SEVERITIES, "floors": list(FLOOR_METRICS)}
     return counted_problems(con, PROBLEMS_SQL, params, days, "row")
 
 

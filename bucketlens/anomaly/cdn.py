@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from bucketlens.anomaly.rules import Levels, Rules
 
+# Rules that fire *below* their line (a floor): every other service rule fires above it.
+FLOOR_METRICS = ("cdn_hit_ratio_drop",)
+
 LEVEL_SQL = """
 INSERT INTO {out}
 SELECT usage_date, distribution_id, $metric, {value}, NULL,

@@ -194,6 +194,15 @@ def test_service_anomalies_check_fails_on_a_row_under_its_line():
     assert not check.passed and check.description == "2026-10-05: 1 row(s) not over threshold"
 
 
+def test_a_floor_rule_passes_under_its_line_and_fails_over_it():
+    """The CDN hit rate fires *below* 90 %: its row is past the line when under it."""
+    drop = (DAY, "E2PHV7MEDIA0X1", "cdn_hit_ratio_drop", 0.60, 0.93, 0.90, "warning", "hit rate 60 %", "{}")
+    assert service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [drop]), [DAY])[DAY].passed
+    fine = (DAY, "E9OTHER", "cdn_hit_ratio_drop", 0.95, 0.93, 0.90, "warning", "hit rate 95 %", "{}")
+    check = service.anomalies_over_their_line(anomaly_table(SERVICE_DDL, [drop, fine]), [DAY])[DAY]
+    assert not check.passed and check.description == "2026-10-05: 1 row(s) not over threshold"
+
+
 SCORES_DDL = (
     "CREATE TABLE anomaly.user_anomaly_scores (usage_date DATE, user_id VARCHAR, metric VARCHAR, value DOUBLE, "
     "baseline DOUBLE, score DOUBLE, is_anomaly BOOLEAN, reason VARCHAR)"
