@@ -115,7 +115,7 @@ def transpile_to(target: str, duckdb_sql: str) -> str:
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
     _common(tree, regexp_like)
     rewrite(tree)
-    return tree.sql(dialect=dialect)
+    return tree.sql(dialect=dialect, comments=False)  # the comments explain DuckDB's plan, not theirs
 
 
 def raw_tables(duckdb_sql: str) -> list[str]:

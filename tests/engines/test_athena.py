@@ -152,8 +152,14 @@ def test_engine_is_chosen_by_configuration(tmp_path):
         "s3://b/p/",
     )
     spark = engine(BUCKETLENS_ENGINE="spark", BUCKETLENS_SPARK_REMOTE="sc://127.0.0.1:15002")
-    assert (spark.engine, spark.spark_remote, spark.spark_lake) == ("spark", "sc://127.0.0.1:15002", str(tmp_path / "lake"))
-    with pytest.raises(SettingsError, match="BUCKETLENS_ENGINE: Input should be 'duckdb', 'spark' or 'athena'"):
+    assert (spark.engine, spark.spark_remote, spark.spark_lake) == (
+        "spark",
+        "sc://127.0.0.1:15002",
+        str(tmp_path / "lake"),
+    )
+    with pytest.raises(
+        SettingsError, match="BUCKETLENS_ENGINE: Input should be 'duckdb', 'spark' or 'athena'"
+    ):
         engine(BUCKETLENS_ENGINE="presto")
     with pytest.raises(ValueError, match="not 'athena'"):
         QueryEngine().athena_engine()
