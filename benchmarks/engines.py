@@ -10,6 +10,9 @@ repeated ETags, a join key for every request — and fast to build), then times 
   (DuckDB, one thread) and the Spark query, each timed, the query twice (cold: the JVM's first plan and
   code generation; warm: what a long-lived cluster pays).
 
+Each is timed in wall seconds and in CPU seconds (this process, and Spark's JVM): the machine is shared,
+so rows per CPU-second is the per-core throughput, and wall time says how loaded the machine was.
+
 Both engines' rows are compared (they must be equal). ``--bytes-users`` also generates a small month
 with the project's generator (Parquet inventory) to measure what Athena bills by: Parquet inventory
 bytes per object version, and access-log bytes per line as delivered and gzip-compressed.
@@ -22,6 +25,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import tempfile
 import time
 from datetime import date
@@ -70,10 +74,22 @@ def build_warehouse(path: Path, objects: int, requests: int, users: int) -> None
     con.close()
 
 
-def _timed(fn) -> float:
-    started = time.perf_counter()
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU seconds so far of this process (with DuckDB's threads) plus, given, another one (Spark's JVM):
+    on a shared machine, rows per CPU-second is the per-core throughput; wall time depends on the load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    if pid:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _timed(fn, pid: int | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``fn()``."""
+    cpu, started = _cpu_seconds(pid), time.perf_counter()
     fn()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu_seconds(pid) - cpu
 
 
 def measure(path: Path, lake: Path, with_spark: bool) -> list[dict]:
@@ -85,13 +101,15 @@ def measure(path: Path, lake: Path, with_spark: bool) -> list[dict]:
         ("user_daily_requests", "usage.user_daily_requests",
          {"start": DAY, "end": DAY, "owner_accounts": [OWNER]}, "raw.access_log_requests"),
     ]  # fmt: skip
-    spark = None
+    spark, jvm = None, None
     if with_spark:
         from bucketlens.engines import spark as spark_module
 
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         spark = spark_module.SparkEngine(lake=lake, master="local[1]")
-        spark.session().sparkContext.setLogLevel("ERROR")
+        context = spark.session().sparkContext
+        context.setLogLevel("ERROR")
+        jvm = context._gateway.proc.pid  # spark-submit execs the JVM: its CPU time is Spark's
     results = []
     for query, table, params, source in cases:
         rows = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
@@ -100,24 +118,24 @@ def measure(path: Path, lake: Path, with_spark: bool) -> list[dict]:
             con.execute(f"CREATE OR REPLACE TEMP TABLE stage_{name} AS SELECT * FROM {table} LIMIT 0")
             return f"stage_{name}"
 
-        seconds = _timed(lambda: DuckDBEngine().aggregate(con, query, params, stage("duckdb")))  # noqa: B023
-        results.append({"query": query, "engine": "duckdb", "input_rows": rows, "seconds": round(seconds, 2),
-                        "rows_per_second": round(rows / seconds)})  # fmt: skip
+        wall, cpu = _timed(lambda: DuckDBEngine().aggregate(con, query, params, stage("duckdb")))  # noqa: B023
+        results.append({"query": query, "engine": "duckdb threads=1", "input_rows": rows,
+                        "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+                        "rows_per_cpu_second": round(rows / cpu)})  # fmt: skip
         if spark is None:
             continue
-        timings = []
-        for _ in range(2):
-            timings.append(_timed(lambda: spark.aggregate(con, query, params, stage("spark"))))  # noqa: B023
+        runs = [_timed(lambda: spark.aggregate(con, query, params, stage("spark")), jvm) for _ in range(2)]  # noqa: B023
         export = _timed(lambda: [_export(con, lake, t) for t in _tables(query)])  # noqa: B023
         differ = con.execute(
             "SELECT count(*) FROM ((SELECT * FROM stage_duckdb EXCEPT ALL SELECT * FROM stage_spark) "
             "UNION ALL (SELECT * FROM stage_spark EXCEPT ALL SELECT * FROM stage_duckdb))"
         ).fetchall()[0][0]
-        query_seconds = timings[1] - export  # the warm run, without its export
+        query_wall, query_cpu = runs[1][0] - export[0], runs[1][1] - export[1]  # warm, without the export
         results.append({"query": query, "engine": "spark local[1]", "input_rows": rows,
-                        "cold_seconds": round(timings[0], 2), "warm_seconds": round(timings[1], 2),
-                        "export_seconds": round(export, 2), "query_seconds": round(query_seconds, 2),
-                        "rows_per_second": round(rows / query_seconds), "equal_to_duckdb": differ == 0})  # fmt: skip
+                        "cold_seconds": round(runs[0][0], 2), "warm_seconds": round(runs[1][0], 2),
+                        "export_seconds": round(export[0], 2), "export_cpu_seconds": round(export[1], 2),
+                        "query_seconds": round(query_wall, 2), "query_cpu_seconds": round(query_cpu, 2),
+                        "rows_per_cpu_second": round(rows / query_cpu), "equal_to_duckdb": differ == 0})  # fmt: skip
     con.close()
     return results
 
