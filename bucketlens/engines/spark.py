@@ -94,7 +94,13 @@ class SparkEngine:
 
     def session(self):
         """The process's Spark session (started once: a JVM start costs seconds)."""
-        from pyspark.sql import SparkSession
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise RuntimeError(
+                "BUCKETLENS_ENGINE=spark needs pyspark: `scripts/setup.sh --dev` or "
+                "`pip install 'bucketlens[spark]'` (and Java 17 for a local session)"
+            ) from exc
 
         builder = SparkSession.builder.appName("bucketlens")
         if self.remote:
