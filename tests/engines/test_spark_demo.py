@@ -104,6 +104,8 @@ def test_spark_engine_materializes_the_demo_month_like_duckdb(month, spark_sessi
         [*RAW_ASSETS, *USAGE_ASSETS, service_daily_kpis, *COST_ASSETS],
     )  # fmt: skip
     assert result.success, failure_messages(result)
+    for name in ("user_daily_storage", "user_daily_requests"):  # the default engine says so too
+        assert result.asset_materializations_for_node(name)[0].metadata["engine"].value == "duckdb"
     duckdb_checks = {name: c.passed for name, c in check_results(result).items()}
     assert duckdb_checks == {name: checks[name].passed for name in duckdb_checks}
 
