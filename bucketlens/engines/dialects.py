@@ -9,8 +9,9 @@ what it leaves DuckDB-only is rewritten here, on the tree, in two layers:
 * per dialect (``ATHENA`` and ``SPARK`` below): how ``hash(a, b, …)`` is spelt (used only to find keys
   that *may* be equal, then compared exactly, so any 64-bit hash will do), how ``any_value`` skips NULLs,
   how parameters are written (Athena: positional ``?`` bound through ``ExecutionParameters``; Spark: named
-  ``:name`` bound through ``spark.sql(args=…)``), and for Spark the array length (``size``), the tuple
-  ``IN`` subquery and the ``raw.<table>`` names (temporary views, see ``spark_view``).
+  ``:name`` bound through ``spark.sql(args=…)``), how an array's length is taken (``cardinality``,
+  ``size``), and for Spark the tuple ``IN`` subquery and the ``raw.<table>`` names (temporary views, see
+  ``spark_view``).
 
 Values are never formatted into the SQL: every ``$name`` stays a parameter.
 """
@@ -60,7 +61,16 @@ def _hash_calls(tree: exp.Expression) -> list[exp.Anonymous]:
     return [n for n in tree.find_all(exp.Anonymous) if n.name.lower() == "hash"]
 
 
+def _array_length(tree: exp.Expression, function: str) -> None:
+    """DuckDB's ``len()`` of a list (sqlglot reads it as ``LENGTH``, which Trino and Spark take only for
+    strings) as the dialect's array length: Trino's ``cardinality``, Spark's ``size``."""
+    for length in list(tree.find_all(exp.Length)):
+        if isinstance(length.this, exp.Cast) and length.this.to.is_type(exp.DataType.Type.ARRAY):
+            length.replace(exp.Anonymous(this=function, expressions=[length.this.copy()]))
+
+
 def _athena(tree: exp.Expression) -> None:
+    _array_length(tree, "cardinality")
     for node in _hash_calls(tree):
         parts = [exp.cast(a.copy(), "VARCHAR") for a in node.expressions]
         text = exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string("|"), *parts])
@@ -84,10 +94,7 @@ def spark_view(table: str) -> str:
 def _spark(tree: exp.Expression) -> None:
     for node in _hash_calls(tree):
         node.replace(exp.Anonymous(this="xxhash64", expressions=[a.copy() for a in node.expressions]))
-    for length in list(tree.find_all(exp.Length)):
-        # DuckDB's len() of a list: Spark's length() takes only strings, size() takes arrays
-        if isinstance(length.this, exp.Cast) and length.this.to.is_type(exp.DataType.Type.ARRAY):
-            length.replace(exp.Anonymous(this="size", expressions=[length.this.copy()]))
+    _array_length(tree, "size")
     for subquery in tree.find_all(exp.Subquery, exp.Select):
         # (a, b) IN (SELECT (x, y) …): DuckDB compares structs; Spark wants the subquery's columns
         select = subquery if isinstance(subquery, exp.Select) else None
