@@ -23,6 +23,9 @@ from bucketlens.logs import get_logger, log_event
 from resources.warehouse import replace_days
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# Metadata that describes the whole window rather than a day (the engine that ran it, its job ids): a
+# range shows it as given for its first day, where a day's own figures go into the per-day table.
+WINDOW_KEYS = ("engine", "engine_ids", "engine_link")
 LOG = get_logger("assets")
 ERROR = dg.AssetCheckSeverity.ERROR
 
@@ -197,6 +200,7 @@ def window_result(results: list[DayResult]) -> dg.MaterializeResult:
                 ["day", *keys], [(d, *(f.get(k, "") for k in keys)) for d, f in per_day.items()]
             ),
         }
+        metadata.update({k: v for k, v in results[0].metadata.items() if k in WINDOW_KEYS})
     metadata["per_day"] = dg.MetadataValue.json(per_day)
     return dg.MaterializeResult(metadata=metadata, check_results=checks)
 

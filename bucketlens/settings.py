@@ -227,11 +227,25 @@ class Settings(BaseModel):
         "http://127.0.0.1:3000",
         "Dagster UI base URL for links in Slack messages and reports.",
     )
-    engine: Literal["duckdb", "athena"] = _var(
+    engine: Literal["duckdb", "spark", "athena"] = _var(
         "BUCKETLENS_ENGINE",
         "duckdb",
-        "`duckdb` (the warehouse) or `athena`: the engine for the set-based SQL at scale (see "
-        "[docs/performance.md](docs/performance.md)).",
+        "`duckdb` (the warehouse), `spark` or `athena`: the engine of the heavy steps, the per-user storage "
+        "and request aggregates (see [docs/engines.md](docs/engines.md)).",
+    )
+    spark_remote: str = _var(
+        "BUCKETLENS_SPARK_REMOTE",
+        "",
+        "Spark Connect URL (`sc://host:15002`) of the cluster the Spark engine uses; unset: a local session "
+        "(`local[2]`, needs Java 17).",
+        "unset: local Spark",
+    )
+    spark_lake: str = _var(
+        "BUCKETLENS_SPARK_LAKE",
+        "",
+        "Directory the Spark engine writes the window's raw tables to as Parquet, hive-partitioned by day "
+        "(a path the cluster reads too when remote).",
+        "$BUCKETLENS_HOME/lake",
     )
     athena_database: str = _var(
         "BUCKETLENS_ATHENA_DATABASE", "raw", "Glue database with the contract's raw tables (Athena engine)."
@@ -288,6 +302,7 @@ class Settings(BaseModel):
             "outbox_db": self.outbox_db or f"sqlite:///{home / 'outbox.sqlite'}",
             "email_opt_out": self.email_opt_out or str(home / "email-opt-out.txt"),
             "ui_url": self.ui_url.rstrip("/"),
+            "spark_lake": self.spark_lake or str(home / "lake"),
         }
         for name, value in resolved.items():
             object.__setattr__(self, name, value)

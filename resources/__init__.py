@@ -71,6 +71,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             athena_database=settings.athena_database,
             athena_output_location=settings.athena_output,
             athena_workgroup=settings.athena_workgroup,
+            spark_remote=settings.spark_remote,
+            spark_lake=settings.spark_lake,
         ),
         "outbox": AlertOutbox(url=_secret("BUCKETLENS_OUTBOX_DB", settings.outbox_db)),
         "slack": SlackResource(

@@ -71,7 +71,7 @@ def test_comma_separated_buckets():
             "gcs",
             "BUCKETLENS_PROVIDER: Input should be 'aws_s3_us_east_1' or 'cloudflare_r2'",
         ),
-        ("BUCKETLENS_ENGINE", "spark", "BUCKETLENS_ENGINE: Input should be 'duckdb' or 'athena'"),
+        ("BUCKETLENS_ENGINE", "presto", "BUCKETLENS_ENGINE: Input should be 'duckdb', 'spark' or 'athena'"),
     ],
 )
 def test_bad_values_are_named(name, value, message):

@@ -7,6 +7,8 @@ day's inventory; objects created that day are not listed yet and count as STANDA
 an upload without a storage-class header.
 """
 
+import functools
+
 import dagster as dg
 
 from assets.metadata import markdown_table
@@ -20,8 +22,9 @@ from assets.window import (
     window_figures,
     window_result,
 )
+from bucketlens.engines.base import DuckDBEngine, Engine
 from bucketlens.formats import access_log, cur
-from bucketlens.usage import USER_DAILY_REQUESTS_SQL
+from resources.engine import QueryEngine, engine_metadata
 from resources.pricing import Pricing
 from resources.warehouse import Warehouse, replace_days
 
@@ -86,14 +89,21 @@ def account_spans(con, days, configured: list[str]) -> list[tuple[list, list[str
     return spans
 
 
-def load_window(con, days, configured_accounts: list[str] = ()) -> list[DayResult]:
-    """Stage the window with one query per span of owner accounts, replace exactly those days, read the
-    per-day figures with one grouped query."""
+def load_window(
+    con, days, configured_accounts: list[str] = (), engine: Engine | None = None
+) -> list[DayResult]:
+    """Stage the window with one query per span of owner accounts on the engine (the warehouse itself by
+    default), replace exactly those days, read the per-day figures with one grouped query."""
     spans = account_spans(con, days, list(configured_accounts))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM usage.user_daily_requests LIMIT 0")
-    for span, accounts, _ in spans:
-        params = {"start": span[0], "end": span[-1], "owner_accounts": accounts}
-        con.execute(f"INSERT INTO {STAGE} BY NAME {USER_DAILY_REQUESTS_SQL}", params)
+    engine = engine or DuckDBEngine()
+    runs = [
+        engine.aggregate(
+            con, "user_daily_requests", {"start": s[0], "end": s[-1], "owner_accounts": a}, STAGE
+        )
+        for s, a, _ in spans
+    ]
+    ran = engine_metadata(functools.reduce(lambda a, b: a.merged(b), runs))
     rows = replace_days(con, "usage.user_daily_requests", STAGE, "usage_date", days)
     figures = window_figures(con, FIGURES_SQL, days)
     origin = {day: (accounts, source) for span, accounts, source in spans for day in span}
@@ -111,6 +121,7 @@ def load_window(con, days, configured_accounts: list[str] = ()) -> list[DayResul
             "active_users": dg.MetadataValue.int(f.get("users", 0)),
             "owner_accounts": ", ".join(accounts) or "unknown",
             "owner_accounts_from": accounts_from,
+            **ran,
         }
         if day == detail_day(days):
             tiers = con.execute(TIERS_SQL, [day]).fetchall()
@@ -138,15 +149,16 @@ def load_window(con, days, configured_accounts: list[str] = ()) -> list[DayResul
     code_version="2",
 )
 def user_daily_requests(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing
+    context: dg.AssetExecutionContext, warehouse: Warehouse, pricing: Pricing, engine: QueryEngine
 ) -> dg.MaterializeResult:
     """One row per user × operation × storage class × status class and day: requests, billable
     requests (not 5xx, not a 403 from anonymous or from outside the owner's accounts), errors, bytes
-    sent (egress) and received (uploads), bytes restored from archive."""
+    sent (egress) and received (uploads), bytes restored from archive. The aggregate runs on the
+    configured engine (``BUCKETLENS_ENGINE``); its metadata says which, with its job or query ids."""
     configured = pricing.owner_account_ids()
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
         con.execute(access_log.TABLE_DDL)  # stores without S3 server access logs (R2): no requests
         con.execute(cur.TABLE_DDL)  # stores without a cost export: the owner's accounts are unknown
-        results = load_window(con, window_days(context), configured)
+        results = load_window(con, window_days(context), configured, engine.usage_engine())
     return window_result(results)

@@ -18,7 +18,8 @@ from assets.window import (
     figures_by_day,
     load_in_warehouse,
 )
-from bucketlens.usage import USER_DAILY_STORAGE_SQL
+from bucketlens.engines.base import DuckDBEngine, Engine
+from resources.engine import QueryEngine, engine_metadata
 from resources.warehouse import Warehouse, replace_days
 
 ASSET = dg.AssetKey("user_daily_storage")
@@ -54,10 +55,12 @@ FROM usage.user_daily_storage WHERE usage_date = ? GROUP BY ALL ORDER BY b DESC 
 """
 
 
-def load_window(con, days) -> list[DayResult]:
-    """Stage the window's rows with one query, replace exactly those days, read the figures per day."""
+def load_window(con, days, engine: Engine | None = None) -> list[DayResult]:
+    """Stage the window's rows with one query on the engine (the warehouse itself by default), replace
+    exactly those days, read the figures per day."""
     window = {"start": days[0], "end": days[-1]}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS {USER_DAILY_STORAGE_SQL}", window)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM usage.user_daily_storage LIMIT 0")
+    ran = engine_metadata((engine or DuckDBEngine()).aggregate(con, "user_daily_storage", window, STAGE))
     rows = replace_days(con, "usage.user_daily_storage", STAGE, "usage_date", days)
     figures = figures_by_day(con, FIGURES_SQL, window, days)
     results = []
@@ -70,6 +73,7 @@ def load_window(con, days) -> list[DayResult]:
             "stored_bytes": dg.MetadataValue.int(stored),
             "bytes_added": dg.MetadataValue.int(int(f.get("added") or 0)),
             "duplicate_bytes": dg.MetadataValue.int(int(f.get("duplicate") or 0)),
+            **ran,
         }
         if day == detail_day(days):
             top = con.execute(TOP_USERS_SQL, [day]).fetchall()
@@ -94,7 +98,10 @@ def load_window(con, days) -> list[DayResult]:
     ),
     deps=("inventory_objects",),
 )
-def user_daily_storage(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def user_daily_storage(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, engine: QueryEngine
+) -> dg.MaterializeResult:
     """One row per user × storage class and day: object versions, bytes, byte-hours (the unit S3 bills
-    storage in), bytes added since the previous scan, duplicate bytes, noncurrent bytes."""
-    return load_in_warehouse(context, warehouse, load_window, ddl=TABLE_DDL)
+    storage in), bytes added since the previous scan, duplicate bytes, noncurrent bytes. The aggregate
+    runs on the configured engine (``BUCKETLENS_ENGINE``); its metadata says which, with its job ids."""
+    return load_in_warehouse(context, warehouse, load_window, engine.usage_engine(), ddl=TABLE_DDL)

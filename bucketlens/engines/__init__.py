@@ -1,1 +1,1 @@
-"""Where the set-based SQL runs: DuckDB on one machine (default) or Athena over the Glue catalog."""
+"""Where the heavy steps run: DuckDB on one machine (default), Spark, or Athena over the Glue catalog."""

@@ -1,14 +1,9 @@
-"""The Athena engine: the catalog's DuckDB SQL transpiled by sqlglot and run through dagster-aws.
+"""The Athena engine: the catalog's DuckDB SQL transpiled by sqlglot (``bucketlens.engines.dialects``)
+and run through dagster-aws's Athena client.
 
-Why transpile rather than keep two copies: one copy cannot drift. sqlglot turns DuckDB into
-Athena's (Trino) dialect; what it leaves as DuckDB-only are rewritten on its syntax tree:
-``GROUP BY ALL`` becomes the explicit non-aggregate columns, ``HUGEINT`` (``INT128``) becomes
-``DECIMAL(38, 0)``, ``regexp_full_match`` becomes an anchored ``REGEXP_LIKE``, ``any_value(x)
-IGNORE NULLS`` loses the clause Trino rejects, ``hash(a, b, …)`` becomes Trino's ``xxhash64`` of the
-values' text, a CTE's ``[NOT] MATERIALIZED`` hint (Trino has none) is dropped, and each ``$name``
-parameter becomes ``?``, bound in the order of its occurrences through Athena's ``ExecutionParameters``
-(values are never formatted into SQL). ``raw.<table>`` stays as written: the
-Glue catalog database named ``raw`` holds the contract's tables (inventory and access logs).
+Each ``$name`` parameter becomes ``?``, bound in the order of its occurrences through Athena's
+``ExecutionParameters`` (values are never formatted into SQL). ``raw.<table>`` stays as written: the
+Glue catalog database named ``raw`` holds the contract's tables (docs/engines.md gives their DDL).
 """
 
 from __future__ import annotations
@@ -20,63 +15,20 @@ from datetime import date
 import sqlglot
 from sqlglot import exp
 
-
-def _is_aggregate(node: exp.Expression) -> bool:
-    return any(isinstance(n, exp.AggFunc) for n in node.walk()) and not any(
-        isinstance(n, exp.Window) for n in node.walk()
-    )
-
-
-def _expand_group_by_all(select: exp.Select) -> None:
-    group = select.args.get("group")
-    if group is None or not group.args.get("all"):
-        return
-    keys = [
-        p.unalias() if isinstance(p, exp.Alias) else p
-        for p in select.expressions
-        if not _is_aggregate(p) and any(True for _ in p.find_all(exp.Column))  # constants group nothing
-    ]
-    select.set("group", exp.Group(expressions=[k.copy() for k in keys]))
+from bucketlens.engines.base import EngineRun, stage_rows
+from bucketlens.engines.dialects import expand_group_by_all, transpile_to
+from bucketlens.engines.sql_catalog import catalog
 
 
 def transpile(duckdb_sql: str) -> str:
-    """DuckDB SQL → Athena SQL (see the module docstring for what is rewritten)."""
-    tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
-    for select in tree.find_all(exp.Select):
-        _expand_group_by_all(select)
-    for dtype in tree.find_all(exp.DataType):
-        if dtype.this == exp.DataType.Type.INT128:
-            dtype.replace(exp.DataType.build("DECIMAL(38, 0)"))
-    for node in list(tree.find_all(exp.RegexpFullMatch)):
-        # DuckDB's regexp_full_match has no Trino name: an anchored regexp_like is the same test
-        pattern = exp.Literal.string(f"^(?:{node.expression.this})$")
-        node.replace(exp.func("REGEXP_LIKE", node.this.copy(), pattern, dialect="athena"))
-    for ignore in list(tree.find_all(exp.IgnoreNulls)):
-        # any_value skips NULLs in DuckDB; Trino's arbitrary does too, and rejects the clause
-        if isinstance(ignore.this, exp.AnyValue):
-            ignore.replace(ignore.this.copy())
-    for node in list(tree.find_all(exp.Anonymous)):
-        if node.name.lower() == "hash":
-            # used only to find keys that may be equal (then compared exactly): any hash will do
-            parts = [exp.cast(a.copy(), "VARCHAR") for a in node.expressions]
-            text = exp.Anonymous(this="concat_ws", expressions=[exp.Literal.string("|"), *parts])
-            node.replace(
-                exp.Anonymous(
-                    this="xxhash64", expressions=[exp.Anonymous(this="to_utf8", expressions=[text])]
-                )
-            )
-    for cte in tree.find_all(exp.CTE):
-        cte.set("materialized", None)
-    for param in list(tree.find_all(exp.Parameter, exp.Placeholder)):
-        param.replace(exp.Placeholder())
-    return tree.sql(dialect="athena")
+    """DuckDB SQL → Athena SQL (see ``bucketlens.engines.dialects`` for what is rewritten)."""
+    return transpile_to("athena", duckdb_sql)
 
 
 def _named(duckdb_sql: str) -> str:
     """The query in Athena's dialect with its parameters still named (``:start``), to learn their order."""
     tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
-    for select in tree.find_all(exp.Select):
-        _expand_group_by_all(select)
+    expand_group_by_all(tree)
     for param in list(tree.find_all(exp.Parameter)):
         param.replace(exp.Placeholder(this=param.name))
     return tree.sql(dialect="athena")
@@ -107,6 +59,14 @@ def athena_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def console_link(region: str, execution_id: str) -> str:
+    """The query's page in the Athena console (its text, statistics and result)."""
+    return (
+        f"https://{region}.console.aws.amazon.com/athena/home?region={region}"
+        f"#/query-editor/history/{execution_id}"
+    )
+
+
 class AthenaQueryFailed(RuntimeError):
     """Athena finished the query in a state other than SUCCEEDED, or never finished."""
 
@@ -124,8 +84,28 @@ class AthenaEngine:
     polling_interval: float = 1.0
     max_polls: int = 600
 
+    name = "athena"
+
     def run(self, duckdb_sql: str, params: dict[str, object]) -> list[dict[str, str | None]]:
         """Transpile, submit with each ``$name`` bound from ``params``, wait, return rows as dicts of strings."""
+        execution_id = self._execute(duckdb_sql, params)
+        return self._rows(execution_id)[1]
+
+    def aggregate(self, con, query: str, params: dict[str, object], stage: str) -> EngineRun:
+        """The catalog query on Athena; its rows (text, as Athena returns them) cast into ``stage``."""
+        import pyarrow as pa
+
+        execution_id = self._execute(catalog()[query], params)
+        names, rows = self._rows(execution_id)
+        table = pa.Table.from_pylist(rows, schema=pa.schema([(n, pa.string()) for n in names]))
+        stage_rows(con, table, stage)
+        return EngineRun(self.name, [execution_id], console_link(self._region(), execution_id))
+
+    def _region(self) -> str:
+        meta = getattr(self.client, "meta", None)
+        return getattr(meta, "region_name", None) or "us-east-1"
+
+    def _execute(self, duckdb_sql: str, params: dict[str, object]) -> str:
         sql = transpile(duckdb_sql)
         request = {
             "QueryString": sql,
@@ -138,7 +118,7 @@ class AthenaEngine:
             request["ExecutionParameters"] = [athena_literal(params[name]) for name in names]
         execution_id = self.client.start_query_execution(**request)["QueryExecutionId"]
         self._wait(execution_id)
-        return self._rows(execution_id)
+        return execution_id
 
     def _wait(self, execution_id: str) -> None:
         for _ in range(self.max_polls):
@@ -152,7 +132,7 @@ class AthenaEngine:
             time.sleep(self.polling_interval)
         raise AthenaQueryFailed(f"{execution_id}: still running after {self.max_polls} polls")
 
-    def _rows(self, execution_id: str) -> list[dict[str, str | None]]:
+    def _rows(self, execution_id: str) -> tuple[list[str], list[dict[str, str | None]]]:
         rows: list[dict[str, str | None]] = []
         names: list[str] | None = None
         for page in self.client.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id):
@@ -163,4 +143,4 @@ class AthenaEngine:
             else:
                 data = result["Rows"]
             rows += [dict(zip(names, [v.get("VarCharValue") for v in r["Data"]], strict=True)) for r in data]
-        return rows
+        return names or [], rows

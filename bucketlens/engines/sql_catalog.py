@@ -1,4 +1,4 @@
-"""Every query the Athena engine runs, by name, in DuckDB's dialect: the usage layer's own SQL.
+"""Every query the engines run, by name, in DuckDB's dialect: the usage layer's own SQL.
 
 Why a catalog: the scale-out path must run *the same* SQL as the warehouse, so it is taken from
 ``bucketlens.usage`` (never copied), and every entry is transpiled and checked by tests. Entries read the

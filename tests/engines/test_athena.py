@@ -55,8 +55,8 @@ def test_catalog_holds_the_assets_queries():
             6,  # the window twice (requests, inventory), the owner's accounts twice (billable 403s)
             ["ARBITRARY(storage_class) AS storage_class", "GROUP BY snapshot_date, bucket, key",
              "REGEXP_LIKE(UPPER(TRIM(r.operation)), '^(?:REST\\.DELETE\\..*)$')",
-             "GROUP BY r.usage_date, r.user_id, r.operation"],
-            ["GROUP BY ALL", "REGEXP_FULL_MATCH", "IGNORE NULLS", "GROUP BY CAST(?", "$day"],
+             "GROUP BY r.usage_date, r.user_id, r.operation", "CARDINALITY(CAST(? AS ARRAY(VARCHAR))) > 0"],
+            ["GROUP BY ALL", "REGEXP_FULL_MATCH", "IGNORE NULLS", "GROUP BY CAST(?", "$day", "LENGTH(CAST(?"],
         ),
         (
             "access_log_day_summary",
@@ -151,7 +151,15 @@ def test_engine_is_chosen_by_configuration(tmp_path):
         "raw",
         "s3://b/p/",
     )
-    with pytest.raises(SettingsError, match="BUCKETLENS_ENGINE: Input should be 'duckdb' or 'athena'"):
-        engine(BUCKETLENS_ENGINE="spark")
+    spark = engine(BUCKETLENS_ENGINE="spark", BUCKETLENS_SPARK_REMOTE="sc://127.0.0.1:15002")
+    assert (spark.engine, spark.spark_remote, spark.spark_lake) == (
+        "spark",
+        "sc://127.0.0.1:15002",
+        str(tmp_path / "lake"),
+    )
+    with pytest.raises(
+        SettingsError, match="BUCKETLENS_ENGINE: Input should be 'duckdb', 'spark' or 'athena'"
+    ):
+        engine(BUCKETLENS_ENGINE="presto")
     with pytest.raises(ValueError, match="not 'athena'"):
         QueryEngine().athena_engine()
