@@ -85,3 +85,15 @@ def tiny_source(tmp_path_factory) -> TinySource:
     root = tmp_path_factory.mktemp("tiny-source")
     summary = generate(root, TINY_START, TINY_DAYS, TINY_USERS, seed=11)
     return TinySource(root, TINY_START, TINY_DAYS, TINY_USERS, summary)
+
+
+@pytest.fixture(scope="session")
+def tiny_s3_source(tmp_path_factory) -> TinySource:
+    """The tiny source of a bucket without a CDN in front: the same S3 files as ``tiny_source`` (CloudFront
+    data comes from its own random stream), no CloudFront logs, metrics or line items. The report pages
+    are compared with the frozen pre-CDN reference pages on it."""
+    from synthetic import generate
+
+    root = tmp_path_factory.mktemp("tiny-s3-source")
+    summary = generate(root, TINY_START, TINY_DAYS, TINY_USERS, seed=11, cdn_log_format=None)
+    return TinySource(root, TINY_START, TINY_DAYS, TINY_USERS, summary)

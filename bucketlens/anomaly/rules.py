@@ -289,7 +289,7 @@ class CdnHitRate(RulesModel):
 
 
 # The runbooks' CDN lines (avatar system guide): hit rate < 90 % warning, error rate > 5 %, > 100 GB a day
-DEFAULT_CDN_HIT_RATE = CdnHitRate(below=0.90, min_requests=1000, severity="warning")
+DEFAULT_CDN_HIT_RATE = CdnHitRate(below=0.90, min_requests=500, severity="warning")
 DEFAULT_CDN_ERROR_RATE = FractionLevels(critical=0.05)
 DEFAULT_CDN_BANDWIDTH = SizeLevels(warning=100 * 1024**3)
 

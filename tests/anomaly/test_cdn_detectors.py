@@ -59,7 +59,7 @@ def test_cdn_hit_rate_error_rate_and_bandwidth_lines(con, rules):
             *week,
             (DAY, "EDROP", 5000, GIB, 0.01, 0.6),  # the drop: 60 % after a 95 % week
             (DAY, "EOK", 5000, GIB, 0.01, 0.90),  # exactly at the line: not below it
-            (DAY, "EFEW", 999, GIB, 0.0, 0.10),  # too few requests to judge
+            (DAY, "EFEW", 499, GIB, 0.0, 0.10),  # too few requests to judge (the line is 500)
             (DAY, "EERR", 5000, GIB, 0.0501, 0.95),  # 5.01 % errors: critical
             (DAY, "EBIG", 5000, 100 * GIB + 1, 0.05, 0.95),  # one byte over 100 GB; 5 % errors is not over
         ],

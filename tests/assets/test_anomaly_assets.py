@@ -15,7 +15,7 @@ from assets.anomaly import ANOMALY_ASSETS
 from assets.cost import COST_ASSETS
 from assets.raw import RAW_ASSETS
 from assets.usage import USAGE_ASSETS
-from bucketlens.anomaly.evaluation import labels_without_alert, load_labels
+from bucketlens.anomaly.evaluation import alert_subject, labels_without_alert, load_labels
 from bucketlens.settings import Settings
 from pipelines.runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG
 from resources import build_resources
@@ -76,7 +76,17 @@ def test_each_flag_leads_to_its_evidence_rows(month):
             "usage.user_daily_storage",
             "cost.user_quota_use",
             "cost.user_daily_cost",
+            "usage.user_daily_cdn",
         }, (pattern, table)
+        if table == "usage.user_daily_cdn":  # hotlinking: the day's CDN rows of the user hold its figures
+            found = query(
+                home,
+                "SELECT sum(requests), max(user_referer_hosts) FROM usage.user_daily_cdn "
+                "WHERE usage_date = ? AND user_id = ?",
+                [day, user],
+            )[0]
+            assert found == (ev["requests"], ev["distinct_referer_hosts"]) and found[0] > 0, (pattern, user)
+            checked += 1
         if table == "raw.access_log_requests" and "request_ids" in ev:
             ids = ev["request_ids"]
             found = query(
@@ -159,7 +169,7 @@ def test_every_injected_anomaly_alerts_and_quiet_days_stay_quiet(month, tiny_sou
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert labels_without_alert(con, labels) == []
     for lab in labels:  # the same, spelled out: the rule named after the pattern, on the visible day
-        subject = "S3 bill" if lab["pattern"] == "cost_spike" else f"user {lab['user_id']}"
+        subject = alert_subject(lab)
         assert any(r == lab["pattern"] and s == subject and d == lab["visible"] for r, s, d, _ in firing), lab
     first_label = min(lab["visible"] for lab in labels)
     loud_before = [f for f in firing if f[2] < first_label and f[3] != "info"]

@@ -31,11 +31,12 @@ def report_resources(home):
 
 
 @pytest.fixture(scope="package")
-def reported(tiny_source, tmp_path_factory):
-    """The tiny source's 10 days, raw to reports, in one range run (as a backfill does)."""
+def reported(tiny_s3_source, tmp_path_factory):
+    """The tiny S3-only source's 10 days, raw to reports, in one range run (as a backfill does)."""
     home = tmp_path_factory.mktemp("reports-home")
-    days = [tiny_source.start + timedelta(days=i) for i in range(tiny_source.days)]
-    with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
+    source = tiny_s3_source
+    days = [source.start + timedelta(days=i) for i in range(source.days)]
+    with bucketlens_env(home, source.root, source.users_db):
         defs = dg.Definitions(
             assets=[*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS, *REPORT_ASSETS],
             resources=report_resources(home),

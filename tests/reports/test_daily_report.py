@@ -85,13 +85,13 @@ def test_the_page_is_self_contained_with_valid_charts(reported):
     assert check_passed(result, "report_written")
 
 
-def test_a_rerun_replaces_the_page(reported, tiny_source):
+def test_a_rerun_replaces_the_page(reported, tiny_s3_source):
     home, days, _ = reported
     day = days[4]
     folder = home / "reports" / "daily_report"
     before = sorted(p.name for p in folder.iterdir())
     old = (folder / f"{day}.html").stat().st_mtime_ns
-    with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
+    with bucketlens_env(home, tiny_s3_source.root, tiny_s3_source.users_db):
         result = dg.materialize(
             [a for a in REPORT_ASSETS if a.key.to_user_string() == "daily_report"],
             partition_key=day.isoformat(),

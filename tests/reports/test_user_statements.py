@@ -51,7 +51,7 @@ def test_statements_add_up_to_the_billed_total_to_the_cent(reported):
     assert check_passed(result, "statements_reconcile_to_bill")
 
 
-def test_every_user_has_one_statement_with_their_usage(reported, tiny_source):
+def test_every_user_has_one_statement_with_their_usage(reported, tiny_s3_source):
     home, days, _ = reported
     day = days[-1]
     _, rows, document = _month(home, day)
@@ -78,12 +78,12 @@ def test_every_user_has_one_statement_with_their_usage(reported, tiny_source):
     assert row["as_of"] == day.isoformat()
 
 
-def test_a_rerun_replaces_the_months_files(reported, tiny_source):
+def test_a_rerun_replaces_the_months_files(reported, tiny_s3_source):
     home, days, _ = reported
     day = days[-1]
     folder, rows, _ = _month(home, day)
     before = sorted(p.name for p in folder.iterdir())
-    with bucketlens_env(home, tiny_source.root, tiny_source.users_db):
+    with bucketlens_env(home, tiny_s3_source.root, tiny_s3_source.users_db):
         result = dg.materialize(
             [a for a in REPORT_ASSETS if a.key.to_user_string() == "user_statements"],
             partition_key=day.isoformat(),

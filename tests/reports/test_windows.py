@@ -157,7 +157,7 @@ def _posts_due(runs, run_home) -> dict[str, dict]:
     }
 
 
-def test_a_range_run_writes_the_files_and_figures_of_daily_runs(reported, tiny_source, tmp_path):
+def test_a_range_run_writes_the_files_and_figures_of_daily_runs(reported, tiny_s3_source, tmp_path):
     """The assets end to end: a 3-day range run against three daily runs, each on its own copy of the
     warehouse — every file under reports/ byte for byte, every day's figures, the Sunday's Slack post."""
     home, days, _ = reported
@@ -167,7 +167,7 @@ def test_a_range_run_writes_the_files_and_figures_of_daily_runs(reported, tiny_s
         run_home = tmp_path / how
         run_home.mkdir()
         shutil.copyfile(home / "warehouse.duckdb", run_home / "warehouse.duckdb")
-        runs = _run(run_home, tiny_source, window, as_range=how == "range")
+        runs = _run(run_home, tiny_s3_source, window, as_range=how == "range")
         assert all(r.success for r in runs)
         assert all(e.passed for r in runs for e in r.get_asset_check_evaluations())
         reports = run_home / "reports"
