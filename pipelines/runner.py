@@ -8,7 +8,7 @@ asset reports its figures per day (``per_day`` metadata), from which the progres
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -77,9 +77,11 @@ def run_range(
     days: list[date],
     job_name: str = DAILY_JOB,
     on_event: Callable[[dg.EventLogEntry], None] | None = None,
+    selection: Sequence[dg.AssetKey] | None = None,
 ) -> list[DayOutcome]:
     """One run materializing ``days`` (consecutive); one outcome per day. ``on_event`` sees each of
-    the run's events as the instance stores it (a progress bar follows the steps with it)."""
+    the run's events as the instance stores it (a progress bar follows the steps with it);
+    ``selection``, if given, is the subset of the job's assets the run materializes."""
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
     if on_event is not None:
@@ -95,6 +97,7 @@ def run_range(
             "bucketlens/launched_by": "cli",
         },
         run_config=QUIET_CONSOLE,
+        asset_selection=selection,
     )
     seconds = (time.perf_counter() - started) / len(days)
     outcomes = {d: DayOutcome(d, result.success, seconds, result.run_id) for d in days}
@@ -172,17 +175,18 @@ def run_days(
     job_name: str = DAILY_JOB,
     chunk_days: int = DEFAULT_CHUNK_DAYS,
     bars: bool = False,
+    selection: Sequence[dg.AssetKey] | None = None,
 ) -> list[DayOutcome]:
     """Run ``days`` in chunks of ``chunk_days`` consecutive days, reporting each day as its chunk
     finishes, and the errors of a failed chunk once; with ``bars``, a progress bar per run (on a
-    terminal: see ``pipelines.progress``)."""
+    terminal: see ``pipelines.progress``). ``selection``: only these assets of the job."""
     outcomes: list[DayOutcome] = []
     runs = chunks(days, chunk_days)
-    steps = len(defs.resolve_job_def(job_name).graph.node_dict)  # one step per asset
+    steps = len(selection) if selection else len(defs.resolve_job_def(job_name).graph.node_dict)
     run_bars = RunBars(len(runs), steps) if bars else None
     for index, chunk in enumerate(runs, 1):
         with run_bars.run(index, chunk) if run_bars else nullcontext() as on_event:
-            results = run_range(defs, instance, chunk, job_name, on_event)
+            results = run_range(defs, instance, chunk, job_name, on_event, selection)
         for outcome in results:
             outcomes.append(outcome)
             report(len(outcomes), len(days), outcome)
