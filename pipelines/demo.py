@@ -103,6 +103,7 @@ def _warehouse_figures(settings: Settings, last: date) -> dict:
                 "sum(amount_usd) FILTER (WHERE user_id = '_shared') FROM cost.user_daily_cost"
             ),
             "billed": one("SELECT sum(unblended_cost) FROM raw.cost_line_items")[0],
+            "cdn": _cdn_figures(con),
             "top": con.execute(
                 "SELECT user_id, sum(amount_usd) AS usd FROM cost.user_daily_cost WHERE user_id <> '_shared' "
                 "GROUP BY ALL ORDER BY usd DESC LIMIT 3"
@@ -115,6 +116,39 @@ def _warehouse_figures(settings: Settings, last: date) -> dict:
     finally:
         con.close()
     return figures
+
+
+CDN_SQL = """
+SELECT (SELECT count(*) FROM raw.cdn_requests),
+       (SELECT count(*) FILTER (WHERE edge_result_type IN ('Hit', 'RefreshHit'))
+               / nullif(count(*) FILTER (WHERE edge_result_type IN ('Hit', 'RefreshHit', 'Miss')), 0)
+        FROM raw.cdn_requests),
+       (SELECT sum(bytes_sent) FROM raw.cdn_requests),
+       (SELECT sum(amount_usd) FROM cost.user_daily_cost WHERE category = 'cdn' AND NOT is_estimate),
+       (SELECT sum(unblended_cost) FROM raw.cost_line_items WHERE product_code = 'AmazonCloudFront')
+"""
+
+
+def _cdn_figures(con) -> tuple | None:
+    """CloudFront's part of the month (requests, hit ratio, bytes, attributed and billed cost); None when
+    the source has no CloudFront logs."""
+    listed = con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()
+    tables = {t for (t,) in listed}
+    if "raw.cdn_requests" not in tables:
+        return None
+    figures = con.execute(CDN_SQL).fetchall()[0]
+    return figures if figures[0] else None
+
+
+def _cdn_line(cdn: tuple | None) -> list[str]:
+    if cdn is None:
+        return ["  CDN              no CloudFront logs under cloudfront/"]
+    requests, hit_ratio, sent, attributed, billed = cdn
+    return [
+        f"  CDN              {requests:,} CloudFront requests, hit ratio {100 * float(hit_ratio or 0):.1f} %, "
+        f"{(sent or 0) / 2**30:,.1f} GiB to viewers; ${float(attributed or 0):,.2f} split per user "
+        f"(CloudFront in the CUR ${float(billed or 0):,.2f})"
+    ]
 
 
 def _summary(
@@ -141,6 +175,7 @@ def _summary(
         f"(CUR total ${float(f['billed'] or 0):,.2f})",
         f"  cost (estimated) ${float(estimated or 0):,.2f} over {estimated_days} day(s) the cost export does not cover yet",
         f"  shared (no user) ${float(shared or 0):,.2f}; top users by cost: {top}",
+        *_cdn_line(f["cdn"]),
         "  plans            "
         + "; ".join(
             f"{p}: {u:,} users, cost ${float(c):,.2f}, revenue ${float(r):,.2f}, margin ${float(m):,.2f}"
@@ -151,7 +186,7 @@ def _summary(
         *extra,
         "Where to look:",
         f"  warehouse  {settings.warehouse_path}  (duckdb; schemas raw, usage, cost, anomaly, alerts)",
-        f"  source     {source}  (AWS's own layout: inventory/, access-logs/, cloudwatch/, cur/)",
+        f"  source     {source}  (AWS's own layout: inventory/, access-logs/, cloudfront/, cloudwatch/, cur/)",
         "  Dagster UI: .venv/bin/bucketlens ui   then open http://127.0.0.1:3000 (runs, lineage, checks)",
     ]
     return "\n".join(lines)
