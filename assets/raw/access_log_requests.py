@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.raw.guards import source_failures
+from assets.raw.guards import quarantine_sample, source_failures
 from assets.raw.log_ledger import ensure_ledger, ledger_objects_for_days, parsed_now, stage_new_objects
 from assets.raw.log_objects import delivery_days, log_objects_for_days, no_log_objects
 from assets.window import (
@@ -65,10 +65,6 @@ WHERE source = 'access_log_requests' AND partition_date BETWEEN $start AND $end 
 BY_OPERATION_SQL = """
 SELECT operation, count(*), count(*) FILTER (WHERE http_status >= 400), sum(bytes_sent)
 FROM raw.access_log_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC LIMIT 12
-"""
-SAMPLES_SQL = """
-SELECT file, line_number, reason FROM raw.quarantine WHERE source = 'access_log_requests'
-AND partition_date = ? ORDER BY file, line_number LIMIT 5
 """
 
 
@@ -196,10 +192,7 @@ def detail(con, day) -> dict:
             [(o, f"{n:,}", f"{e:,}", f"{b or 0:,}") for o, n, e, b in by_operation],
         )
     }
-    samples = con.execute(SAMPLES_SQL, [day]).fetchall()
-    if samples:
-        tables["quarantine_sample"] = markdown_table(["file", "line", "reason"], samples)
-    return tables
+    return {**tables, **quarantine_sample(con, "access_log_requests", day)}
 
 
 @daily_asset(

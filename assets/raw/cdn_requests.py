@@ -11,7 +11,7 @@ gives exactly the same rows as one run over everything, never duplicates. A sour
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.raw.guards import source_failures
+from assets.raw.guards import quarantine_sample, source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
 from bucketlens.formats import cloudfront as fmt
 from bucketlens.formats.cloudfront_files import files_for_days, own_day
@@ -43,10 +43,6 @@ WHERE source = 'cloudfront' AND partition_date BETWEEN ? AND ? GROUP BY ALL
 BY_REGION_SQL = """
 SELECT edge_region, count(*), sum(bytes_sent), count(*) FILTER (WHERE edge_result_type IN ('Hit', 'RefreshHit'))
 FROM raw.cdn_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC
-"""
-SAMPLES_SQL = """
-SELECT file, line_number, reason FROM raw.quarantine WHERE source = 'cloudfront' AND partition_date = ?
-ORDER BY file, line_number LIMIT 5
 """
 
 
@@ -144,10 +140,7 @@ def detail(con, day) -> dict:
             [(r, f"{n:,}", f"{b or 0:,}", f"{h / n:.1%}") for r, n, b, h in rows],
         )
     }
-    samples = con.execute(SAMPLES_SQL, [day]).fetchall()
-    if samples:
-        tables["quarantine_sample"] = markdown_table(["file", "line", "reason"], samples)
-    return tables
+    return {**tables, **quarantine_sample(con, "cloudfront", day)}
 
 
 @daily_asset(

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.metadata import markdown_table
 from bucketlens.formats.errors import SourceFormatError
 
 
@@ -43,3 +44,16 @@ def days_text(days: list[date]) -> str:
     """``2026-10-03`` or ``2026-10-03, 2026-10-05 (2 days)`` for a message."""
     shown = ", ".join(str(d) for d in days[:5]) + (", ..." if len(days) > 5 else "")
     return shown if len(days) == 1 else f"{shown} ({len(days)} days)"
+
+
+QUARANTINE_SAMPLE_SQL = """
+SELECT file, line_number, reason FROM raw.quarantine WHERE source = ? AND partition_date = ?
+ORDER BY file, line_number LIMIT 5
+"""
+
+
+def quarantine_sample(con, source: str, day) -> dict:
+    """The first quarantined lines of a source's day as a metadata table (empty when none): an operator
+    sees file, line and reason without querying the warehouse."""
+    samples = con.execute(QUARANTINE_SAMPLE_SQL, [source, day]).fetchall()
+    return {"quarantine_sample": markdown_table(["file", "line", "reason"], samples)} if samples else {}

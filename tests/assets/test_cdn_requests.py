@@ -134,3 +134,27 @@ def test_generated_cloudfront_logs_and_metrics_load(tiny_source, tmp_path):
     ]
     assert next(r for r in cw if r[0] == "Requests")[3] == requests  # CloudWatch counts what the logs hold
     assert quarantined == 0
+
+
+def test_the_quarantine_sample_names_file_line_and_reason_of_its_own_source():
+    import duckdb
+
+    from assets.raw.guards import quarantine_sample
+    from bucketlens.formats.access_log_schema import QUARANTINE_DDL
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute(QUARANTINE_DDL)
+    day = date(2026, 11, 4)
+    con.executemany(
+        "INSERT INTO raw.quarantine VALUES (?, ?, ?, ?, 'x', ?, now())",
+        [
+            ("cloudfront", day, "cloudfront/E1.2026-11-04-10.a.gz", 7, "12 fields, 33 expected"),
+            ("access_log_requests", day, "access-logs/2026-11-04-10-00-00-A", 3, "unparsable"),
+            ("cloudfront", day + timedelta(days=1), "cloudfront/E1.2026-11-05-00.b.gz", 1, "bad date"),
+        ],
+    )
+    table = quarantine_sample(con, "cloudfront", day)["quarantine_sample"].md_str
+    assert "cloudfront/E1.2026-11-04-10.a.gz | 7 | 12 fields, 33 expected" in table
+    assert "access-logs" not in table and "bad date" not in table
+    assert quarantine_sample(con, "cloudfront", day - timedelta(days=1)) == {}
