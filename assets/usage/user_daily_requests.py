@@ -42,8 +42,11 @@ CREATE TABLE IF NOT EXISTS usage.user_daily_requests (
     error_count BIGINT,
     bytes_sent BIGINT,
     bytes_received BIGINT,
-    restored_bytes BIGINT
+    restored_bytes BIGINT,
+    cdn_origin_bytes BIGINT
 )"""
+# Warehouses created before the CDN (issue 20) get the column (NULL on their old rows: no CloudFront).
+ADD_COLUMNS = "ALTER TABLE usage.user_daily_requests ADD COLUMN IF NOT EXISTS cdn_origin_bytes BIGINT"
 
 STAGE = "stage_user_daily_requests"
 # The bucket owner's accounts when BUCKETLENS_ACCOUNT_IDS does not name them: the usage accounts of the
@@ -158,6 +161,7 @@ def user_daily_requests(
     configured = pricing.owner_account_ids()
     with warehouse.connect() as con:
         con.execute(TABLE_DDL)
+        con.execute(ADD_COLUMNS)
         con.execute(access_log.TABLE_DDL)  # stores without S3 server access logs (R2): no requests
         con.execute(cur.TABLE_DDL)  # stores without a cost export: the owner's accounts are unknown
         results = load_window(con, window_days(context), configured, engine.usage_engine())

@@ -95,7 +95,8 @@ WITH s AS (
     FROM (SELECT DISTINCT operation FROM {requests} WHERE usage_date BETWEEN $start AND $end)
 ), r AS (
     SELECT q.usage_date, q.user_id, {request_class} AS sc, o.tier, o.is_delete,
-           q.request_count, q.error_count, q.billable_count, q.bytes_sent, q.bytes_received, q.restored_bytes
+           q.request_count, q.error_count, q.billable_count, q.bytes_sent, q.bytes_received, q.restored_bytes,
+           coalesce(q.cdn_origin_bytes, 0) AS cdn_origin_bytes
     FROM {requests} q JOIN operations o ON o.operation IS NOT DISTINCT FROM q.operation
     WHERE q.usage_date BETWEEN $start AND $end
 ), measures(usage_date, driver, sc, user_id, w) AS (
@@ -115,7 +116,7 @@ WITH s AS (
     UNION ALL
     SELECT usage_date, 'early_delete', sc, user_id, request_count - coalesce(error_count, 0) FROM r WHERE is_delete
     UNION ALL
-    SELECT usage_date, 'transfer_out_bytes', sc, user_id, bytes_sent FROM r
+    SELECT usage_date, 'transfer_out_bytes', sc, user_id, bytes_sent - cdn_origin_bytes FROM r  -- not CloudFront's
     UNION ALL
     SELECT usage_date, 'transfer_in_bytes', sc, user_id, bytes_received FROM r{cdn_measures}
 ), per_class AS (

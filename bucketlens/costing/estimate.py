@@ -80,9 +80,10 @@ WITH s AS (
            CASE regexp_extract(upper(operation), '^S3\\.TRANSITION_?([A-Z]*)\\.', 1)
                WHEN 'SIA' THEN 'STANDARD_IA' WHEN 'ZIA' THEN 'ONEZONE_IA' WHEN 'INT' THEN 'INTELLIGENT_TIERING'
                WHEN 'GIR' THEN 'GLACIER_IR' WHEN 'GDA' THEN 'DEEP_ARCHIVE' ELSE 'GLACIER' END AS transition_to,
-           billable_count, bytes_sent, restored_bytes
+           billable_count, bytes_sent, restored_bytes, cdn_origin_bytes
     FROM (SELECT usage_date, operation, storage_class, sum(billable_count) AS billable_count,
-                 sum(bytes_sent) AS bytes_sent, sum(restored_bytes) AS restored_bytes
+                 sum(bytes_sent) AS bytes_sent, sum(restored_bytes) AS restored_bytes,
+                 sum(coalesce(cdn_origin_bytes, 0)) AS cdn_origin_bytes
           FROM {requests} WHERE list_contains(CAST($days AS DATE[]), usage_date) GROUP BY ALL)
 ), quantities(usage_date, kind, sc, amount, per_gib, per_hour) AS (
     SELECT usage_date, 'storage', sc, byte_hours, true, true FROM s
@@ -93,7 +94,7 @@ WITH s AS (
                      billable_count, false, false FROM r
     UNION ALL SELECT usage_date, 'retrieval_get', sc, bytes_sent, true, false FROM r WHERE tier = 'tier2'
     UNION ALL SELECT usage_date, 'retrieval_restore', sc, restored_bytes, true, false FROM r
-    UNION ALL SELECT usage_date, 'transfer_out', '*', bytes_sent, true, false FROM r
+    UNION ALL SELECT usage_date, 'transfer_out', '*', bytes_sent - cdn_origin_bytes, true, false FROM r  -- not CloudFront's
 ), summed AS (
     SELECT usage_date, kind, sc, CAST(sum(CAST(amount AS HUGEINT)) AS DOUBLE) AS amount,
            bool_or(per_gib) AS per_gib, bool_or(per_hour) AS per_hour

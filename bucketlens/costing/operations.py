@@ -125,6 +125,21 @@ def billable(
     return not (owner_accounts and account is not None and account not in owner_accounts)
 
 
+# S3 -> CloudFront origin fetches: S3's access log shows CloudFront's user agent on them (and, under origin
+# access control, CloudFront's service principal as the requester). S3 bills their bytes as
+# CloudFront-Out-Bytes (free from an AWS origin), not as egress to the internet.
+CLOUDFRONT_USER_AGENT = "Amazon CloudFront"
+CLOUDFRONT_PRINCIPAL = "svc:cloudfront.amazonaws.com"
+
+
+def cdn_origin_sql(user_agent_col: str, requester_col: str) -> str:
+    """DuckDB boolean expression: is this access-log request CloudFront fetching from its S3 origin?"""
+    return (
+        f"(coalesce(trim({user_agent_col}), '') = '{CLOUDFRONT_USER_AGENT}' "
+        f"OR coalesce(trim({requester_col}), '') = '{CLOUDFRONT_PRINCIPAL}')"
+    )
+
+
 def billable_sql(status_col: str, requester_col: str, owner_accounts_sql: str = "[]::VARCHAR[]") -> str:
     """DuckDB boolean expression: is this access-log request billed?
 

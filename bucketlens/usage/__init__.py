@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from bucketlens.costing.operations import billable_sql, request_tier_sql
+from bucketlens.costing.operations import billable_sql, cdn_origin_sql, request_tier_sql
 
 
 def _sql(name: str) -> str:
@@ -22,6 +22,7 @@ USER_DAILY_STORAGE_SQL = _sql("user_daily_storage")
 USER_DAILY_REQUESTS_SQL = _sql("user_daily_requests").format(
     tier=request_tier_sql("r.operation"),
     billable=billable_sql("r.http_status", "r.requester", "$owner_accounts::VARCHAR[]"),
+    cdn_origin=cdn_origin_sql("r.user_agent", "r.requester"),
 )
 # CloudFront (issue 20): per user × distribution × edge region, and per distribution (logs + CloudWatch)
 USER_DAILY_CDN_SQL = _sql("user_daily_cdn")

@@ -3,6 +3,7 @@
 -- of the current version it touched in that day's inventory; objects created that day are not listed yet
 -- and count as STANDARD (what S3 gives an upload without a storage-class header).
 -- The tier and billable expressions come from bucketlens.costing.operations (code, not data).
+-- cdn_origin_bytes: the part of bytes_sent CloudFront fetched from this origin (not internet egress).
 WITH requests AS (
     SELECT * FROM raw.access_log_requests WHERE usage_date BETWEEN $start AND $end
 ),
@@ -27,6 +28,7 @@ SELECT r.usage_date, r.user_id, r.operation,
        ), 0)::BIGINT AS bytes_received,
        coalesce(sum(r.object_size) FILTER (
            WHERE r.operation = 'REST.POST.RESTORE' AND r.http_status < 300
-       ), 0)::BIGINT AS restored_bytes
+       ), 0)::BIGINT AS restored_bytes,
+       coalesce(sum(r.bytes_sent) FILTER (WHERE {cdn_origin}), 0)::BIGINT AS cdn_origin_bytes
 FROM requests r LEFT JOIN touched_class c USING (usage_date, bucket, key)
 GROUP BY ALL

@@ -74,3 +74,26 @@ def test_the_cost_exports_usage_accounts_are_the_owners_when_none_are_configured
         OWNER,
         "cost export usage accounts",
     )
+
+
+def test_cloudfronts_origin_fetches_are_counted_apart_from_egress(con):
+    """GETs CloudFront makes to its S3 origin (its user agent; under origin access control its service
+    principal as requester) are logged like any GET; their bytes land in cdn_origin_bytes, which the cost
+    split takes out of internet egress."""
+    fetches = [("Amazon CloudFront", CANONICAL, 1000), ("-", "svc:cloudfront.amazonaws.com", 700)]
+    con.executemany(
+        "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
+        "requester, user_agent, bytes_sent, user_id, request_id) VALUES (?, ?, 'photos-prod', "
+        "'users/1001/a.jpg', 'REST.GET.OBJECT', 200, ?, ?, ?, '1001', ?)",
+        [(DAY, f"{DAY} 11:00:00", r, ua, b, f"CF{i}") for i, (ua, r, b) in enumerate(fetches)],
+    )
+    con.execute(
+        "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
+        "requester, user_agent, bytes_sent, user_id, request_id) VALUES (?, ?, 'photos-prod', "
+        "'users/1001/a.jpg', 'REST.GET.OBJECT', 200, ?, 'PhotoVault/3.2 (iOS)', 250, '1001', 'APP')",
+        [DAY, f"{DAY} 12:00:00", INSIDE],
+    )
+    asset.load_window(con, [DAY], [OWNER])
+    assert con.execute(
+        "SELECT sum(bytes_sent), sum(cdn_origin_bytes) FROM usage.user_daily_requests WHERE http_status_class = '2xx'"
+    ).fetchall() == [(1950, 1700)]

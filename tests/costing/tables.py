@@ -20,7 +20,7 @@ STORAGE_DDL = """CREATE OR REPLACE TABLE {name} (
 REQUESTS_DDL = """CREATE OR REPLACE TABLE {name} (
     usage_date DATE, user_id VARCHAR, operation VARCHAR, storage_class VARCHAR, http_status_class VARCHAR,
     request_count BIGINT, billable_count BIGINT, error_count BIGINT, bytes_sent BIGINT,
-    bytes_received BIGINT, restored_bytes BIGINT)"""
+    bytes_received BIGINT, restored_bytes BIGINT, cdn_origin_bytes BIGINT)"""
 
 # usage.user_daily_cdn's columns that the cost split and the estimate read
 CDN_DDL = """CREATE OR REPLACE TABLE {name} (
@@ -97,9 +97,24 @@ def request_row(
     sent: int = 0,
     received: int = 0,
     restored: int = 0,
+    cdn_origin: int = 0,
 ) -> tuple:
+    """``cdn_origin``: the part of ``sent`` CloudFront fetched from S3 (its origin), not internet egress."""
     billable = count if billable is None else billable
-    return (day, user, operation, storage_class, status, count, billable, errors, sent, received, restored)
+    return (
+        day,
+        user,
+        operation,
+        storage_class,
+        status,
+        count,
+        billable,
+        errors,
+        sent,
+        received,
+        restored,
+        cdn_origin,
+    )
 
 
 def create(con: duckdb.DuckDBPyConnection, ddl: str, name: str, rows: Iterable[Sequence]) -> None:

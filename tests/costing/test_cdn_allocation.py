@@ -4,7 +4,7 @@ items and logged CDN usage (``hand_case`` in test_allocation), split by edge reg
 from decimal import Decimal
 
 from bucketlens.costing.allocation import allocate_day
-from tests.costing.tables import connect
+from tests.costing.tables import connect, line_item, make_tables, request_row
 from tests.costing.test_allocation import CDN_DAY, DAY, hand_case, per_user, rows
 
 
@@ -78,3 +78,20 @@ def test_without_cdn_usage_cloudfront_items_go_to_shared_and_s3_days_are_unchang
     # 90,000; tax 1,000 over W=588,601: _shared 498,601,000/W = 847 rem 55,953, 1001 90,000,000/W = 152
     # rem 532,648 → 1 left → 1001: 847 / 153
     assert per_user(con, "no_cdn_table") == {"1001": Decimal("0.090153"), "_shared": Decimal("0.499448")}
+
+
+def test_bytes_cloudfront_fetched_from_s3_are_not_internet_egress():
+    """S3's DataTransfer-Out-Bytes is split by the bytes each user's requests sent to the internet: bytes
+    CloudFront fetched from its S3 origin (``cdn_origin_bytes``) are billed as CloudFront-Out-Bytes instead."""
+    con = connect()
+    make_tables(
+        con,
+        line_items=[line_item(DAY, "DataTransfer-Out-Bytes", "0.090000")],
+        requests=[
+            request_row(DAY, "1001", "REST.GET.OBJECT", sent=300),
+            request_row(DAY, "1002", "REST.GET.OBJECT", sent=900, cdn_origin=600),  # 300 to viewers direct
+        ],
+    )
+    allocate_day(con, DAY, "line_items", "storage", "requests", "cost")
+    # 90,000 µ$ over 300 / (900 − 600) bytes: 45,000 each (counting CloudFront's fetches: 22,500 / 67,500)
+    assert per_user(con) == {"1001": Decimal("0.045000"), "1002": Decimal("0.045000")}

@@ -136,11 +136,12 @@ def test_requests_on_athena_bind_the_owner_accounts(athena_home):
     assert result.success
     rows = _table(athena_home, "usage.user_daily_requests")
     assert rows == expected
-    # user, operation, class, status class, tier, requests, billable, errors, sent, received, restored
+    # user, operation, class, status class, tier, requests, billable, errors, sent, received, restored,
+    # bytes CloudFront fetched
     assert [r[1:] for r in rows] == [
-        ("1001", "REST.GET.OBJECT", "STANDARD", "2xx", "tier2", 1, 1, 0, 100, 0, 0),
-        ("1001", "REST.PUT.OBJECT", "STANDARD", "2xx", "tier1", 1, 1, 0, 0, 2048, 0),
-        ("1002", "REST.GET.OBJECT", "GLACIER", "4xx", "tier2", 1, 0, 1, 243, 0, 0),  # anonymous 403: free
+        ("1001", "REST.GET.OBJECT", "STANDARD", "2xx", "tier2", 1, 1, 0, 100, 0, 0, 0),
+        ("1001", "REST.PUT.OBJECT", "STANDARD", "2xx", "tier1", 1, 1, 0, 0, 2048, 0, 0),
+        ("1002", "REST.GET.OBJECT", "GLACIER", "4xx", "tier2", 1, 0, 1, 243, 0, 0, 0),  # anonymous 403: free
     ]
     (execution,) = _executions()
     assert execution["Query"] == transpile(catalog()["user_daily_requests"])
