@@ -5,13 +5,15 @@ files, or standard logging v2 JSON / Parquet, with or without Hive partitions). 
 named for it and for its neighbours (``cloudfront_files``), keeps the requests timed on it, and replaces
 its partition and its quarantined lines in one transaction, so a rerun — e.g. after a file arrived late —
 gives exactly the same rows as one run over everything, never duplicates. A source with no
-``cloudfront/`` folder is a service without a CDN: its days are empty partitions, not failures.
+``cloudfront/`` folder is a service without a CDN: its days are empty partitions, not failures — unless
+the warehouse already holds CloudFront requests for such a day: then the source is wrong (a typo, an
+unmounted bucket), the step fails and nothing is replaced.
 """
 
 import dagster as dg
 
 from assets.metadata import markdown_table
-from assets.raw.guards import quarantine_sample, source_failures
+from assets.raw.guards import days_text, quarantine_sample, source_failures
 from assets.window import Check, CheckSpec, DayResult, daily_asset, detail_day, window_days, window_result
 from bucketlens.formats import cloudfront as fmt
 from bucketlens.formats.cloudfront_files import files_for_days, own_day
@@ -46,11 +48,31 @@ FROM raw.cdn_requests WHERE usage_date = ? GROUP BY ALL ORDER BY 2 DESC
 """
 
 
+LOADED_SQL = (
+    "SELECT usage_date, count(*) FROM raw.cdn_requests WHERE list_contains(?, usage_date) GROUP BY ALL"
+)
+
+
+def refuse_to_empty_loaded_days(con, days, by_day, where: str) -> None:
+    """Fail (nothing replaced) when days the warehouse holds CloudFront requests for have no log file in
+    the source: an empty partition there would wipe a loaded day, not describe a service without a CDN."""
+    empty = [day for day in days if not by_day[day]]
+    loaded = dict(con.execute(LOADED_SQL, [empty]).fetchall()) if empty else {}
+    if loaded:
+        wiped = sorted(loaded)
+        raise dg.Failure(
+            description=f"No CloudFront log files for {days_text(wiped)} under {where}, but the warehouse "
+            f"holds {sum(loaded.values()):,} CloudFront requests of those days. Nothing was replaced: "
+            "is the source right?"
+        )
+
+
 def load_window(con, days, source: SourceStore, service: ServiceLayout) -> list[DayResult]:
     """Parse every file any day of the window needs (each once), then replace the window's days and
     their quarantine in one transaction."""
     listing = {o.key: o.size for o in source.list(PREFIX)}
     by_day = files_for_days(sorted(listing), days)
+    refuse_to_empty_loaded_days(con, days, by_day, source.describe(PREFIX))
     keys = sorted({k for day in days for k in by_day[day]})
     files = [(key, source.local_path(key, listing[key])) for key in keys]
     load = fmt.stage_cloudfront(con, files, service.ownership(), STAGE, QUARANTINE)

@@ -35,7 +35,7 @@ from tests.faults.table import FaultRow
 pytestmark = pytest.mark.faults
 
 ASSETS = [*RAW_ASSETS, *USAGE_ASSETS, *COST_ASSETS, *ANOMALY_ASSETS]
-SOURCES = ("inventory", "access-logs", "cloudwatch", "cur", "users.sqlite")
+SOURCES = ("inventory", "access-logs", "cloudfront", "cloudwatch", "cur", "users.sqlite")
 BIN = Path(sys.executable).parent / "bucketlens"
 
 
@@ -72,7 +72,13 @@ def loaded(tiny_source, source_root, tmp_path_factory):
     assert result.success, step_failures(result)
     state = fingerprint(home)
     assert all(
-        state[t][0] > 0 for t in ("raw.inventory_objects", "raw.access_log_requests", "cost.user_daily_cost")
+        state[t][0] > 0
+        for t in (
+            "raw.inventory_objects",
+            "raw.access_log_requests",
+            "raw.cdn_requests",
+            "cost.user_daily_cost",
+        )
     )
     return home, days, state
 
@@ -122,6 +128,22 @@ def test_empty_inventory_prefix_fails_naming_it(tiny_source, source_root, loaded
     message = one_line_failure(result, "inventory_objects")
     assert message.startswith(f"No S3 Inventory manifest for {days[0]} under {source}/inventory/: expected ")
     assert_unchanged(fault_table, "empty inventory/ prefix", before, home)
+
+
+def test_empty_cloudfront_prefix_on_loaded_days_fails_and_keeps_them(
+    tiny_source, source_root, loaded, home, fault_table
+):
+    """A service without a CDN gets empty CloudFront days; a source that lost its cloudfront/ logs on days
+    already loaded must not empty them."""
+    _, days, before = loaded
+    source = source_with(tiny_source, source_root, emptied="cloudfront")
+    message = one_line_failure(run(home, source, days), "cdn_requests")
+    requests = before["raw.cdn_requests"][0]
+    assert message == (
+        f"No CloudFront log files for {days[0]}, {days[1]} (2 days) under {source}/cloudfront/, but the "
+        f"warehouse holds {requests:,} CloudFront requests of those days. Nothing was replaced: is the source right?"
+    )
+    assert_unchanged(fault_table, "empty cloudfront/ prefix", before, home)
 
 
 def test_empty_access_log_prefix_fails_before_any_day_is_rewritten(
@@ -258,6 +280,10 @@ def test_cli_run_with_a_mistyped_source_fails_in_one_line_per_asset(
         "Nothing was replaced: is the source right?"
     ) in lines
     assert f"        users: The users database {typo}/users.sqlite does not exist " in "\n".join(lines)
+    assert (
+        f"        cdn_requests: No CloudFront log files for {days[0]} under {typo}/cloudfront/, "
+        in "\n".join(lines)
+    )
     assert "Traceback" not in cli.stdout + cli.stderr
     assert "0 of 1 day(s) succeeded" in cli.stdout
     assert not typo.exists()
