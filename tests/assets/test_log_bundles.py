@@ -94,3 +94,27 @@ def test_bundled_objects_parse_to_the_records_and_lines_of_each_object_alone(
 def test_a_missing_object_is_named(tmp_path):
     with pytest.raises(SourceFormatError, match="^access-logs/x: log object not found at"):
         log_bundles.bundle_objects([("access-logs/x", str(tmp_path / "x"))], tmp_path)
+
+
+def test_a_bundle_line_no_object_holds_fails_instead_of_naming_the_bundle(con, tmp_path):
+    """The map holds every line the bundle was written with; a parsed line beyond them (which would mean
+    the parser numbered lines differently) stops the statement rather than load a bundle's name."""
+    files = _write(tmp_path)[:1]  # object A: two lines
+    bundles = log_bundles.bundle_objects(files, tmp_path)
+    log_bundles.create_bundle_map(con, bundles)
+    assert con.execute(f"SELECT line, key, line_offset FROM {log_bundles.MAP} ORDER BY line").fetchall() == [
+        (1, "access-logs/2026-10-01-00-10-00-A", 0),
+        (2, "access-logs/2026-10-01-00-10-00-A", 0),
+    ]
+    bundle = bundles.files[0][0]
+    con.execute("CREATE TABLE parsed AS SELECT * FROM (VALUES (?, 2), (?, 3), ('access-logs/big', 7)) t(f, n)",
+                [bundle, bundle])  # fmt: skip
+    with pytest.raises(
+        duckdb.InvalidInputException, match="access-log bundle line 3 is in no bundled object"
+    ):
+        con.execute(log_bundles.unbundled("parsed", "f", "n")).fetchall()
+    con.execute("DELETE FROM parsed WHERE n = 3")
+    assert sorted(con.execute(log_bundles.unbundled("parsed", "f", "n")).fetchall()) == [
+        ("access-logs/2026-10-01-00-10-00-A", 2),
+        ("access-logs/big", 7),
+    ]
