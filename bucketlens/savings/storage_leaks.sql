@@ -18,7 +18,7 @@ WITH days AS (
 users_known AS (
     SELECT snapshot_date AS usage_date, user_id, status FROM raw.users WHERE snapshot_date BETWEEN $start AND $end
 ),
-versions AS (
+versions AS NOT MATERIALIZED (
     SELECT snapshot_date AS usage_date, bucket, key, version_id, user_id, coalesce(size, 0) AS size, last_modified,
            coalesce(is_latest, true) AS is_latest, coalesce(is_delete_marker, false) AS is_marker,
            coalesce(storage_class, 'STANDARD') AS storage_class
@@ -31,6 +31,15 @@ orphaned_users AS (
     LEFT JOIN users_known u ON u.usage_date = v.usage_date AND u.user_id = v.user_id
     WHERE v.user_id <> '_shared' AND (u.user_id IS NULL OR list_contains(CAST($statuses AS VARCHAR[]), u.status))
 ),
+-- the versions a leak can be made of (markers, noncurrent versions, orphaned users' data): only these are
+-- priced, not every version of the window
+leak_candidates AS (
+    SELECT * FROM versions WHERE is_marker OR NOT is_latest
+    UNION ALL
+    SELECT v.* FROM versions v
+    SEMI JOIN orphaned_users o ON o.usage_date = v.usage_date AND o.user_id = v.user_id
+    WHERE v.is_latest AND NOT v.is_marker
+),
 priced AS (
     SELECT v.*, CASE
                WHEN v.is_marker THEN strlen(v.key) / 1073741824.0 * r.standard_rate
@@ -39,7 +48,7 @@ priced AS (
                                               THEN r.standard_rate ELSE p.storage_per_gb_month END
                     + coalesce(p.overhead_standard_bytes, 0) / 1073741824.0 * r.standard_rate END AS monthly_usd,
            CASE WHEN v.is_marker THEN strlen(v.key) ELSE v.size END AS billed_bytes
-    FROM versions v
+    FROM leak_candidates v
     JOIN sv_bucket_rates r ON r.usage_date = v.usage_date AND r.bucket = v.bucket
     LEFT JOIN sv_storage_prices p ON p.storage_class = v.storage_class
 ),

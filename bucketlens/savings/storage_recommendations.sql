@@ -138,8 +138,13 @@ groups AS (
     )
     GROUP BY ALL
 ),
+-- the windows below sort on integers: each bucket × user and each candidate class numbered
+owners AS (
+    SELECT bucket, user_id, CAST(row_number() OVER () AS INTEGER) AS bu
+    FROM (SELECT DISTINCT bucket, user_id FROM groups)
+),
 priced AS (
-    SELECT g.usage_date, g.bucket, g.user_id, c.storage_class, g.ai, a.age_days, g.sb,
+    SELECT g.usage_date, g.bucket, g.user_id, c.storage_class, w.bu, c.cn, g.ai, a.age_days, g.sb,
            coalesce(g.objects, 0) AS objects, coalesce(g.bytes, 0) AS bytes,
            coalesce(g.warm_bytes, 0) AS warm_bytes, coalesce(g.gets, 0) AS gets,
            coalesce(g.restores, 0) AS restores, coalesce(e.early_deletes, 0) AS early_deletes,
@@ -175,8 +180,10 @@ priced AS (
            coalesce(g.objects, 0) * c.transition_per_object AS transition_usd,
            c.size_filter
     FROM groups g
+    JOIN owners w USING (bucket, user_id)
     JOIN ages a USING (ai)
-    JOIN sv_candidates c ON a.age_days >= c.min_transition_age_days AND (g.sb > 0 OR NOT c.size_filter)
+    JOIN (SELECT *, CAST(row_number() OVER (ORDER BY storage_class) AS INTEGER) AS cn FROM sv_candidates) c
+        ON a.age_days >= c.min_transition_age_days AND (g.sb > 0 OR NOT c.size_filter)
     JOIN sv_bucket_rates r USING (usage_date, bucket)
     JOIN observed o USING (usage_date)
     LEFT JOIN early e ON e.usage_date = g.usage_date AND e.bucket = g.bucket AND e.user_id = g.user_id
@@ -187,37 +194,44 @@ valued AS (
            (now_usd - then_usd - monitoring_usd - retrieval_usd - early_delete_usd) * $max_months - transition_usd AS net_usd
     FROM priced
 ),
+-- the search reads only the integer keys and the net figure (narrow rows sort and spill far less)
 prefix_sums AS (
-    SELECT *, sum(net_usd) OVER w AS upto,
+    SELECT usage_date, bu, cn, ai, age_days, sb, size_filter, net_usd,
+           sum(net_usd) OVER w AS upto,
            sum(net_usd) OVER whole AS total,
            min(sb) OVER whole AS first_sb, max(sb) OVER whole AS last_sb
     FROM valued
-    WINDOW w AS (PARTITION BY usage_date, bucket, user_id, storage_class, ai ORDER BY sb
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-           whole AS (PARTITION BY usage_date, bucket, user_id, storage_class, ai)
+    WINDOW w AS (PARTITION BY usage_date, bu, cn, ai ORDER BY sb ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+           whole AS (PARTITION BY usage_date, bu, cn, ai)
 ),
 runs AS (  -- the best run of size groups ending at each group: from the group after the lowest prefix
     SELECT *, min({'p': upto - net_usd, 's': -sb}) OVER (
-               PARTITION BY usage_date, bucket, user_id, storage_class, ai ORDER BY sb
+               PARTITION BY usage_date, bu, cn, ai ORDER BY sb
                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS best_start
     FROM prefix_sums
 ),
 bands AS (
-    SELECT usage_date, bucket, user_id, storage_class, ai, age_days,
+    SELECT usage_date, bu, cn, ai, age_days,
            CASE WHEN size_filter THEN -best_start.s ELSE first_sb END AS start_sb,
            sb AS end_sb, last_sb, size_filter,
            CASE WHEN size_filter THEN upto - best_start.p ELSE total END AS band_net
     FROM runs
     WHERE size_filter OR sb = last_sb
 ),
+-- per user, bucket and class the band saving the most (ties: the earliest age, the narrowest, the smallest sizes)
 best AS (
-    SELECT * FROM bands
-    QUALIFY row_number() OVER (PARTITION BY usage_date, bucket, user_id, storage_class
-                               ORDER BY band_net DESC, age_days, end_sb - start_sb, start_sb) = 1
+    SELECT usage_date, bu, cn,
+           arg_min({'ai': ai, 'age_days': age_days, 'start_sb': start_sb, 'end_sb': end_sb, 'last_sb': last_sb,
+                    'size_filter': size_filter},
+                   {'n': -band_net, 'a': age_days, 'w': end_sb - start_sb, 's': start_sb}) AS band
+    FROM bands
+    GROUP BY ALL
 ),
 chosen AS (
-    SELECT b.usage_date, b.bucket, b.user_id, b.storage_class, b.age_days, b.size_filter,
-           b.start_sb, b.end_sb, b.last_sb,
+    SELECT b.usage_date, any_value(v.bucket) AS bucket, any_value(v.user_id) AS user_id,
+           any_value(v.storage_class) AS storage_class, b.band.age_days AS age_days,
+           b.band.size_filter AS size_filter, b.band.start_sb AS start_sb, b.band.end_sb AS end_sb,
+           b.band.last_sb AS last_sb,
            sum(v.objects) AS objects, sum(v.bytes) AS bytes, sum(v.warm_bytes) AS warm_bytes,
            sum(v.gets) AS gets, sum(v.restores) AS restores, sum(v.early_deletes) AS early_deletes,
            -- money summed in size order: the same groups give the same figure to the last bit
@@ -230,9 +244,9 @@ chosen AS (
            list_sum(list(v.transition_usd ORDER BY v.sb)) AS transition_usd,
            any_value(v.standard_rate) AS standard_rate, any_value(v.observed_days) AS observed_days
     FROM best b
-    JOIN valued v ON v.usage_date = b.usage_date AND v.bucket = b.bucket AND v.user_id = b.user_id
-        AND v.storage_class = b.storage_class AND v.ai = b.ai AND v.sb BETWEEN b.start_sb AND b.end_sb
-    GROUP BY ALL
+    JOIN valued v ON v.usage_date = b.usage_date AND v.bu = b.bu AND v.cn = b.cn AND v.ai = b.band.ai
+        AND v.sb BETWEEN b.band.start_sb AND b.band.end_sb
+    GROUP BY b.usage_date, b.bu, b.cn, b.band
 ),
 rows AS (
 SELECT c.usage_date, c.bucket, c.user_id, c.storage_class,
