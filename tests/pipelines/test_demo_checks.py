@@ -1,4 +1,5 @@
-"""The demo summary's line of failing checks explains the ones the demo month fails on purpose."""
+"""The demo's own choices: the summary's line of failing checks explains the ones the demo month fails
+on purpose, and the DuckDB memory the demo gives itself."""
 
 from pipelines.demo import ESTIMATE_CHECK, checks_text
 
@@ -19,3 +20,12 @@ def test_expected_findings_are_explained_and_others_listed_plainly():
 
 def test_no_failing_check_reads_none():
     assert checks_text([]) == "none"
+
+
+def test_the_demo_gives_duckdb_2_gb_only_where_the_machine_has_twice_that_and_nobody_chose():
+    from pipelines.demo import DEMO_MEMORY_LIMIT, demo_memory_limit
+
+    assert DEMO_MEMORY_LIMIT == "2GB"
+    assert demo_memory_limit({}, 24 * 2**30) == "2GB"
+    assert demo_memory_limit({}, 4 * 10**9 - 1) is None  # a small machine keeps the 700 MB default
+    assert demo_memory_limit({"BUCKETLENS_DUCKDB_MEMORY_LIMIT": "700MB"}, 24 * 2**30) is None

@@ -76,3 +76,18 @@ def test_generation_lines_without_a_terminal_are_events():
     assert text.getvalue() == "  2026-09-20: 3,006 objects, 3,098 inventory rows, 840 requests\n"
     record = json.loads(as_json.getvalue())
     assert (record["event"], record["day"]) == ("generate_day", "2026-09-20")
+
+
+def test_runs_collect_less_often_and_leave_the_collector_as_they_found_it():
+    """While runs execute, what existed before is frozen and the young generation's threshold raised;
+    afterwards both are back (an exit then frees everything)."""
+    import gc
+
+    from pipelines.runner import GC_THRESHOLDS, settled_gc
+
+    before = gc.get_threshold()
+    with settled_gc():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
