@@ -260,7 +260,8 @@ class Settings(BaseModel):
     duckdb_memory_limit: str = _var(
         "BUCKETLENS_DUCKDB_MEMORY_LIMIT",
         "700MB",
-        "DuckDB memory limit; larger work spills to `$BUCKETLENS_HOME/duckdb_tmp`.",
+        "DuckDB memory limit; larger work spills to `$BUCKETLENS_HOME/duckdb_tmp`. Unset, `bucketlens demo` "
+        "uses `2GB` on a machine with 4 GB or more (its month fits; see docs/performance.md).",
     )
     log_format: Literal["text", "json"] = _var(
         "BUCKETLENS_LOG_FORMAT",
