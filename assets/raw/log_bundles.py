@@ -8,7 +8,8 @@ objects under ``SMALL_OBJECT_BYTES`` are concatenated into bundles of up to ``BU
 object ending with a newline, so no line runs into the next object), the parser
 (``bucketlens.formats.access_log.stage_access_log_records``, unchanged) reads the bundles, and a bundle's
 records and bad lines are given back their object and line number by an equality join on the bundle's
-line, against a map of every bundled line (its object, and the bundle lines before that object). Every line is parsed on its own, so the records are exactly those of parsing each
+line, against a map of every bundled line (its object, and the bundle lines before that object). Every
+line is parsed on its own, so the records are exactly those of parsing each
 object alone (tested: ``tests/assets/test_log_bundles.py``). An object that is not valid UTF-8 is
 parsed alone: the parser's replacement-character quarantine is decided per file.
 """
