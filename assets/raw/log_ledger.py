@@ -17,7 +17,8 @@ from assets.raw.log_bundles import MAP, bundle_objects, create_bundle_map, unbun
 from assets.raw.log_objects import log_objects_for_days
 from assets.window import groups_within
 from bucketlens.formats import access_log as fmt
-from bucketlens.schema import LINE_COLUMNS
+from bucketlens.formats import access_log_schema as log_schema
+from bucketlens.schema import LINE_COLUMNS, table_ddl
 from resources.service import ServiceLayout
 from resources.source_store import SourceStore
 from resources.warehouse import Replacement, drop_tables, replace_partitions
@@ -27,9 +28,7 @@ LEDGER_DDL = (
     "etag_or_mtime VARCHAR, parser VARCHAR, loaded_at TIMESTAMP, lines BIGINT, records BIGINT, "
     "quarantined BIGINT, first_request_time TIMESTAMP, last_request_time TIMESTAMP)"
 )
-RECORDS_DDL = (
-    "CREATE TABLE IF NOT EXISTS raw.access_log_records AS SELECT * FROM raw.access_log_requests LIMIT 0"
-)
+RECORDS_DDL = table_ddl("raw.access_log_records", log_schema.COLUMNS, log_schema.UNIQUE_STRINGS)
 OBJECT_QUARANTINE_DDL = f"CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine ({LINE_COLUMNS})"
 # The objects a parse replaces in the ledger (a join, not ``list_contains`` over thousands of keys).
 PARSED = "(SELECT key FROM stage_access_log_objects)"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from importlib import resources
 
+from bucketlens.schema import table_ddl
+
 # Warehouse columns: the contract's names first (design.md §5), then the remaining log fields.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("request_time", "TIMESTAMP"),
@@ -46,7 +48,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 COLUMN_DEFS = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
-TABLE_DDL = f"CREATE TABLE IF NOT EXISTS raw.access_log_requests (\n    {COLUMN_DEFS}\n)"
+# every request has its own request ID, host ID and URI; keys mostly differ: stored with zstd (bucketlens.schema)
+UNIQUE_STRINGS = ("request_id", "key", "request_uri", "host_id")
+TABLE_DDL = table_ddl("raw.access_log_requests", COLUMNS, UNIQUE_STRINGS)
 QUARANTINE_DDL = (
     "CREATE TABLE IF NOT EXISTS raw.quarantine (source VARCHAR, partition_date DATE, file VARCHAR, "
     "line_number BIGINT, raw_text VARCHAR, reason VARCHAR, loaded_at TIMESTAMP)"

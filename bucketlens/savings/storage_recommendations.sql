@@ -138,39 +138,52 @@ groups AS (
     )
     GROUP BY ALL
 ),
--- the windows below sort on integers: each bucket × user and each candidate class numbered
+-- the windows below sort on integers: each bucket × user and each candidate class numbered. The
+-- strings are joined once per group (before the classes multiply the rows) and back only for the chosen
+-- bands: the 3 M priced rows of the demo month carry no string.
 owners AS (
     SELECT bucket, user_id, CAST(row_number() OVER () AS INTEGER) AS bu
     FROM (SELECT DISTINCT bucket, user_id FROM groups)
 ),
+classes AS (SELECT *, CAST(row_number() OVER (ORDER BY storage_class) AS INTEGER) AS cn FROM sv_candidates),
+keyed AS MATERIALIZED (
+    SELECT g.*, w.bu, r.standard_rate
+    FROM groups g
+    JOIN owners w USING (bucket, user_id)
+    JOIN sv_bucket_rates r USING (usage_date, bucket)
+),
+early_keyed AS (
+    SELECT e.usage_date, w.bu, e.ai, e.sb, c.cn, e.early_deletes, e.early_byte_days
+    FROM early e JOIN owners w USING (bucket, user_id) JOIN classes c USING (storage_class)
+),
 priced AS (
-    SELECT g.usage_date, g.bucket, g.user_id, c.storage_class, w.bu, c.cn, g.ai, a.age_days, g.sb,
+    SELECT g.usage_date, c.storage_class, g.bu, c.cn, g.ai, a.age_days, g.sb,
            coalesce(g.objects, 0) AS objects, coalesce(g.bytes, 0) AS bytes,
            coalesce(g.warm_bytes, 0) AS warm_bytes, coalesce(g.gets, 0) AS gets,
            coalesce(g.restores, 0) AS restores, coalesce(e.early_deletes, 0) AS early_deletes,
-           r.standard_rate, o.observed_days, 30.0 / greatest(o.observed_days, 1) AS scale,
+           g.standard_rate, o.observed_days, 30.0 / greatest(o.observed_days, 1) AS scale,
            -- what the objects cost now, and in the class (billable size, archive overhead; Intelligent-
            -- Tiering tiers only monitored objects, >= 128 KiB, and charges their monitoring)
-           coalesce(g.bytes, 0) / 1073741824.0 * r.standard_rate AS now_usd,
+           coalesce(g.bytes, 0) / 1073741824.0 * g.standard_rate AS now_usd,
            CASE WHEN c.monitoring_per_object_month > 0 AND sv_size_floor(g.sb) < c.monitored_min_bytes
-                THEN coalesce(g.bytes, 0) / 1073741824.0 * r.standard_rate
+                THEN coalesce(g.bytes, 0) / 1073741824.0 * g.standard_rate
                 WHEN sv_size_floor(g.sb + 1) <= c.min_billable_bytes
                 THEN coalesce(g.objects, 0) * c.min_billable_bytes / 1073741824.0 * c.storage_per_gb_month
                 ELSE coalesce(g.bytes, 0) / 1073741824.0 * c.storage_per_gb_month END
              + coalesce(g.objects, 0) * c.overhead_class_bytes / 1073741824.0 * c.storage_per_gb_month
-             + coalesce(g.objects, 0) * c.overhead_standard_bytes / 1073741824.0 * r.standard_rate AS then_usd,
+             + coalesce(g.objects, 0) * c.overhead_standard_bytes / 1073741824.0 * g.standard_rate AS then_usd,
            CASE WHEN c.monitoring_per_object_month > 0 AND sv_size_floor(g.sb) >= c.monitored_min_bytes
                 THEN coalesce(g.objects, 0) * c.monitoring_per_object_month ELSE 0 END AS monitoring_usd,
            -- the user's reads of such objects, a 30-day month of them
            (CASE WHEN c.monitoring_per_object_month > 0
                  THEN CASE WHEN sv_size_floor(g.sb) >= c.monitored_min_bytes
-                           THEN coalesce(g.warm_bytes, 0) / 1073741824.0 * (r.standard_rate - c.storage_per_gb_month)
+                           THEN coalesce(g.warm_bytes, 0) / 1073741824.0 * (g.standard_rate - c.storage_per_gb_month)
                            ELSE 0 END
                  WHEN c.restore_per_request > 0
                  THEN 30.0 / greatest(o.observed_days, 1) * (
                         coalesce(g.restores, 0) * c.restore_per_request
                       + coalesce(g.restored_bytes, 0) / 1073741824.0 * c.retrieval_per_gb
-                      + coalesce(g.restored_bytes, 0) / 1073741824.0 * r.standard_rate * $restore_days / 30.0
+                      + coalesce(g.restored_bytes, 0) / 1073741824.0 * g.standard_rate * $restore_days / 30.0
                       + coalesce(g.gets, 0) * (c.get_per_request - $baseline_get))
                  ELSE 30.0 / greatest(o.observed_days, 1) * (
                         coalesce(g.bytes_sent, 0) / 1073741824.0 * c.retrieval_per_gb
@@ -179,15 +192,12 @@ priced AS (
              * coalesce(e.early_byte_days, 0) / 1073741824.0 * c.storage_per_gb_month / 30.0 AS early_delete_usd,
            coalesce(g.objects, 0) * c.transition_per_object AS transition_usd,
            c.size_filter
-    FROM groups g
-    JOIN owners w USING (bucket, user_id)
+    FROM keyed g
     JOIN ages a USING (ai)
-    JOIN (SELECT *, CAST(row_number() OVER (ORDER BY storage_class) AS INTEGER) AS cn FROM sv_candidates) c
-        ON a.age_days >= c.min_transition_age_days AND (g.sb > 0 OR NOT c.size_filter)
-    JOIN sv_bucket_rates r USING (usage_date, bucket)
+    JOIN classes c ON a.age_days >= c.min_transition_age_days AND (g.sb > 0 OR NOT c.size_filter)
     JOIN observed o USING (usage_date)
-    LEFT JOIN early e ON e.usage_date = g.usage_date AND e.bucket = g.bucket AND e.user_id = g.user_id
-        AND e.ai = g.ai AND e.sb = g.sb AND e.storage_class = c.storage_class
+    LEFT JOIN early_keyed e ON e.usage_date = g.usage_date AND e.bu = g.bu
+        AND e.ai = g.ai AND e.sb = g.sb AND e.cn = c.cn
 ),
 valued AS (
     SELECT *, now_usd - then_usd - monitoring_usd - retrieval_usd - early_delete_usd AS saving_usd,
@@ -228,8 +238,7 @@ best AS (
     GROUP BY ALL
 ),
 chosen AS (
-    SELECT b.usage_date, any_value(v.bucket) AS bucket, any_value(v.user_id) AS user_id,
-           any_value(v.storage_class) AS storage_class, b.band.age_days AS age_days,
+    SELECT b.usage_date, b.bu, b.cn, b.band.age_days AS age_days,
            b.band.size_filter AS size_filter, b.band.start_sb AS start_sb, b.band.end_sb AS end_sb,
            b.band.last_sb AS last_sb,
            sum(v.objects) AS objects, sum(v.bytes) AS bytes, sum(v.warm_bytes) AS warm_bytes,
@@ -292,7 +301,8 @@ SELECT c.usage_date, c.bucket, c.user_id, c.storage_class,
                    'ObjectSizeGreaterThan', sv_size_floor(c.start_sb) - 1)) END,
            'Transitions', [json_object('Days', c.age_days, 'StorageClass', k.lifecycle_class)])]) AS VARCHAR)
            AS lifecycle_rule
-FROM chosen c
+FROM (SELECT c.*, w.bucket, w.user_id, k.storage_class
+      FROM chosen c JOIN owners w USING (bu) JOIN classes k USING (cn)) c
 JOIN sv_candidates k USING (storage_class)
 LEFT JOIN orphans x ON x.usage_date = c.usage_date AND x.user_id = c.user_id
 )
