@@ -11,4 +11,6 @@ import warnings
 # Every benchmark child process imports the assets, and Dagster 1.13 marks their BackfillPolicy as beta:
 # one notice per asset module on the bench's output, for operators reading figures (the CLI filters the
 # same notice in ``pipelines.cli.main``; a child started with ``python -m benchmarks.…`` does not inherit it).
-warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset` is currently in beta")
+warnings.filterwarnings(
+    "ignore", message=r"Parameter `backfill_policy` of function `asset` is currently in beta"
+)
