@@ -37,9 +37,11 @@ MAD_TO_SIGMA = 1.4826
 # Every day of $start..$end at once. A scored (user, day) sees exactly the history a single-day run of that
 # day sees: the user's present days among the $window days before it (days of the window included — they
 # are inputs, written before this runs), its weekday's days among them, and the day's plan cohort. The
-# grid has every date of every scored user, so the $window days before a date are the $window rows before
-# it (one window function collects them) and its weekday's are the rows 7, 14, … back (lag): no join of
-# every scored day with its history.
+# grid has every date of every scored user, so each scored day's history is its $window grid rows before
+# it, joined on an integer user key and aggregated per (user, day) with every metric side by side (median
+# and MAD as aggregates): only the scored days' frames are computed. A framed window over every (user,
+# metric, date) computed a list — or a median — for each of the grid's rows, 30 per scored row in a daily
+# run: 17 of 32 CPU s at 100,000 users (docs/performance.md, "A full daily run at scale").
 SCORES_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
 WITH storage AS (
@@ -69,15 +71,16 @@ scored AS (  -- (user, day) pairs to score: the user stored or requested somethi
     SELECT user_id, usage_date AS day FROM storage WHERE usage_date BETWEEN $start AND $end
     UNION SELECT user_id, usage_date FROM requests WHERE usage_date BETWEEN $start AND $end
 ),
+users_keyed AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM scored)),
 grid AS (
-    SELECT u.user_id, d.usage_date::DATE AS usage_date
-    FROM (SELECT DISTINCT user_id FROM scored) u
+    SELECT u.user_id, u.uk, d.usage_date::DATE AS usage_date
+    FROM users_keyed u
     CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
 ),
-wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
-    SELECT g.user_id, g.usage_date, s.user_id IS NOT NULL AS present,
+wide AS MATERIALIZED (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
+    SELECT g.user_id, g.uk, g.usage_date, s.user_id IS NOT NULL AS present,
            coalesce(s.stored_bytes, 0) AS stored_bytes,
-           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.user_id ORDER BY g.usage_date) AS growth_bytes,
+           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.uk ORDER BY g.usage_date) AS growth_bytes,
            coalesce(s.bytes_added, 0) AS bytes_added,
            coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
            coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
@@ -87,30 +90,22 @@ wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: 
     LEFT JOIN requests r USING (user_id, usage_date)
     LEFT JOIN cost c USING (user_id, usage_date)
 ),
-long AS (  -- every (user, metric, date): the grid has every date, so a frame of rows is a frame of days
-    SELECT * FROM (SELECT * FROM wide WHERE usage_date >= $start - INTERVAL ($window) DAY)
-    UNPIVOT INCLUDE NULLS (value FOR metric IN (stored_bytes, growth_bytes, bytes_added, put_requests,
-                                                get_requests, bytes_downloaded, errors_4xx, cost_usd))
+scored_keyed AS (SELECT s.user_id, u.uk, s.day FROM scored s JOIN users_keyed u USING (user_id)),
+history AS (  -- per scored (user, day), each metric's present values of the $window days before it
+    SELECT s.uk, s.day, {history_aggregates}
+    FROM scored_keyed s
+    JOIN wide w ON w.uk = s.uk AND w.usage_date BETWEEN s.day - $window AND s.day - 1
+    GROUP BY s.uk, s.day
 ),
-framed AS (  -- each (user, metric, date)'s present values of the $window days before it, of its weekday's
-    SELECT user_id, usage_date AS day, metric, value,
-           list(history) OVER (by_date ROWS BETWEEN $window PRECEDING AND 1 PRECEDING) AS recent,
-           [{weekday_lags}] AS weekday
-    FROM (SELECT *, CASE WHEN present THEN value END AS history FROM long)
-    WINDOW by_date AS (PARTITION BY user_id, metric ORDER BY usage_date)
-),
-today AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
-    SELECT f.* REPLACE (list_filter(recent, lambda x: x IS NOT NULL) AS recent,
-                        list_filter(weekday, lambda x: x IS NOT NULL) AS weekday)
-    FROM framed f SEMI JOIN scored s ON s.user_id = f.user_id AND s.day = f.day
-    WHERE f.value IS NOT NULL
-),
-own AS (
-    SELECT * EXCLUDE (recent), list_aggregate(list_transform(recent, lambda x: abs(x - med)), 'median') AS mad
-    FROM (SELECT day, user_id, metric, value, recent, len(recent) AS history_days,
-                 list_aggregate(recent, 'median') AS med, len(weekday) AS weekday_days,
-                 list_aggregate(weekday, 'median') AS weekday_med
-          FROM today)
+own AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
+    SELECT day, user_id, m.metric, m.value, m.history_days, m.med, m.weekday_days, m.weekday_med, m.mad
+    FROM (
+        SELECT s.day, s.user_id, unnest([{metric_structs}]) AS m
+        FROM scored_keyed s
+        JOIN wide w ON w.uk = s.uk AND w.usage_date = s.day
+        LEFT JOIN history h ON h.uk = s.uk AND h.day = s.day
+    )
+    WHERE m.value IS NOT NULL
 ),
 snapshots AS (  -- each day's users: the latest snapshot on or before it
     SELECT d.day, s.snapshot_date
@@ -190,13 +185,62 @@ CASE metric WHEN 'stored_bytes' THEN 'stores ' WHEN 'growth_bytes' THEN (CASE WH
 """
 
 
+def _history_aggregates(window_days: int) -> str:
+    """Per metric: the count, median and MAD of its present values in the frame, and the count and median
+    of those on the scored day's weekday (7, 14, … days back)."""
+    weekday = " OR ".join(f"s.day - w.usage_date = {n}" for n in range(7, int(window_days) + 1, 7)) or "false"
+    parts = []
+    for m in METRIC_SOURCES:
+        h = f"CASE WHEN w.present THEN w.{m} END"
+        parts += [
+            f"count({h}) AS {m}__n",
+            f"median({h}) AS {m}__med",
+            f"mad({h}) AS {m}__mad",
+            f"count({h}) FILTER (WHERE {weekday}) AS {m}__wn",
+            f"median({h}) FILTER (WHERE {weekday}) AS {m}__wmed",
+        ]
+    return ",\n           ".join(parts)
+
+
+def _metric_structs() -> str:
+    """One struct per metric: the day's value beside its history's figures (unnested to a row each)."""
+    return ", ".join(
+        f"{{'metric': '{m}', 'value': w.{m}, 'history_days': coalesce(h.{m}__n, 0), 'med': h.{m}__med, "
+        f"'weekday_days': coalesce(h.{m}__wn, 0), 'weekday_med': h.{m}__wmed, 'mad': h.{m}__mad}}"
+        for m in METRIC_SOURCES
+    )
+
+
 def scores_sql(sources: Sources, out: str, window_days: int) -> str:
     names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
-    weeks = range(7, int(window_days) + 1, 7)
-    names["weekday_lags"] = ", ".join(f"lag(history, {n}) OVER by_date" for n in weeks) or "NULL"
     reason = REASON_SQL.format(value=_fmt("metric", "value"), baseline=_fmt("metric", "baseline"))
     source_case = " ".join(f"WHEN metric = '{m}' THEN '{names[t]}'" for m, t in METRIC_SOURCES.items())
-    return SCORES_SQL.format(**names, reason=reason, source_case=source_case, mad_to_sigma=MAD_TO_SIGMA)
+    return SCORES_SQL.format(
+        **names,
+        reason=reason,
+        source_case=source_case,
+        mad_to_sigma=MAD_TO_SIGMA,
+        history_aggregates=_history_aggregates(window_days),
+        metric_structs=_metric_structs(),
+    )
+
+
+def parameters(start: date, end: date, rules: Rules) -> dict[str, object]:
+    """The bound values of SCORES_SQL: the window, and the score settings of the rules file."""
+    s = rules.scores
+    return {
+        "start": start,
+        "end": end,
+        "window": s.window_days,
+        "min_history": s.min_history_days,
+        "weekday_min": s.weekday_min_points,
+        "threshold": s.threshold,
+        "relative": s.relative_scale,
+        "put_ops": PUT_OPERATIONS,
+        "metrics": list(SCORE_METRICS),
+        "floors": [s.metrics[m].floor for m in SCORE_METRICS],
+        "min_scales": [s.metrics[m].min_scale for m in SCORE_METRICS],
+    }
 
 
 def stage_user_anomaly_scores_window(
@@ -210,23 +254,7 @@ def stage_user_anomaly_scores_window(
     """Create TEMP table ``out``: one row per day from ``start`` to ``end``, user active on that day and
     metric (value, baseline, score, is_anomaly, reason, baseline_source, history_days, scale, floor, plan,
     evidence_table); returns the counts over the window."""
-    s = rules.scores
-    con.execute(
-        scores_sql(sources, out, s.window_days),
-        {
-            "start": start,
-            "end": end,
-            "window": s.window_days,
-            "min_history": s.min_history_days,
-            "weekday_min": s.weekday_min_points,
-            "threshold": s.threshold,
-            "relative": s.relative_scale,
-            "put_ops": PUT_OPERATIONS,
-            "metrics": list(SCORE_METRICS),
-            "floors": [s.metrics[m].floor for m in SCORE_METRICS],
-            "min_scales": [s.metrics[m].min_scale for m in SCORE_METRICS],
-        },
-    )
+    con.execute(scores_sql(sources, out, rules.scores.window_days), parameters(start, end, rules))
     rows, users, anomalies = con.execute(
         f"SELECT count(*), count(DISTINCT user_id), count(*) FILTER (WHERE is_anomaly) FROM {identifier(out)}"
     ).fetchall()[0]
