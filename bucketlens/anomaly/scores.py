@@ -34,14 +34,103 @@ METRIC_SOURCES = {
 }
 MAD_TO_SIGMA = 1.4826
 
+# The $window days before a date are the $window grid rows before it (a framed list window) and its
+# weekday's are the rows 7, 14, … back (lag): every (user, metric, date) of the grid gets its frame, so the
+# cost is per grid row — ($window + days) per user and metric, whatever the number of days scored.
+HISTORY_BY_WINDOW = """
+grid AS (
+    SELECT u.user_id, d.usage_date::DATE AS usage_date
+    FROM (SELECT DISTINCT user_id FROM scored) u
+    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
+),
+wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
+    SELECT g.user_id, g.usage_date, s.user_id IS NOT NULL AS present,
+           coalesce(s.stored_bytes, 0) AS stored_bytes,
+           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.user_id ORDER BY g.usage_date) AS growth_bytes,
+           coalesce(s.bytes_added, 0) AS bytes_added,
+           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
+           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
+           coalesce(c.cost_usd, 0) AS cost_usd
+    FROM grid g
+    LEFT JOIN storage s USING (user_id, usage_date)
+    LEFT JOIN requests r USING (user_id, usage_date)
+    LEFT JOIN cost c USING (user_id, usage_date)
+),
+long AS (  -- every (user, metric, date): the grid has every date, so a frame of rows is a frame of days
+    SELECT * FROM (SELECT * FROM wide WHERE usage_date >= $start - INTERVAL ($window) DAY)
+    UNPIVOT INCLUDE NULLS (value FOR metric IN (stored_bytes, growth_bytes, bytes_added, put_requests,
+                                                get_requests, bytes_downloaded, errors_4xx, cost_usd))
+),
+framed AS (  -- each (user, metric, date)'s present values of the $window days before it, of its weekday's
+    SELECT user_id, usage_date AS day, metric, value,
+           list(history) OVER (by_date ROWS BETWEEN $window PRECEDING AND 1 PRECEDING) AS recent,
+           [{weekday_lags}] AS weekday
+    FROM (SELECT *, CASE WHEN present THEN value END AS history FROM long)
+    WINDOW by_date AS (PARTITION BY user_id, metric ORDER BY usage_date)
+),
+today AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
+    SELECT f.* REPLACE (list_filter(recent, lambda x: x IS NOT NULL) AS recent,
+                        list_filter(weekday, lambda x: x IS NOT NULL) AS weekday)
+    FROM framed f SEMI JOIN scored s ON s.user_id = f.user_id AND s.day = f.day
+    WHERE f.value IS NOT NULL
+),
+"""
+
+# Each scored (user, day) joined to its $window grid rows on an integer user key, every metric side by side,
+# the lists aggregated per (user, day): the cost is per scored day × $window, so one day of 100,000 users
+# takes 11 s where the window takes 17 s, but 7 days take 63 s against 34 s (docs/performance.md, "A full
+# daily run at scale"). Lists rather than median/MAD aggregates: DuckDB's hash aggregate spills lists, and
+# holistic aggregates' states ran a 90-day range of 2,000 users out of 700 MB.
+HISTORY_BY_JOIN = """
+users_keyed AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM scored)),
+grid AS (
+    SELECT u.user_id, u.uk, d.usage_date::DATE AS usage_date
+    FROM users_keyed u
+    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
+),
+wide AS MATERIALIZED (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
+    SELECT g.user_id, g.uk, g.usage_date, s.user_id IS NOT NULL AS present,
+           coalesce(s.stored_bytes, 0) AS stored_bytes,
+           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.uk ORDER BY g.usage_date) AS growth_bytes,
+           coalesce(s.bytes_added, 0) AS bytes_added,
+           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
+           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
+           coalesce(c.cost_usd, 0) AS cost_usd
+    FROM grid g
+    LEFT JOIN storage s USING (user_id, usage_date)
+    LEFT JOIN requests r USING (user_id, usage_date)
+    LEFT JOIN cost c USING (user_id, usage_date)
+),
+scored_keyed AS (SELECT s.user_id, u.uk, s.day FROM scored s JOIN users_keyed u USING (user_id)),
+history AS (  -- per scored (user, day), each metric's present values of the $window days before it
+    SELECT s.uk, s.day, {history_aggregates}
+    FROM scored_keyed s
+    JOIN wide w ON w.uk = s.uk AND w.usage_date BETWEEN s.day - $window AND s.day - 1
+    GROUP BY s.uk, s.day
+),
+today AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
+    SELECT day, user_id, m.metric, m.value, m.recent, m.weekday
+    FROM (
+        SELECT s.day, s.user_id, unnest([{metric_structs}]) AS m
+        FROM scored_keyed s
+        JOIN wide w ON w.uk = s.uk AND w.usage_date = s.day
+        LEFT JOIN history h ON h.uk = s.uk AND h.day = s.day
+    )
+    WHERE m.value IS NOT NULL
+),
+"""
+
+# Windows of up to this many days take HISTORY_BY_JOIN (the daily run), longer ones HISTORY_BY_WINDOW
+# (backfills, the demo): the two cross between 2 and 3 days at 100,000 users.
+JOIN_MAX_DAYS = 2
+
 # Every day of $start..$end at once. A scored (user, day) sees exactly the history a single-day run of that
 # day sees: the user's present days among the $window days before it (days of the window included — they
-# are inputs, written before this runs), its weekday's days among them, and the day's plan cohort. The
-# grid has every date of every scored user, so each scored day's history is its $window grid rows before
-# it, joined on an integer user key and aggregated per (user, day) with every metric side by side (median
-# and MAD as aggregates): only the scored days' frames are computed. A framed window over every (user,
-# metric, date) computed a list — or a median — for each of the grid's rows, 30 per scored row in a daily
-# run: 17 of 32 CPU s at 100,000 users (docs/performance.md, "A full daily run at scale").
+# are inputs, written before this runs), its weekday's days among them, and the day's plan cohort. The grid
+# has every date of every scored user, and the history is found one of two ways (HISTORY_BY_WINDOW,
+# HISTORY_BY_JOIN), equal row for row (tests/anomaly/test_scores_paths.py) but not in cost: see
+# JOIN_MAX_DAYS. Both end in ``today``: each scored (user, day, metric) with the lists of its present
+# values in the frame and on its weekday.
 SCORES_SQL = """
 CREATE OR REPLACE TEMP TABLE {out} AS
 WITH storage AS (
@@ -71,41 +160,12 @@ scored AS (  -- (user, day) pairs to score: the user stored or requested somethi
     SELECT user_id, usage_date AS day FROM storage WHERE usage_date BETWEEN $start AND $end
     UNION SELECT user_id, usage_date FROM requests WHERE usage_date BETWEEN $start AND $end
 ),
-users_keyed AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM scored)),
-grid AS (
-    SELECT u.user_id, u.uk, d.usage_date::DATE AS usage_date
-    FROM users_keyed u
-    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
-),
-wide AS MATERIALIZED (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
-    SELECT g.user_id, g.uk, g.usage_date, s.user_id IS NOT NULL AS present,
-           coalesce(s.stored_bytes, 0) AS stored_bytes,
-           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.uk ORDER BY g.usage_date) AS growth_bytes,
-           coalesce(s.bytes_added, 0) AS bytes_added,
-           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
-           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
-           coalesce(c.cost_usd, 0) AS cost_usd
-    FROM grid g
-    LEFT JOIN storage s USING (user_id, usage_date)
-    LEFT JOIN requests r USING (user_id, usage_date)
-    LEFT JOIN cost c USING (user_id, usage_date)
-),
-scored_keyed AS (SELECT s.user_id, u.uk, s.day FROM scored s JOIN users_keyed u USING (user_id)),
-history AS (  -- per scored (user, day), each metric's present values of the $window days before it
-    SELECT s.uk, s.day, {history_aggregates}
-    FROM scored_keyed s
-    JOIN wide w ON w.uk = s.uk AND w.usage_date BETWEEN s.day - $window AND s.day - 1
-    GROUP BY s.uk, s.day
-),
-own AS (  -- a metric without a value on the day (growth after a day without storage) is not scored
-    SELECT day, user_id, m.metric, m.value, m.history_days, m.med, m.weekday_days, m.weekday_med, m.mad
-    FROM (
-        SELECT s.day, s.user_id, unnest([{metric_structs}]) AS m
-        FROM scored_keyed s
-        JOIN wide w ON w.uk = s.uk AND w.usage_date = s.day
-        LEFT JOIN history h ON h.uk = s.uk AND h.day = s.day
-    )
-    WHERE m.value IS NOT NULL
+{history}own AS (
+    SELECT * EXCLUDE (recent), list_aggregate(list_transform(recent, lambda x: abs(x - med)), 'median') AS mad
+    FROM (SELECT day, user_id, metric, value, recent, len(recent) AS history_days,
+                 list_aggregate(recent, 'median') AS med, len(weekday) AS weekday_days,
+                 list_aggregate(weekday, 'median') AS weekday_med
+          FROM today)
 ),
 snapshots AS (  -- each day's users: the latest snapshot on or before it
     SELECT d.day, s.snapshot_date
@@ -186,32 +246,43 @@ CASE metric WHEN 'stored_bytes' THEN 'stores ' WHEN 'growth_bytes' THEN (CASE WH
 
 
 def _history_aggregates(window_days: int) -> str:
-    """Per metric: the count, median and MAD of its present values in the frame, and the count and median
-    of those on the scored day's weekday (7, 14, … days back)."""
+    """Per metric: the list of its present values in the frame, and of those on the scored day's weekday
+    (7, 14, … days back). Lists, not median/MAD aggregates: DuckDB's hash aggregate spills lists, but a
+    holistic aggregate's state per group ran a 90-day range of 2,000 users out of 700 MB."""
     weekday = " OR ".join(f"s.day - w.usage_date = {n}" for n in range(7, int(window_days) + 1, 7)) or "false"
     parts = []
     for m in METRIC_SOURCES:
-        h = f"CASE WHEN w.present THEN w.{m} END"
+        present = f"w.present AND w.{m} IS NOT NULL"
         parts += [
-            f"count({h}) AS {m}__n",
-            f"median({h}) AS {m}__med",
-            f"mad({h}) AS {m}__mad",
-            f"count({h}) FILTER (WHERE {weekday}) AS {m}__wn",
-            f"median({h}) FILTER (WHERE {weekday}) AS {m}__wmed",
+            f"list(w.{m}) FILTER (WHERE {present}) AS {m}__recent",
+            f"list(w.{m}) FILTER (WHERE {present} AND ({weekday})) AS {m}__weekday",
         ]
     return ",\n           ".join(parts)
 
 
 def _metric_structs() -> str:
-    """One struct per metric: the day's value beside its history's figures (unnested to a row each)."""
+    """One struct per metric: the day's value beside its history (unnested to a row each)."""
     return ", ".join(
-        f"{{'metric': '{m}', 'value': w.{m}, 'history_days': coalesce(h.{m}__n, 0), 'med': h.{m}__med, "
-        f"'weekday_days': coalesce(h.{m}__wn, 0), 'weekday_med': h.{m}__wmed, 'mad': h.{m}__mad}}"
+        f"{{'metric': '{m}', 'value': w.{m}, 'recent': coalesce(h.{m}__recent, []), "
+        f"'weekday': coalesce(h.{m}__weekday, [])}}"
         for m in METRIC_SOURCES
     )
 
 
-def scores_sql(sources: Sources, out: str, window_days: int) -> str:
+def history_ctes(window_days: int, days: int, path: str | None = None) -> str:
+    """The CTEs ending in ``today`` for a window of ``days`` days: HISTORY_BY_JOIN up to JOIN_MAX_DAYS,
+    HISTORY_BY_WINDOW beyond (``path`` "join" or "window" forces one: the tests compare them)."""
+    path = path or ("join" if days <= JOIN_MAX_DAYS else "window")
+    if path == "join":
+        return HISTORY_BY_JOIN.format(
+            history_aggregates=_history_aggregates(window_days), metric_structs=_metric_structs()
+        )
+    weeks = range(7, int(window_days) + 1, 7)
+    lags = ", ".join(f"lag(history, {n}) OVER by_date" for n in weeks) or "NULL"
+    return HISTORY_BY_WINDOW.format(weekday_lags=lags)
+
+
+def scores_sql(sources: Sources, out: str, window_days: int, days: int = 1, path: str | None = None) -> str:
     names = {**sources.sql(), "out": identifier(out), "shared": SHARED_USER}
     reason = REASON_SQL.format(value=_fmt("metric", "value"), baseline=_fmt("metric", "baseline"))
     source_case = " ".join(f"WHEN metric = '{m}' THEN '{names[t]}'" for m, t in METRIC_SOURCES.items())
@@ -220,8 +291,7 @@ def scores_sql(sources: Sources, out: str, window_days: int) -> str:
         reason=reason,
         source_case=source_case,
         mad_to_sigma=MAD_TO_SIGMA,
-        history_aggregates=_history_aggregates(window_days),
-        metric_structs=_metric_structs(),
+        history=history_ctes(window_days, days, path),
     )
 
 
@@ -254,7 +324,8 @@ def stage_user_anomaly_scores_window(
     """Create TEMP table ``out``: one row per day from ``start`` to ``end``, user active on that day and
     metric (value, baseline, score, is_anomaly, reason, baseline_source, history_days, scale, floor, plan,
     evidence_table); returns the counts over the window."""
-    con.execute(scores_sql(sources, out, rules.scores.window_days), parameters(start, end, rules))
+    days = (end - start).days + 1
+    con.execute(scores_sql(sources, out, rules.scores.window_days, days), parameters(start, end, rules))
     rows, users, anomalies = con.execute(
         f"SELECT count(*), count(DISTINCT user_id), count(*) FILTER (WHERE is_anomaly) FROM {identifier(out)}"
     ).fetchall()[0]

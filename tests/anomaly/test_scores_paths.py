@@ -1,9 +1,9 @@
-"""The anomaly scores' set-based history (one aggregate per scored user-day) equals the previous framed
-list window row for row: over a window, day by day, and with every kind of baseline and history shape.
+"""The anomaly scores' two ways of finding each scored day's history — a framed list window over every
+grid row (long windows) and a join of each scored user-day with its $window days (short windows, the
+daily run) — give the same rows: over a window, day by day, with every kind of baseline and history shape.
 
-Why a generated population: the rewrite changes how each scored day finds its $window days (a join on an
-integer user key instead of a frame over every grid row), so the cases that matter are the history's
-shapes — gaps (absent days), zeros, a growth with no storage the day before, bursts, users new in the
+Why a generated population: the two differ in how each scored day finds its $window days, so the cases
+that matter are the history's shapes — gaps (absent days), zeros, a growth with no storage the day before, bursts, users new in the
 window (cohort and 'none' baselines), weekday rhythms — over enough users that each occurs many times.
 """
 
@@ -14,9 +14,8 @@ import duckdb
 import pytest
 
 from bucketlens.anomaly.rules import load_rules
-from bucketlens.anomaly.scores import parameters, stage_user_anomaly_scores_window
+from bucketlens.anomaly.scores import JOIN_MAX_DAYS, parameters, scores_sql, stage_user_anomaly_scores_window
 from bucketlens.anomaly.sources import DEFAULT_SOURCES
-from tests.anomaly.reference_scores import reference_scores_sql
 from tests.anomaly.test_detectors import SCHEMA
 
 FIRST = date(2026, 9, 1)
@@ -70,31 +69,29 @@ def con():
 
 
 def _both(con, start: date, end: date, rules) -> tuple[int, int, int]:
-    """Rows of the current and of the reference statement, and the rows only one of them has."""
-    stage_user_anomaly_scores_window(con, start, end, rules, out="current_scores")
-    con.execute(
-        reference_scores_sql(DEFAULT_SOURCES, "reference_scores", rules.scores.window_days),
-        parameters(start, end, rules),
-    )
-    rows = con.execute("SELECT count(*) FROM current_scores").fetchall()[0][0]
-    only_current = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM current_scores EXCEPT ALL SELECT * FROM reference_scores)"
+    """Rows of each path's statement, and the rows only one of them has."""
+    for path in ("join", "window"):
+        sql = scores_sql(DEFAULT_SOURCES, f"{path}_scores", rules.scores.window_days, path=path)
+        con.execute(sql, parameters(start, end, rules))
+    rows = con.execute("SELECT count(*) FROM join_scores").fetchall()[0][0]
+    only_join = con.execute(
+        "SELECT count(*) FROM (SELECT * FROM join_scores EXCEPT ALL SELECT * FROM window_scores)"
     ).fetchall()[0][0]
-    only_reference = con.execute(
-        "SELECT count(*) FROM (SELECT * FROM reference_scores EXCEPT ALL SELECT * FROM current_scores)"
+    only_window = con.execute(
+        "SELECT count(*) FROM (SELECT * FROM window_scores EXCEPT ALL SELECT * FROM join_scores)"
     ).fetchall()[0][0]
-    return rows, only_current, only_reference
+    return rows, only_join, only_window
 
 
-def test_a_window_equals_the_previous_list_window_row_for_row(con):
+def test_both_paths_give_the_same_rows_over_a_window(con):
     rules = load_rules()
-    rows, only_current, only_reference = _both(con, START, END, rules)
-    assert (only_current, only_reference) == (0, 0)
+    rows, only_join, only_window = _both(con, START, END, rules)
+    assert (only_join, only_window) == (0, 0)
     assert rows > 15_000
     # every baseline, history shape and outcome occurs, so the equality above covers them
     sources = dict(
         con.execute(
-            "SELECT split_part(baseline_source, ':', 1), count(*) FROM current_scores GROUP BY ALL"
+            "SELECT split_part(baseline_source, ':', 1), count(*) FROM join_scores GROUP BY ALL"
         ).fetchall()
     )
     assert {"own", "own_weekday", "cohort", "none"} <= set(sources)
@@ -103,16 +100,16 @@ def test_a_window_equals_the_previous_list_window_row_for_row(con):
         """SELECT count(*) FILTER (WHERE is_anomaly), count(*) FILTER (WHERE NOT is_anomaly),
                   count(*) FILTER (WHERE history_days BETWEEN 1 AND 10), count(*) FILTER (WHERE history_days = 0),
                   count(*) FILTER (WHERE metric = 'growth_bytes'), count(*) FILTER (WHERE history_days >= 20)
-           FROM current_scores"""
+           FROM join_scores"""
     ).fetchall()[0]
     assert all(n > 0 for n in shapes), shapes
 
 
 @pytest.mark.parametrize("day", [START, date(2026, 10, 17), END])
-def test_single_days_equal_the_previous_list_window(con, day):
-    rows, only_current, only_reference = _both(con, day, day, load_rules())
+def test_both_paths_give_the_same_rows_for_single_days(con, day):
+    rows, only_join, only_window = _both(con, day, day, load_rules())
     assert rows > 500
-    assert (only_current, only_reference) == (0, 0)
+    assert (only_join, only_window) == (0, 0)
 
 
 def test_a_shorter_history_window_changes_the_frames_the_same_way(con):
@@ -123,6 +120,25 @@ def test_a_shorter_history_window_changes_the_frames_the_same_way(con):
         update={"window_days": 10, "min_history_days": 5, "weekday_min_points": 1}
     )
     short = dataclasses.replace(rules, scores=scores)
-    rows, only_current, only_reference = _both(con, START, START + timedelta(days=6), short)
-    assert (only_current, only_reference) == (0, 0)
-    assert con.execute("SELECT max(history_days) FROM current_scores").fetchall()[0][0] == 10
+    rows, only_join, only_window = _both(con, START, START + timedelta(days=6), short)
+    assert (only_join, only_window) == (0, 0)
+    assert con.execute("SELECT max(history_days) FROM join_scores").fetchall()[0][0] == 10
+
+
+def test_the_stage_takes_the_join_for_short_windows_and_the_window_for_long_ones(con):
+    """Which path a run takes: the daily run (one day) joins, a backfill frames; both stage the same rows
+    as the path the length does not choose (above)."""
+    rules = load_rules()
+    assert JOIN_MAX_DAYS == 2
+    assert "list(history) OVER" in scores_sql(DEFAULT_SOURCES, "x", 28, days=JOIN_MAX_DAYS + 1)
+    assert "list(history) OVER" not in scores_sql(DEFAULT_SOURCES, "x", 28, days=JOIN_MAX_DAYS)
+    assert "JOIN wide w ON w.uk = s.uk AND w.usage_date BETWEEN" in scores_sql(
+        DEFAULT_SOURCES, "x", 28, days=1
+    )
+    counts = stage_user_anomaly_scores_window(con, START, START, rules, out="staged_day")
+    window = scores_sql(DEFAULT_SOURCES, "framed_day", rules.scores.window_days, path="window")
+    con.execute(window, parameters(START, START, rules))
+    assert counts["rows"] == con.execute("SELECT count(*) FROM framed_day").fetchall()[0][0] > 500
+    assert con.execute(
+        "SELECT count(*) FROM (SELECT * FROM staged_day EXCEPT ALL SELECT * FROM framed_day)"
+    ).fetchall() == [(0,)]
