@@ -38,24 +38,6 @@ MAD_TO_SIGMA = 1.4826
 # weekday's are the rows 7, 14, … back (lag): every (user, metric, date) of the grid gets its frame, so the
 # cost is per grid row — ($window + days) per user and metric, whatever the number of days scored.
 HISTORY_BY_WINDOW = """
-grid AS (
-    SELECT u.user_id, d.usage_date::DATE AS usage_date
-    FROM (SELECT DISTINCT user_id FROM scored) u
-    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
-),
-wide AS (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
-    SELECT g.user_id, g.usage_date, s.user_id IS NOT NULL AS present,
-           coalesce(s.stored_bytes, 0) AS stored_bytes,
-           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.user_id ORDER BY g.usage_date) AS growth_bytes,
-           coalesce(s.bytes_added, 0) AS bytes_added,
-           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
-           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
-           coalesce(c.cost_usd, 0) AS cost_usd
-    FROM grid g
-    LEFT JOIN storage s USING (user_id, usage_date)
-    LEFT JOIN requests r USING (user_id, usage_date)
-    LEFT JOIN cost c USING (user_id, usage_date)
-),
 long AS (  -- every (user, metric, date): the grid has every date, so a frame of rows is a frame of days
     SELECT * FROM (SELECT * FROM wide WHERE usage_date >= $start - INTERVAL ($window) DAY)
     UNPIVOT INCLUDE NULLS (value FOR metric IN (stored_bytes, growth_bytes, bytes_added, put_requests,
@@ -82,25 +64,6 @@ today AS (  -- a metric without a value on the day (growth after a day without s
 # daily run at scale"). Lists rather than median/MAD aggregates: DuckDB's hash aggregate spills lists, and
 # holistic aggregates' states ran a 90-day range of 2,000 users out of 700 MB.
 HISTORY_BY_JOIN = """
-users_keyed AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM scored)),
-grid AS (
-    SELECT u.user_id, u.uk, d.usage_date::DATE AS usage_date
-    FROM users_keyed u
-    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
-),
-wide AS MATERIALIZED (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
-    SELECT g.user_id, g.uk, g.usage_date, s.user_id IS NOT NULL AS present,
-           coalesce(s.stored_bytes, 0) AS stored_bytes,
-           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.uk ORDER BY g.usage_date) AS growth_bytes,
-           coalesce(s.bytes_added, 0) AS bytes_added,
-           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
-           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
-           coalesce(c.cost_usd, 0) AS cost_usd
-    FROM grid g
-    LEFT JOIN storage s USING (user_id, usage_date)
-    LEFT JOIN requests r USING (user_id, usage_date)
-    LEFT JOIN cost c USING (user_id, usage_date)
-),
 scored_keyed AS (SELECT s.user_id, u.uk, s.day FROM scored s JOIN users_keyed u USING (user_id)),
 history AS (  -- per scored (user, day), each metric's present values of the $window days before it
     SELECT s.uk, s.day, {history_aggregates}
@@ -159,6 +122,25 @@ cost AS (
 scored AS (  -- (user, day) pairs to score: the user stored or requested something on a day of the window
     SELECT user_id, usage_date AS day FROM storage WHERE usage_date BETWEEN $start AND $end
     UNION SELECT user_id, usage_date FROM requests WHERE usage_date BETWEEN $start AND $end
+),
+users_keyed AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM scored)),
+grid AS (
+    SELECT u.user_id, u.uk, d.usage_date::DATE AS usage_date
+    FROM users_keyed u
+    CROSS JOIN range($start - INTERVAL ($window + 1) DAY, $end + INTERVAL 1 DAY, INTERVAL 1 DAY) d(usage_date)
+),
+wide AS MATERIALIZED (  -- a (user, date)'s figures do not depend on the day scored (growth: the date before it)
+    SELECT g.user_id, g.uk, g.usage_date, s.user_id IS NOT NULL AS present,
+           coalesce(s.stored_bytes, 0) AS stored_bytes,
+           s.stored_bytes - lag(s.stored_bytes) OVER (PARTITION BY g.uk ORDER BY g.usage_date) AS growth_bytes,
+           coalesce(s.bytes_added, 0) AS bytes_added,
+           coalesce(r.put_requests, 0) AS put_requests, coalesce(r.get_requests, 0) AS get_requests,
+           coalesce(r.bytes_downloaded, 0) AS bytes_downloaded, coalesce(r.errors_4xx, 0) AS errors_4xx,
+           coalesce(c.cost_usd, 0) AS cost_usd
+    FROM grid g
+    LEFT JOIN storage s USING (user_id, usage_date)
+    LEFT JOIN requests r USING (user_id, usage_date)
+    LEFT JOIN cost c USING (user_id, usage_date)
 ),
 {history}own AS (
     SELECT * EXCLUDE (recent), list_aggregate(list_transform(recent, lambda x: abs(x - med)), 'median') AS mad
