@@ -15,14 +15,21 @@
 -- Every line of the files, numbered per file: DuckDB's CSV scanner with no delimiter, quote or escape
 -- that could split or join lines (gzip by extension), in file order; row_number() over the scan in
 -- insertion order numbers them, and each file's first row number turns that into its line numbers.
+-- A line finds its file's position in $paths by a join on the file name: list_position over the paths
+-- for every line cost 1.6 of 6.4 CPU s on the demo month (1,681 files, 864 k lines).
 WITH scanned AS (
     SELECT filename, coalesce(line, '') AS line, row_number() OVER () AS n
     FROM read_csv($paths, auto_detect = false, columns = {'line': 'VARCHAR'}, delim = chr(1), quote = '',
                   escape = '', header = false, filename = true, strict_mode = false)
+),
+positions AS (  -- the first position of each path, as list_position gives it
+    SELECT path AS filename, min(idx) AS file_idx
+    FROM (SELECT unnest($paths) AS path, generate_subscripts($paths, 1) AS idx)
+    GROUP BY path
 )
-SELECT list_position($paths, filename) AS file_idx, n - min(n) OVER (PARTITION BY filename) + 1 AS line_number,
-       CASE WHEN suffix(line, chr(13)) THEN line[:-2] ELSE line END AS line
-FROM scanned
+SELECT p.file_idx, s.n - min(s.n) OVER (PARTITION BY s.filename) + 1 AS line_number,
+       CASE WHEN suffix(s.line, chr(13)) THEN s.line[:-2] ELSE s.line END AS line
+FROM scanned s JOIN positions p USING (filename)
 
 -- fragment: w3c_fields
 -- Tab-separated records under a '#Fields:' header (legacy files; v2 'w3c' output): each field is found
