@@ -28,7 +28,7 @@ LEDGER_DDL = (
     "etag_or_mtime VARCHAR, parser VARCHAR, loaded_at TIMESTAMP, lines BIGINT, records BIGINT, "
     "quarantined BIGINT, first_request_time TIMESTAMP, last_request_time TIMESTAMP)"
 )
-RECORDS_DDL = table_ddl("raw.access_log_records", log_schema.COLUMNS, log_schema.UNIQUE_STRINGS)
+RECORDS_DDL = table_ddl("raw.access_log_records", log_schema.COLUMNS, log_schema.COMPRESSION)
 OBJECT_QUARANTINE_DDL = f"CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine ({LINE_COLUMNS})"
 # The objects a parse replaces in the ledger (a join, not ``list_contains`` over thousands of keys).
 PARSED = "(SELECT key FROM stage_access_log_objects)"

@@ -42,7 +42,7 @@ from bucketlens.formats.inventory_sql import (
     QUARANTINE_DDL,
 )
 from bucketlens.keys import KeyPattern
-from bucketlens.schema import table_ddl
+from bucketlens.schema import ZSTD, table_ddl
 
 # Contract columns of raw.inventory_objects, in table order (the stage table has the same shape, so
 # the asset can ``INSERT INTO raw.inventory_objects SELECT * FROM stage``).
@@ -64,8 +64,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 _COLUMN_LIST = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
 # every version has its own key, version ID and (mostly) ETag: stored with zstd (bucketlens.schema)
-UNIQUE_STRINGS = ("key", "version_id", "e_tag")
-TABLE_DDL = table_ddl("raw.inventory_objects", COLUMNS, UNIQUE_STRINGS)
+COMPRESSION = {"key": ZSTD, "version_id": ZSTD, "e_tag": ZSTD}
+TABLE_DDL = table_ddl("raw.inventory_objects", COLUMNS, COMPRESSION)
 STAGE_DDL = "CREATE TEMP TABLE IF NOT EXISTS {stage} (\n    " + _COLUMN_LIST.replace("{", "{{") + "\n)"
 QUARANTINE_TABLE = "stage_inventory_quarantine"  # for the default stage; otherwise "<stage>_quarantine"
 
