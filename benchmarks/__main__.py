@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     objects = args.objects or DEFAULT_OBJECTS[args.case]
     if args.case == "daily":
         users = args.users[0] if args.users else 100_000
-        return run_daily(objects, users, parse_size(args.requests), args.warm_days, args.workdir, args.json)
+        return run_daily(
+            objects, users, parse_size(args.requests), args.warm_days, args.workdir, args.json, args.keep
+        )
     inventory_format = args.inventory_format or DEFAULT_FORMAT[args.case]
     if args.case == "attribution":
         return run_attribution(objects, inventory_format, args.workdir)
@@ -94,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--requests", default="5M", help="access-log requests per day (default 5M)")
     daily.add_argument(
         "--warm-days", type=int, default=1, help="days run before the measured day (default 1)"
+    )
+    daily.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the generated sources, warehouse and Dagster instance in place (the path is printed)",
     )
     return parser
 

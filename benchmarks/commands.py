@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -56,10 +56,13 @@ def _child_load(source: str, home: str, day: str) -> None:
     print(json.dumps({"rows": event.materialization.metadata["rows"].value}))
 
 
-def scratch_dir(prefix: str, workdir: str | None) -> tempfile.TemporaryDirectory:
-    """A temporary directory for one benchmark's data, under ``--workdir`` (created if missing)."""
+def scratch_dir(prefix: str, workdir: str | None, keep: bool = False) -> AbstractContextManager[str]:
+    """A temporary directory for one benchmark's data, under ``--workdir`` (created if missing). With
+    ``keep`` it is left in place afterwards, so its warehouse and sources can be inspected or profiled."""
     if workdir:
         Path(workdir).mkdir(parents=True, exist_ok=True)
+    if keep:
+        return nullcontext(tempfile.mkdtemp(prefix=prefix, dir=workdir))
     return tempfile.TemporaryDirectory(prefix=prefix, dir=workdir)
 
 
@@ -332,7 +335,13 @@ DAILY_DAY = date(2026, 10, 2)
 
 
 def run_daily(
-    objects: int, users: int, requests: int, warm_days: int, workdir: str | None, json_path: str | None = None
+    objects: int,
+    users: int,
+    requests: int,
+    warm_days: int,
+    workdir: str | None,
+    json_path: str | None = None,
+    keep: bool = False,
 ) -> int:
     """``bucketlens bench daily``: generate every source for ``warm_days`` + 1 days (untimed), run the
     daily job for the warm-up days (so the measured day has yesterday's state, as in production), then
@@ -344,7 +353,7 @@ def run_daily(
 
     results: dict = {"load_before": machine_load(), "days": []}
     days = days_ending(DAILY_DAY, warm_days + 1)
-    with scratch_dir("bucketlens-bench-daily-", workdir) as tmp:
+    with scratch_dir("bucketlens-bench-daily-", workdir, keep) as tmp:
         source, home, held = Path(tmp) / "source", Path(tmp) / "home", Path(tmp) / "held"
         print(f"generating {len(days)} day(s) of sources under {source} (untimed) ...")
         started = time.perf_counter()
@@ -369,6 +378,8 @@ def run_daily(
     results["with_parse_seconds"] = round(parse["seconds"] + measured["seconds"], 2)
     results["load_after"] = machine_load()
     print("\n" + daily_table(results))
+    if keep:
+        print(f"kept: sources in {source}, warehouse and Dagster instance in {home}")
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     print(json.dumps({"daily": results}, default=str))

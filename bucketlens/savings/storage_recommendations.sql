@@ -51,34 +51,38 @@ read_requests AS (
       AND operation = 'REST.GET.OBJECT' AND http_status IN (200, 206) AND key IS NOT NULL
     GROUP BY ALL
 ),
-reads AS (
-    SELECT r.read_date, r.bucket, i.user_id, r.key, i.size, r.gets, r.bytes_sent,
-           date_diff('day', CAST(i.last_modified AS DATE), r.read_date) AS age_days,
-           coalesce(r.read_date - lag(r.read_date) OVER (PARTITION BY r.bucket, r.key ORDER BY r.read_date)
-                    >= $restore_days, true) AS restores
-    FROM read_requests r
+-- every GET and delete of the history matched with the object as listed that day: one inventory scan
+-- and one join for both (the deletes' range is within the reads')
+requests AS (
+    SELECT read_date AS request_date, bucket, key, NULL::VARCHAR AS version_id, gets, bytes_sent, true AS is_read
+    FROM read_requests
+    UNION ALL
+    SELECT DISTINCT usage_date, bucket, key, version_id, NULL::BIGINT, NULL::HUGEINT, false
+    FROM raw.access_log_requests
+    WHERE usage_date BETWEEN CAST($start AS DATE) - ($history_days - 1) AND $end
+      AND operation IN ('REST.DELETE.OBJECT', 'BATCH.DELETE.OBJECT', 'S3.EXPIRE.OBJECT')
+      AND coalesce(http_status, 204) < 300 AND key IS NOT NULL
+),
+listed AS (
+    SELECT r.request_date, r.bucket, r.key, r.is_read, r.gets, r.bytes_sent, i.user_id, i.size,
+           date_diff('day', CAST(i.last_modified AS DATE), r.request_date) AS age_days
+    FROM requests r
     JOIN raw.inventory_objects i
-      ON i.snapshot_date = r.read_date AND i.bucket = r.bucket AND i.key = r.key
+      ON i.snapshot_date = r.request_date AND i.bucket = r.bucket AND i.key = r.key
     WHERE i.snapshot_date BETWEEN CAST($start AS DATE) - ($history_days - 1) - ($restore_days - 1) AND $end
       AND coalesce(i.is_latest, true) AND NOT coalesce(i.is_delete_marker, false)
       AND coalesce(i.storage_class, 'STANDARD') = 'STANDARD' AND i.user_id <> '_shared' AND i.size IS NOT NULL
+      AND (r.is_read OR r.version_id IS NULL OR r.version_id = i.version_id)
+),
+reads AS (
+    SELECT request_date AS read_date, bucket, user_id, key, size, gets, bytes_sent, age_days,
+           coalesce(request_date - lag(request_date) OVER (PARTITION BY bucket, key ORDER BY request_date)
+                    >= $restore_days, true) AS restores
+    FROM listed WHERE is_read
 ),
 deletes AS (
-    SELECT r.delete_date, r.bucket, i.user_id, i.size,
-           date_diff('day', CAST(i.last_modified AS DATE), r.delete_date) AS age_days
-    FROM (SELECT DISTINCT usage_date AS delete_date, bucket, key, version_id
-          FROM raw.access_log_requests
-          WHERE usage_date BETWEEN CAST($start AS DATE) - ($history_days - 1) AND $end
-            AND operation IN ('REST.DELETE.OBJECT', 'BATCH.DELETE.OBJECT', 'S3.EXPIRE.OBJECT')
-            AND coalesce(http_status, 204) < 300 AND key IS NOT NULL) r
-    JOIN raw.inventory_objects i
-      ON i.snapshot_date = r.delete_date AND i.bucket = r.bucket AND i.key = r.key
-    WHERE i.snapshot_date BETWEEN CAST($start AS DATE) - ($history_days - 1) AND $end
-      AND coalesce(i.is_latest, true) AND NOT coalesce(i.is_delete_marker, false)
-      AND coalesce(i.storage_class, 'STANDARD') = 'STANDARD' AND i.user_id <> '_shared' AND i.size IS NOT NULL
-      AND (r.version_id IS NULL OR r.version_id = i.version_id)
+    SELECT request_date AS delete_date, bucket, user_id, size, age_days FROM listed WHERE NOT is_read
 ),
-last_read AS (SELECT DISTINCT bucket, key, read_date FROM read_requests),
 -- users whose data is a leak (absent from the day's users snapshot, or deleted/closed): their objects are
 -- priced like anyone's, but deleting them is the saving (savings.storage_leaks), not moving them
 orphans AS (
@@ -89,12 +93,15 @@ orphans AS (
     LEFT JOIN raw.users u ON u.snapshot_date = o.usage_date AND u.user_id = o.user_id
     WHERE u.user_id IS NULL OR list_contains(CAST($orphaned_statuses AS VARCHAR[]), u.status)
 ),
+-- an object is warm on a day when it was read in the history ending that day (an EXISTS: a hash join on
+-- the key; an ASOF join on the latest read sorted every object by its key)
 stock AS (
     SELECT o.usage_date, o.bucket, o.user_id, sv_age_group(o.age_days, $ages) AS k, sv_size_group(o.size) AS sb,
            count(*) AS objects, sum(o.size) AS bytes,
-           coalesce(sum(o.size) FILTER (WHERE lr.read_date >= o.usage_date - ($history_days - 1)), 0) AS warm_bytes
+           coalesce(sum(o.size) FILTER (WHERE EXISTS (
+               SELECT 1 FROM read_requests lr WHERE lr.bucket = o.bucket AND lr.key = o.key
+                 AND lr.read_date BETWEEN o.usage_date - ($history_days - 1) AND o.usage_date)), 0) AS warm_bytes
     FROM objects o
-    ASOF LEFT JOIN last_read lr ON o.bucket = lr.bucket AND o.key = lr.key AND o.usage_date >= lr.read_date
     WHERE sv_age_group(o.age_days, $ages) > 0
     GROUP BY ALL
 ),

@@ -109,6 +109,34 @@ def test_deletes_before_the_minimum_duration_pay_the_remaining_days(con):
     )
 
 
+def test_a_delete_of_another_version_is_not_an_early_delete_of_the_listed_one(con):
+    objects(con, "churn", 1000, MIB, 100)
+    gone_day = DAY - timedelta(days=5)
+    # ten objects whose older version v1 is deleted: the current v2 listed that day stays
+    for key in objects(con, "churn", 10, MIB, 45, day=gone_day, name="kept", version="v2"):
+        request(con, gone_day, "REST.DELETE.OBJECT", key, "churn", status=204, version_id="v1")
+    # four whose listed version is the one deleted
+    for key in objects(con, "churn", 4, MIB, 45, day=gone_day, name="gone", version="v2"):
+        request(con, gone_day, "REST.DELETE.OBJECT", key, "churn", status=204, version_id="v2")
+    row = recommend(con)[("churn", "STANDARD_IA")]
+    assert row["early_deletes"] == 4
+    assert float(row["early_delete_usd"]) == usd(4 * MIB / GIB * 0.0125 * 15 / 30)
+
+
+def test_a_read_warms_objects_from_its_day_on_not_on_the_days_before_it(con):
+    before = DAY - timedelta(days=1)
+    keys = objects(con, "reader", 10, 10 * MIB, 100)
+    objects(con, "reader", 10, 10 * MIB, 99, day=before)
+    for key in keys[:4]:
+        request(con, DAY, "REST.GET.OBJECT", key, "reader", bytes_sent=10 * MIB)
+    # both days in one run: the later day's reads must not warm the earlier day's objects
+    stage_recommendations(con, "recs", before, DAY, savings_rules(), PriceBook.load(), AWS, KeyPattern())
+    cold = dict(
+        con.execute("SELECT usage_date, cold_bytes FROM recs WHERE storage_class = 'STANDARD_IA'").fetchall()
+    )
+    assert cold == {before: 10 * 10 * MIB, DAY: 6 * 10 * MIB}
+
+
 def test_deep_archive_bills_8_kib_at_standard_and_32_kib_archived_per_object(con):
     objects(con, "tiny", 1000, 16 * KIB, 200)
     objects(con, "videos", 100, 100 * MIB, 40)
