@@ -90,6 +90,23 @@ def test_each_kpi_by_hand(con):
     assert k["daily_active_uploaders"][0] == 4
 
 
+def test_a_copy_uploaded_since_the_start_of_the_day_before_is_a_duplicate_added(con):
+    midnight = at(DAY, 0)
+    rows = [
+        ("users/u0/third.jpg", MIB, "third", at(DAY - timedelta(days=30))),
+        ("users/u0/third-again.jpg", MIB, "third", midnight - timedelta(hours=5)),  # the day before, 19:00
+        ("users/u0/fourth.jpg", 2 * MIB, "fourth", at(DAY - timedelta(days=30))),
+        ("users/u0/fourth-again.jpg", 2 * MIB, "fourth", midnight - timedelta(hours=25)),  # two days before
+    ]
+    con.executemany(
+        "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, is_latest, is_delete_marker, size, "
+        "last_modified, storage_class, e_tag, user_id) VALUES (?, ?, ?, true, false, ?, ?, 'STANDARD', ?, 'u0')",
+        [(DAY, BUCKET, k, s, m, e) for k, s, e, m in rows],
+    )
+    # added: the fixture's 10 MiB and the 1 MiB copy of the day before; duplicates: 4 MiB and that copy
+    assert kpis(con)["dedup_rate"][:3] == (5 / 11, 5 * MIB, 11 * MIB)
+
+
 def test_a_day_without_uploads_or_cost_has_no_value_not_zero(con):
     con.execute("DELETE FROM raw.access_log_requests WHERE operation LIKE 'REST.P%'")
     con.execute("DELETE FROM cost.user_daily_cost")
