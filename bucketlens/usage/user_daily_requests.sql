@@ -4,15 +4,16 @@
 -- and count as STANDARD (what S3 gives an upload without a storage-class header).
 -- The tier and billable expressions come from bucketlens.costing.operations (code, not data).
 -- cdn_origin_bytes: the part of bytes_sent CloudFront fetched from this origin (not internet egress).
-WITH requests AS (
+WITH requests AS NOT MATERIALIZED (
     SELECT * FROM raw.access_log_requests WHERE usage_date BETWEEN $start AND $end
 ),
 touched_class AS (
-    SELECT snapshot_date AS usage_date, bucket, key, any_value(storage_class) AS storage_class
-    FROM raw.inventory_objects
-    WHERE snapshot_date BETWEEN $start AND $end
-      AND coalesce(is_latest, true) AND NOT coalesce(is_delete_marker, false)
-      AND (snapshot_date, bucket, key) IN (SELECT (usage_date, bucket, key) FROM requests WHERE key IS NOT NULL)
+    SELECT i.snapshot_date AS usage_date, i.bucket, i.key, any_value(i.storage_class) AS storage_class
+    FROM raw.inventory_objects i
+    SEMI JOIN (SELECT usage_date, bucket, key FROM requests WHERE key IS NOT NULL) t
+        ON i.snapshot_date = t.usage_date AND i.bucket = t.bucket AND i.key = t.key
+    WHERE i.snapshot_date BETWEEN $start AND $end
+      AND coalesce(i.is_latest, true) AND NOT coalesce(i.is_delete_marker, false)
     GROUP BY ALL
 )
 SELECT r.usage_date, r.user_id, r.operation,

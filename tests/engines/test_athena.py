@@ -53,7 +53,8 @@ def test_catalog_holds_the_assets_queries():
         (
             "user_daily_requests",
             6,  # the window twice (requests, inventory), the owner's accounts twice (billable 403s)
-            ["ARBITRARY(storage_class) AS storage_class", "GROUP BY snapshot_date, bucket, key",
+            ["ARBITRARY(i.storage_class) AS storage_class", "GROUP BY i.snapshot_date, i.bucket, i.key",
+             "AND EXISTS(SELECT 1 FROM (SELECT usage_date, bucket, key FROM requests WHERE NOT key IS NULL) AS t",
              "REGEXP_LIKE(UPPER(TRIM(r.operation)), '^(?:REST\\.DELETE\\..*)$')",
              "GROUP BY r.usage_date, r.user_id, r.operation", "CARDINALITY(CAST(? AS ARRAY(VARCHAR))) > 0"],
             ["GROUP BY ALL", "REGEXP_FULL_MATCH", "IGNORE NULLS", "GROUP BY CAST(?", "$day", "LENGTH(CAST(?"],
