@@ -97,3 +97,41 @@ def test_cloudfronts_origin_fetches_are_counted_apart_from_egress(con):
     assert con.execute(
         "SELECT sum(bytes_sent), sum(cdn_origin_bytes) FROM usage.user_daily_requests WHERE http_status_class = '2xx'"
     ).fetchall() == [(1950, 1700)]
+
+
+def test_a_request_is_billed_at_the_class_its_object_is_listed_in_that_day(con):
+    """The GETs above touch users/1001/a.jpg: listed in Glacier IR the same day (and in Standard-IA the day
+    before, which must not count); a PUT of a key not listed yet counts as STANDARD; a GET of a key listed
+    only as a delete marker or a noncurrent version counts as STANDARD too."""
+    before = date(2026, 10, 4)
+    listed = [
+        (DAY, "users/1001/a.jpg", "GLACIER_IR", True, False),
+        (before, "users/1001/a.jpg", "STANDARD_IA", True, False),
+        (DAY, "users/1001/old.jpg", "DEEP_ARCHIVE", False, False),
+        (DAY, "users/1001/gone.jpg", None, True, True),
+    ]
+    con.executemany(
+        "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, is_latest, is_delete_marker, "
+        "size, storage_class, user_id) VALUES (?, 'photos-prod', ?, 'v', ?, ?, 1, ?, '1001')",
+        [(d, k, latest, marker, c) for d, k, c, latest, marker in listed],
+    )
+    for i, (operation, key) in enumerate(
+        [("REST.PUT.OBJECT", "users/1001/new.jpg"), ("REST.GET.OBJECT", "users/1001/old.jpg"),
+         ("REST.GET.OBJECT", "users/1001/gone.jpg")]
+    ):  # fmt: skip
+        con.execute(
+            "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
+            "requester, user_id, request_id) VALUES (?, ?, 'photos-prod', ?, ?, 200, ?, '1001', ?)",
+            [DAY, f"{DAY} 11:00:00", key, operation, INSIDE, f"X{i}"],
+        )
+    asset.load_window(con, [DAY], [OWNER])
+    classes = con.execute(
+        "SELECT operation, storage_class, sum(request_count) FROM usage.user_daily_requests "
+        "WHERE usage_date = ? GROUP BY ALL ORDER BY ALL",
+        [DAY],
+    ).fetchall()
+    assert classes == [
+        ("REST.GET.OBJECT", "GLACIER_IR", 15),
+        ("REST.GET.OBJECT", "STANDARD", 2),
+        ("REST.PUT.OBJECT", "STANDARD", 1),
+    ]
