@@ -28,17 +28,19 @@ _SOURCE = """(
     JOIN {objects} o ON r.usage_date = o.usage_date AND r.source_file = o.source_file
     WHERE r.usage_date BETWEEN $start AND $end
 )"""
-# Repeats are rare: group on the dedupe key alone and rank only the repeated keys (as stage_first_seen).
+# Repeats are rare: group a 64-bit hash of the dedupe key, then rank only the records of repeated hashes
+# on the key itself (as stage_first_seen: equal keys, NULLs included, hash equal, so a repeated key is
+# ranked whole; a collision only ranks another key beside it).
 _REPEATS = """
 CREATE OR REPLACE TEMP TABLE {repeats} AS
 WITH candidates AS (
-    SELECT usage_date, file_order, source_file, source_line, request_id, operation, key FROM {source}
+    SELECT usage_date, file_order, source_file, source_line, request_id, operation, key,
+           hash(usage_date, request_id, operation, key) AS dedupe_hash
+    FROM {source}
     WHERE request_id IS NOT NULL
 )
 SELECT c.usage_date, c.source_file, c.source_line FROM candidates c
-JOIN (SELECT usage_date, request_id, operation, key FROM candidates GROUP BY ALL HAVING count(*) > 1) r
-  ON c.usage_date = r.usage_date AND c.request_id = r.request_id
-     AND c.operation IS NOT DISTINCT FROM r.operation AND c.key IS NOT DISTINCT FROM r.key
+SEMI JOIN (SELECT dedupe_hash FROM candidates GROUP BY ALL HAVING count(*) > 1) r ON c.dedupe_hash = r.dedupe_hash
 QUALIFY row_number() OVER (PARTITION BY c.usage_date, c.request_id, c.operation, c.key
                            ORDER BY c.file_order, c.source_line) > 1
 """
