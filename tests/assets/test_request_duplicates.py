@@ -25,7 +25,8 @@ def test_repeated_requests_are_counted_per_day_on_the_exact_key():
         (NEXT, "R4", "REST.PUT.OBJECT", "c.jpg"),
     ]  # fmt: skip
     con.executemany(
-        "INSERT INTO raw.access_log_requests (usage_date, request_id, operation, key, user_id) VALUES (?, ?, ?, ?, 'u')", rows
+        "INSERT INTO raw.access_log_requests (usage_date, request_id, operation, key, user_id) VALUES (?, ?, ?, ?, 'u')",
+        rows,
     )
     figures = figures_by_day(con, DUPLICATE_REQUESTS_SQL, {"start": DAY, "end": NEXT}, [DAY, NEXT])
     assert {day: int(f.get("duplicates") or 0) for day, f in figures.items()} == {DAY: 3, NEXT: 0}
