@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-# Both cores: test files are spread over two workers (a file stays on one, sharing its fixtures).
-exec .venv/bin/pytest -n 2 --dist loadfile "$@"
+# Both cores: test files are spread over two workers (a file stays on one, sharing its fixtures), in
+# collection order, the longest files first (tests/conftest.py, LONGEST_FILES_FIRST).
+exec .venv/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
