@@ -111,11 +111,11 @@ def _warehouse_figures(settings: Settings, last: date) -> dict:
             "cdn": _cdn_figures(con),
             "top": con.execute(
                 "SELECT user_id, sum(amount_usd) AS usd FROM cost.user_daily_cost WHERE user_id <> '_shared' "
-                "GROUP BY ALL ORDER BY usd DESC LIMIT 3"
+                "GROUP BY ALL ORDER BY usd DESC, user_id LIMIT 3"
             ).fetchall(),
             "plans": con.execute(
                 "SELECT plan, max(users), sum(cost_usd), sum(revenue_usd), sum(margin_usd) FROM cost.plan_daily_margin "
-                "GROUP BY ALL ORDER BY 3 DESC"
+                "GROUP BY ALL ORDER BY 3 DESC, 1"
             ).fetchall(),
         }
     finally:
@@ -231,7 +231,7 @@ def _alert_figures(settings: Settings, source: Path, days: list[date]) -> list[s
             "WHERE state = 'firing' AND first_seen = usage_date GROUP BY ALL"
         ).fetchall()
         flags = con.execute(
-            "SELECT pattern, count(*) FROM anomaly.abuse_flags GROUP BY ALL ORDER BY 2 DESC"
+            "SELECT pattern, count(*) FROM anomaly.abuse_flags GROUP BY ALL ORDER BY 2 DESC, 1"
         ).fetchall()
         labels = load_labels(source / "labels.jsonl", days)
         missed = labels_without_alert(con, labels)
