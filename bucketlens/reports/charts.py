@@ -181,8 +181,27 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float | None], y_fo
         return _png(canvas)
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A chart to draw later, maybe in another process (``chart_helpers``): the drawing function's name
+    and its arguments, plain values that pickle."""
+
+    kind: str  # "line_chart", "stacked_bars" or "bars"
+    args: tuple
+
+    def png(self) -> bytes:
+        return KINDS[self.kind](*self.args)
+
+
 def _label_x(ax, labels: Sequence[str]) -> None:
     step = max(1, math.ceil(len(labels) / 15))
     ticks = list(range(0, len(labels), step))
     ax.set_xticks(ticks, [labels[i] for i in ticks])
     ax.set_xlim(-0.6, max(len(labels) - 0.4, 0.6))
+
+
+KINDS: dict[str, Callable[..., bytes]] = {
+    "line_chart": line_chart,
+    "stacked_bars": stacked_bars,
+    "bars": bars,
+}

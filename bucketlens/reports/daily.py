@@ -18,6 +18,7 @@ from bucketlens.reports import charts, fmt
 from bucketlens.reports.actions_today import actions_by_day
 from bucketlens.reports.alerts_today import DayAlerts, abuse_by_pattern, alerts_by_day
 from bucketlens.reports.cdn import CdnDay, cdn_by_day
+from bucketlens.reports.chart_helpers import draw_all
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
 from bucketlens.reports.warehouse import report_sql, rows_by_day, window
@@ -76,19 +77,38 @@ def daily_figures(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Itera
 def build_daily_reports(
     con: duckdb.DuckDBPyConnection, days: Sequence[date], ui_link: Callable[[date], str] = lambda _: ""
 ) -> Iterator[Report]:
-    """Each day's page, rendered from the window's figures."""
-    for figures in daily_figures(con, days):
-        yield daily_page(figures, ui_link(figures.day))
+    """Each day's page, rendered from the window's figures; the window's charts are drawn first, all
+    together (``chart_helpers``: on every core)."""
+    figures = list(daily_figures(con, days))
+    drawn = draw_all([chart for f in figures for chart in daily_charts(f)])
+    for f, storage_png, cost_png in zip(figures, drawn[0::2], drawn[1::2], strict=True):
+        yield daily_page(f, (storage_png, cost_png), ui_link(f.day))
 
 
-def daily_page(f: DailyFigures, ui_link: str = "") -> Report:
+def daily_charts(f: DailyFigures) -> tuple[charts.Chart, charts.Chart]:
+    """The page's two charts: storage and cost over the 30 days ending the day."""
+    labels = [d["usage_date"].strftime("%m-%d") for d in f.days]
+    return (
+        charts.Chart(
+            "line_chart",
+            (
+                "Total storage, last 30 days",
+                labels,
+                {"stored bytes": [d["total_bytes"] for d in f.days]},
+                "bytes",
+            ),
+        ),
+        charts.Chart(
+            "bars", ("S3 cost per day, last 30 days", labels, [d["cost_usd"] for d in f.days], "usd")
+        ),
+    )
+
+
+def daily_page(f: DailyFigures, pngs: tuple[bytes, bytes] | None = None, ui_link: str = "") -> Report:
+    """The day's page (``pngs``: its charts as ``daily_charts`` gives them, drawn; drawn here if None)."""
     day, days, alerts, abuse = f.day, f.days, f.alerts, f.abuse
     today, before = days[-1], days[-2]
-    labels = [d["usage_date"].strftime("%m-%d") for d in days]
-    storage_png = charts.line_chart(
-        "Total storage, last 30 days", labels, {"stored bytes": [d["total_bytes"] for d in days]}, "bytes"
-    )
-    cost_png = charts.bars("S3 cost per day, last 30 days", labels, [d["cost_usd"] for d in days], "usd")
+    storage_png, cost_png = pngs or tuple(c.png() for c in daily_charts(f))
     critical = alerts.count("critical")
     figures = {
         "total_bytes": int(today["total_bytes"] or 0),

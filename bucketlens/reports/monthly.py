@@ -15,6 +15,7 @@ import duckdb
 from bucketlens.reports import charts, fmt
 from bucketlens.reports.alerts_today import abuse_by_pattern
 from bucketlens.reports.cdn import cdn_month_by_day
+from bucketlens.reports.chart_helpers import draw_all
 from bucketlens.reports.cost_sql import CostDays, by_category, registered_users, shares, total
 from bucketlens.reports.html import render
 from bucketlens.reports.report import Report
@@ -101,12 +102,30 @@ def build_monthly_reports(
     mom_ratio: float,
     ui_link: Callable[[date], str] = lambda _: "",
 ) -> Iterator[Report]:
-    """Each day's page, rendered from the window's figures."""
-    for figures in monthly_figures(con, days, mom_ratio):
-        yield monthly_page(figures, mom_ratio, ui_link(figures.day))
+    """Each day's page, rendered from the window's figures; the window's charts are drawn first, all
+    together (``chart_helpers``: on every core)."""
+    figures = list(monthly_figures(con, days, mom_ratio))
+    for f, png in zip(figures, draw_all([monthly_chart(f) for f in figures]), strict=True):
+        yield monthly_page(f, mom_ratio, png, ui_link(f.day))
 
 
-def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Report:
+def monthly_chart(f: MonthlyFigures) -> charts.Chart:
+    """The cost of each of the six months ending the day's (its month to date)."""
+    months = {r["month"]: r for r in f.months}
+    trend = trend_months(f.day)
+    return charts.Chart(
+        "bars",
+        (
+            "S3 cost per month (current month to date)",
+            [f"{m:%b %Y}" for m in trend],
+            [float(months[m]["usd"]) if m in months else None for m in trend],
+            "usd",
+        ),
+    )
+
+
+def monthly_page(f: MonthlyFigures, mom_ratio: float, png: bytes | None = None, ui_link: str = "") -> Report:
+    """The day's page (``png``: ``monthly_chart`` drawn; drawn here if None)."""
     day, days, users, mom, plans, quota, fullest, abuse = (
         f.day, f.cost_days, f.users, f.mom, f.plans, f.quota, f.fullest, f.abuse
     )  # fmt: skip
@@ -147,12 +166,7 @@ def monthly_page(f: MonthlyFigures, mom_ratio: float, ui_link: str = "") -> Repo
         if mom["change"] is not None
         else "no comparable days last month"
     )
-    png = charts.bars(
-        "S3 cost per month (current month to date)",
-        [f"{m:%b %Y}" for m in trend],
-        [float(months[m]["usd"]) if m in months else None for m in trend],
-        "usd",
-    )
+    png = png if png is not None else monthly_chart(f).png()
     title = f"bucketlens monthly report — {day:%B %Y}"
     page = render(
         "monthly.html",

@@ -16,6 +16,7 @@ import duckdb
 from bucketlens.alerts.notification import Notification, report_post
 from bucketlens.markdown import escape_markdown
 from bucketlens.reports import charts, fmt
+from bucketlens.reports.chart_helpers import draw_all
 from bucketlens.reports.cost_sql import (
     CATEGORIES,
     CostDays,
@@ -91,19 +92,30 @@ def week_costs(con: duckdb.DuckDBPyConnection, days: Sequence[date]) -> Iterator
 def build_weekly_reports(
     con: duckdb.DuckDBPyConnection, days: Sequence[date], ui_link: Callable[[date], str] = lambda _: ""
 ) -> Iterator[tuple[Report, WeekCost]]:
-    """Each day's page (and its figures, for the Slack post), rendered from the window's figures."""
-    for week in week_costs(con, days):
-        yield weekly_page(week, ui_link(week.day)), week
+    """Each day's page (and its figures, for the Slack post), rendered from the window's figures; the
+    window's charts are drawn first, all together (``chart_helpers``: on every core)."""
+    weeks = list(week_costs(con, days))
+    for week, png in zip(weeks, draw_all([weekly_chart(w) for w in weeks]), strict=True):
+        yield weekly_page(week, png, ui_link(week.day)), week
 
 
-def weekly_page(week: WeekCost, ui_link: str = "") -> Report:
-    days = week.per_day
+def weekly_chart(week: WeekCost) -> charts.Chart:
+    """The cost of each of the 7 days, stacked by category."""
     dates = [week.start + timedelta(days=i) for i in range(7)]
     labels = [f"{d:%a %m-%d}" for d in dates]
     # design §5's categories, then any other present (CloudFront's 'cdn'), so the bars add up to the week
-    extra = sorted({c for cats in days.values() for c in cats} - set(CATEGORIES))
-    stacks = {c: [float(days.get(d, {}).get(c, 0)) for d in dates] for c in (*CATEGORIES, *extra)}
-    png = charts.stacked_bars(f"S3 cost per day by category — {week.label}", labels, stacks, "usd")
+    extra = sorted({c for cats in week.per_day.values() for c in cats} - set(CATEGORIES))
+    stacks = {c: [float(week.per_day.get(d, {}).get(c, 0)) for d in dates] for c in (*CATEGORIES, *extra)}
+    return charts.Chart(
+        "stacked_bars", (f"S3 cost per day by category — {week.label}", labels, stacks, "usd")
+    )
+
+
+def weekly_page(week: WeekCost, png: bytes | None = None, ui_link: str = "") -> Report:
+    """The page of the 7 days ending ``week.day`` (``png``: ``weekly_chart`` drawn; drawn here if None)."""
+    days = week.per_day
+    dates = [week.start + timedelta(days=i) for i in range(7)]
+    png = png if png is not None else weekly_chart(week).png()
     figures: dict[str, float | int] = {
         "week_cost_usd": float(week.cost),
         "cost_per_user_usd": float(week.cost_per_user or 0),
