@@ -16,11 +16,12 @@ standard_rate AS (
                     AND coalesce(i.storage_class, 'STANDARD') = 'STANDARD') / 1073741824.0 AS gb
           FROM (SELECT DISTINCT usage_date, bucket FROM recs) r) d
 ),
-history AS (
-    SELECT r.usage_date,
-           (SELECT count(DISTINCT l.usage_date) FROM raw.access_log_requests l
-            WHERE l.usage_date BETWEEN r.usage_date - ($history_days - 1) AND r.usage_date) AS observed_days
+history AS (  -- the days of access logs in each day's history (the days present first: a day is 1 row)
+    SELECT r.usage_date, count(l.usage_date) AS observed_days
     FROM (SELECT DISTINCT usage_date FROM recs) r
+    LEFT JOIN (SELECT DISTINCT usage_date FROM raw.access_log_requests) l
+        ON l.usage_date BETWEEN r.usage_date - ($history_days - 1) AND r.usage_date
+    GROUP BY r.usage_date
 ),
 named AS (  -- the recommendation with everything its formula needs
     SELECT r.*, c.storage_per_gb_month AS rate, c.min_days, c.min_billable_bytes, c.overhead_class_bytes,
@@ -64,41 +65,43 @@ storage AS (
     FROM in_rule o JOIN named n USING (usage_date, bucket, user_id, storage_class)
     GROUP BY ALL
 ),
-object_reads AS (  -- each (day, object) the rule's objects were read on, as listed that day
-    SELECT n.usage_date, n.bucket, n.user_id, n.storage_class, g.usage_date AS read_date, g.key, i.size,
-           count(*) AS gets, sum(coalesce(g.bytes_sent, 0)) AS bytes_sent
-    FROM named n
-    JOIN raw.access_log_requests g
-      ON g.bucket = n.bucket AND g.usage_date BETWEEN n.usage_date - ($history_days - 1) AND n.usage_date
-     AND g.operation = 'REST.GET.OBJECT' AND g.http_status IN (200, 206)
-    JOIN raw.inventory_objects i
-      ON i.snapshot_date = g.usage_date AND i.bucket = g.bucket AND i.key = g.key AND i.user_id = n.user_id
+-- each (day, object) read in the window's histories, as listed that day, and whether that read needs a
+-- restore (the key not read within the restored copy's days before): both are the object's, whatever the
+-- recommendation, so they are worked out once per read, then matched with every recommendation whose
+-- rule moves the object and whose history holds the day
+listed_reads AS (
+    SELECT g.read_date, g.bucket, g.key, i.user_id, i.size, g.gets, g.bytes_sent,
+           date_diff('day', CAST(i.last_modified AS DATE), g.read_date) AS age_days,
+           NOT EXISTS (SELECT 1 FROM raw.access_log_requests p
+                       WHERE p.bucket = g.bucket AND p.key = g.key AND p.operation = 'REST.GET.OBJECT'
+                         AND p.http_status IN (200, 206)
+                         AND p.usage_date BETWEEN g.read_date - ($restore_days - 1) AND g.read_date - 1) AS restores
+    FROM (SELECT usage_date AS read_date, bucket, key, count(*) AS gets, sum(coalesce(bytes_sent, 0)) AS bytes_sent
+          FROM raw.access_log_requests
+          WHERE operation = 'REST.GET.OBJECT' AND http_status IN (200, 206)
+            AND usage_date BETWEEN CAST($start AS DATE) - ($history_days - 1) AND $end
+          GROUP BY ALL) g
+    JOIN raw.inventory_objects i ON i.snapshot_date = g.read_date AND i.bucket = g.bucket AND i.key = g.key
     WHERE coalesce(i.is_latest, true) AND NOT coalesce(i.is_delete_marker, false)
       AND coalesce(i.storage_class, 'STANDARD') = 'STANDARD' AND i.size IS NOT NULL
-      AND date_diff('day', CAST(i.last_modified AS DATE), g.usage_date) >= n.transition_age_days
-      AND i.size >= coalesce(n.min_object_bytes, 0)
-      AND (n.max_object_bytes IS NULL OR i.size < n.max_object_bytes)
-    GROUP BY ALL
 ),
-retrieval AS (  -- a read needs a restore unless the key was read within the restored copy's days
-    SELECT x.usage_date, x.bucket, x.user_id, x.storage_class,
-           fsum(x.scale * CASE
-               WHEN x.monitoring_per_object_month > 0 THEN 0
-               WHEN x.restore_per_request > 0 THEN
-                   x.gets * (x.get_per_request - $baseline_get)
-                   + CASE WHEN x.restores THEN x.restore_per_request + x.size / 1073741824.0 * x.retrieval_per_gb
-                          + x.size / 1073741824.0 * x.std * $restore_days / 30.0 ELSE 0 END
-               ELSE x.bytes_sent / 1073741824.0 * x.retrieval_per_gb + x.gets * (x.get_per_request - $baseline_get)
+retrieval AS (
+    SELECT n.usage_date, n.bucket, n.user_id, n.storage_class,
+           fsum(n.scale * CASE
+               WHEN n.monitoring_per_object_month > 0 THEN 0
+               WHEN n.restore_per_request > 0 THEN
+                   r.gets * (n.get_per_request - $baseline_get)
+                   + CASE WHEN r.restores THEN n.restore_per_request + r.size / 1073741824.0 * n.retrieval_per_gb
+                          + r.size / 1073741824.0 * n.std * $restore_days / 30.0 ELSE 0 END
+               ELSE r.bytes_sent / 1073741824.0 * n.retrieval_per_gb + r.gets * (n.get_per_request - $baseline_get)
            END) AS retrieval_usd
-    FROM (
-        SELECT r.*, n.scale, n.std, n.monitoring_per_object_month, n.restore_per_request, n.retrieval_per_gb,
-               n.get_per_request,
-               NOT EXISTS (SELECT 1 FROM raw.access_log_requests p
-                           WHERE p.bucket = r.bucket AND p.key = r.key AND p.operation = 'REST.GET.OBJECT'
-                             AND p.http_status IN (200, 206)
-                             AND p.usage_date BETWEEN r.read_date - ($restore_days - 1) AND r.read_date - 1) AS restores
-        FROM object_reads r JOIN named n USING (usage_date, bucket, user_id, storage_class)
-    ) x
+    FROM named n
+    JOIN listed_reads r
+      ON r.bucket = n.bucket AND r.user_id = n.user_id
+     AND r.read_date BETWEEN n.usage_date - ($history_days - 1) AND n.usage_date
+    WHERE r.age_days >= n.transition_age_days
+      AND r.size >= coalesce(n.min_object_bytes, 0)
+      AND (n.max_object_bytes IS NULL OR r.size < n.max_object_bytes)
     GROUP BY ALL
 ),
 early AS (  -- deletes of the rule's objects before the class's minimum duration: the remaining days
