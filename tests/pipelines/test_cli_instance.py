@@ -40,6 +40,47 @@ def test_events_written_through_the_pooled_log_are_read_by_the_stock_instance(tm
     stock.dispose()
 
 
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
+
+
+@dg.asset(partitions_def=DAYS)
+def daily_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"day": context.partition_key})
+
+
+def test_the_index_tables_are_looked_up_once_and_the_event_tags_still_written(tmp_path, monkeypatch):
+    """The stock log opens an engine to ask for the tags table before every asset event; the pooled one
+    asks once. The tags it then writes are what the UI filters on (read back with the stock class)."""
+    monkeypatch.setenv("BUCKETLENS_HOME", str(tmp_path))
+    settings = Settings.from_env()
+    asked: list[str] = []
+    stock_has_table = PooledSqliteEventLogStorage.__mro__[1].has_table
+    monkeypatch.setattr(
+        PooledSqliteEventLogStorage.__mro__[1],
+        "has_table",
+        lambda self, name: asked.append(name) or stock_has_table(self, name),
+    )
+    instance = persistent_instance(settings)
+    job = dg.Definitions(assets=[daily_asset]).resolve_implicit_global_asset_job_def()
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
+        assert job.execute_in_process(instance=instance, partition_key=day).success
+    assert asked.count("asset_event_tags") == 1
+    instance.event_log_storage.wipe()  # the tables are created again: asked again, then remembered
+    assert job.execute_in_process(instance=instance, partition_key="2026-11-04").success
+    assert job.execute_in_process(instance=instance, partition_key="2026-11-05").success
+    assert asked.count("asset_event_tags") == 2
+    instance.dispose()
+
+    stock = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    records = stock.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_asset"), asset_partitions=["2026-11-04"]), limit=5
+    ).records
+    assert [r.asset_materialization.metadata["day"].value for r in records] == ["2026-11-04"]
+    tags = stock.event_log_storage.get_event_tags_for_asset(dg.AssetKey("daily_asset"))
+    assert len(tags) == 2 and all("dagster/data_version" in t for t in tags)  # the two days since the wipe
+    stock.dispose()
+
+
 def test_the_month_runs_once_up_to_the_alerts_then_a_week_at_a_time(monkeypatch):
     days = [date(2026, 11, 1) + timedelta(days=i) for i in range(10)]
     calls = []
