@@ -94,10 +94,16 @@ _HELPERS: list[ChartHelper] = []
 _USING = threading.Lock()
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity where the OS has one, e.g. a container's cpuset)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+
 def helper_count(charts: int, cpus: int | None = None) -> int:
     """How many helpers a batch of ``charts`` is worth: one per core besides this process's, none for a
     few charts or on one core."""
-    cpus = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    cpus = cpus if cpus is not None else usable_cpus()
     if charts < MIN_CHARTS or not sys.executable:
         return 0
     return max(0, min(cpus - 1, MAX_HELPERS))

@@ -73,3 +73,10 @@ def test_how_many_helpers():
     assert helper_count(140, cpus=1) == 0
     assert helper_count(140, cpus=2) == 1  # this process draws too
     assert helper_count(360, cpus=16) == chart_helpers.MAX_HELPERS
+
+
+def test_cores_without_an_affinity_api_are_the_cpu_count(monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS has none
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert chart_helpers.usable_cpus() == 6
+    assert helper_count(140) == 3
