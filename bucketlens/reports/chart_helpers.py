@@ -45,7 +45,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 class HelperFailed(Exception):
-    """The helper did not give a PNG back (it raised, died or answered garbage)."""
+    """The helper did not give a PNG back: it died or answered garbage (it is dropped)."""
+
+
+class ChartFailed(Exception):
+    """The helper could not draw the chart (it answered with the error and is still usable)."""
 
 
 class ChartHelper:
@@ -71,7 +75,7 @@ class ChartHelper:
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
             raise HelperFailed(f"chart helper {self.process.pid} gone: {exc}") from exc
         if status != "ok":
-            raise HelperFailed(f"chart helper {self.process.pid}: {value}")
+            raise ChartFailed(f"chart helper {self.process.pid}: {value}")
         return value
 
     def alive(self) -> bool:
@@ -137,7 +141,7 @@ def draw_all(charts: Sequence[Chart], helpers: int | None = None) -> list[bytes]
 
 def _draw_shared(charts: Sequence[Chart], helpers: list[ChartHelper]) -> list[bytes]:
     """The charts handed out one at a time to this thread and to a feeding thread per helper; a chart
-    a helper failed is drawn here afterwards."""
+    a helper could not draw, or lost with it, is drawn here afterwards."""
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(len(charts)):
         todo.put(i)
@@ -151,6 +155,8 @@ def _draw_shared(charts: Sequence[Chart], helpers: list[ChartHelper]) -> list[by
                 return
             try:
                 drawn[i] = helper.draw(charts[i])
+            except ChartFailed:
+                continue  # drawn here afterwards, where the error is raised with its traceback
             except HelperFailed as exc:
                 log.warning("%s; drawing its charts in this process", exc)
                 helper.process.kill()  # dropped and replaced at the next draw_all

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from bucketlens.reports import chart_helpers
-from bucketlens.reports.chart_helpers import ChartHelper, draw_all, helper_count
+from bucketlens.reports.chart_helpers import ChartFailed, ChartHelper, draw_all, helper_count
 from bucketlens.reports.charts import Chart
 from tests.reports.test_charts import SEQUENCE
 
@@ -61,11 +61,23 @@ def test_a_helper_dying_mid_batch_loses_no_chart(here, monkeypatch):
     assert len(answered) >= 4  # the helper did take charts before it died
 
 
+BAD = Chart("bars", ("no values", ["a", "b"], [1.0], "usd"))  # two labels, one value
+
+
 def test_a_chart_that_cannot_be_drawn_raises_this_process_error():
-    bad = Chart("bars", ("no values", ["a", "b"], [1.0], "usd"))  # two labels, one value
     with pytest.raises(ValueError, match="zip"):
-        draw_all([*CHARTS, bad], helpers=1)
-    assert chart_helpers._HELPERS[0].alive()  # the helper answered with the error and is still usable
+        draw_all([BAD, *CHARTS, BAD], helpers=1)
+
+
+def test_a_helper_answers_a_chart_it_cannot_draw_with_the_error_and_draws_the_next(here):
+    helper = ChartHelper()
+    try:
+        with pytest.raises(ChartFailed, match="ValueError: zip"):
+            helper.draw(BAD)
+        assert helper.alive()
+        assert helper.draw(CHARTS[0]) == here[0]
+    finally:
+        helper.close()
 
 
 def test_how_many_helpers():
