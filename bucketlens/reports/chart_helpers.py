@@ -58,6 +58,7 @@ class ChartHelper:
     def __init__(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
+        self.closed = False  # by this process (at exit, e.g. after Ctrl-C), not failed
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bucketlens.reports.chart_helpers"],
             stdin=subprocess.PIPE,
@@ -83,6 +84,7 @@ class ChartHelper:
 
     def close(self) -> None:
         """Closing its stdin ends the helper; it is killed if it does not end within 2 s."""
+        self.closed = True
         try:
             self.process.stdin.close()
             self.process.wait(timeout=2)
@@ -158,6 +160,8 @@ def _draw_shared(charts: Sequence[Chart], helpers: list[ChartHelper]) -> list[by
             except ChartFailed:
                 continue  # drawn here afterwards, where the error is raised with its traceback
             except HelperFailed as exc:
+                if helper.closed:  # this process is exiting (Ctrl-C): nothing to report
+                    return
                 log.warning("%s; drawing its charts in this process", exc)
                 helper.process.kill()  # dropped and replaced at the next draw_all
                 return
