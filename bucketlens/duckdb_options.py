@@ -45,6 +45,20 @@ def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) ->
                 set_option(con, name, _restorable(name, str(before[name])))
 
 
+_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
+    """DuckDB's memory limit in bytes, for work that sizes its batches by it. DuckDB shows the limit
+    rounded to one decimal in binary units ("667.5 MiB" for 700MB), which is close enough to size a
+    batch by; None if it shows something else."""
+    shown = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) ?(\w+)", shown)
+    if not match or match[2] not in _UNITS:
+        return None
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
 def _restorable(name: str, shown: str) -> str:
     """DuckDB shows memory limits truncated to one decimal ("2.7 GiB" for 3 GB); restoring the shown
     value would shrink the limit a little on every call, so restore the middle of the shown interval

@@ -16,6 +16,7 @@ import dagster as dg
 from assets.raw.log_bundles import MAP, bundle_objects, create_bundle_map, unbundled
 from assets.raw.log_objects import log_objects_for_days
 from assets.window import groups_within
+from bucketlens.duckdb_options import memory_limit_bytes
 from bucketlens.formats import access_log as fmt
 from bucketlens.formats import access_log_schema as log_schema
 from bucketlens.schema import LINE_COLUMNS, table_ddl
@@ -32,10 +33,15 @@ RECORDS_DDL = table_ddl("raw.access_log_records", log_schema.COLUMNS, log_schema
 OBJECT_QUARANTINE_DDL = f"CREATE TABLE IF NOT EXISTS raw.access_log_object_quarantine ({LINE_COLUMNS})"
 # The objects a parse replaces in the ledger (a join, not ``list_contains`` over thousands of keys).
 PARSED = "(SELECT key FROM stage_access_log_objects)"
-# Log bytes parsed in one call (one transaction): a backfill's small objects together — per-object
-# overhead is what a day of ~290 small objects costs — yet a bounded stage. A 5 M-line day (2.3 GB)
-# stays one call, as an hourly parse of it was.
+# Log bytes parsed in one call (one transaction), at most: a backfill's small objects together — per-object
+# overhead is what a day of ~290 small objects costs — yet a bounded stage.
 PARSE_BATCH_BYTES = 4 << 30
+# ... and at most this share of DuckDB's memory limit. A call's records are staged in an uncompressed TEMP
+# table (~1.7 bytes per log byte) before they are copied into raw.access_log_records; a stage larger than
+# the limit spills, and the parse and the copy then write and re-read it on disk. Measured on a 5 M-line
+# day of 96 objects of 24 MB under the 700 MB limit (docs/performance.md, "Incremental access logs"): the
+# day in one call 24.2-27.3 s, in calls of 350 MB 21.3-25.7 s, system CPU 12.6-13.6 -> 8.5-8.9 s.
+PARSE_BATCH_MEMORY_SHARE = 0.5
 
 
 def ensure_ledger(con) -> None:
@@ -63,8 +69,8 @@ def parser_fingerprint(service: ServiceLayout) -> str:
 
 def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceLayout) -> list[str]:
     """Parse the objects among ``keys`` not yet in the ledger (or changed) and record them with their
-    records and bad lines — all of a window's new objects in one call (one transaction) up to
-    ``PARSE_BATCH_BYTES`` of logs; return the keys parsed."""
+    records and bad lines — a window's new objects in as few calls (one transaction each) as
+    :func:`parse_batch_bytes` allows; return the keys parsed."""
     parser = parser_fingerprint(service)
     versions = {key: object_version(source, key, listing[key]) for key in keys}
     known = dict(
@@ -75,9 +81,18 @@ def stage_new_objects(con, keys, listing, source: SourceStore, service: ServiceL
         ).fetchall()
     )
     new = [key for key in keys if known.get(key) != versions[key]]
-    for batch in groups_within(new, listing, PARSE_BATCH_BYTES):
+    for batch in groups_within(new, listing, parse_batch_bytes(con)):
         _parse_batch(con, batch, listing, versions, parser, source, service)
     return new
+
+
+def parse_batch_bytes(con) -> int:
+    """Log bytes one parse call takes: ``PARSE_BATCH_MEMORY_SHARE`` of DuckDB's memory limit, at most
+    ``PARSE_BATCH_BYTES`` (an object larger than this is still parsed, in a call of its own)."""
+    limit = memory_limit_bytes(con)
+    if limit is None:
+        return PARSE_BATCH_BYTES
+    return max(1, min(PARSE_BATCH_BYTES, int(limit * PARSE_BATCH_MEMORY_SHARE)))
 
 
 def parsed_now(con, parsed: list[str], objects_by_day: dict) -> dict:
