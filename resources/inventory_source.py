@@ -139,12 +139,12 @@ class InventoryReports(InventorySource):
                         source.describe(f.key), f"listed in {key} but missing from the source"
                     )
                 entry.local[f.key] = self.source.local_path(f.key, size=f.size)
-                try:
-                    manifests.verify_data_file(entry.local[f.key], f)
-                except SourceFormatError as exc:
-                    self.source.forget(f.key)
-                    raise SourceFormatError(source.describe(f.key), exc.reason, exc.line) from exc
-                entry.files_verified += 1
+            try:
+                manifests.verify_data_files(entry.manifest.files, entry.local)
+            except SourceFormatError as exc:
+                self.source.forget(exc.file)  # a bad copy is fetched again next time
+                raise SourceFormatError(source.describe(exc.file), exc.reason, exc.line) from exc
+            entry.files_verified = len(entry.manifest.files)
             verified.append(entry)
         return verified
 

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from bucketlens.cpus import usable_cpus
 from bucketlens.reports.charts import Chart
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,6 @@ class ChartHelper:
 _HELPERS: list[ChartHelper] = []
 # One draw_all at a time uses the helpers; another thread drawing meanwhile draws in its own process.
 _USING = threading.Lock()
-
-
-def usable_cpus() -> int:
-    """The cores this process may run on (its affinity where the OS has one, e.g. a container's cpuset)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else (os.cpu_count() or 1)
 
 
 def helper_count(charts: int, cpus: int | None = None) -> int:

@@ -12,9 +12,7 @@ from tests.assets.raw_helpers import failure_messages, materialize_day, query
 
 # What a parse leaves behind, compared whole (every column of every record, bad line and ledger row).
 RECORDS = "SELECT count(*), sum(hash(r)) FROM raw.access_log_records r"
-QUARANTINE = (
-    "SELECT file, line_number, raw_text, reason FROM raw.access_log_object_quarantine ORDER BY file, line_number"
-)
+QUARANTINE = "SELECT file, line_number, raw_text, reason FROM raw.access_log_object_quarantine ORDER BY file, line_number"
 LEDGER = (
     "SELECT key, size, lines, records, quarantined, first_request_time, last_request_time "
     "FROM raw.access_log_objects ORDER BY key"
@@ -53,7 +51,9 @@ def test_a_limit_duckdb_shows_otherwise_leaves_the_fixed_budget(monkeypatch):
 
     assert ledger.parse_batch_bytes(Shown("unlimited")) == ledger.PARSE_BATCH_BYTES
     assert ledger.parse_batch_bytes(Shown("16.0 GiB")) == ledger.PARSE_BATCH_BYTES  # the cap
-    assert ledger.parse_batch_bytes(Shown("667.5 MiB")) == int(667.5 * 2**20 * ledger.PARSE_BATCH_MEMORY_SHARE)
+    assert ledger.parse_batch_bytes(Shown("667.5 MiB")) == int(
+        667.5 * 2**20 * ledger.PARSE_BATCH_MEMORY_SHARE
+    )
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from bucketlens.formats.inventory_manifest import (
     inventory_manifest_keys,
     parse_manifest,
     verify_data_file,
+    verify_data_files,
     verify_manifest_checksum,
 )
 from bucketlens.keys import KeyPattern
@@ -174,6 +175,33 @@ def test_data_file_size_and_md5_mismatch_name_the_key(tmp_path):
         match=rf"^inventory/b/c/data/f.csv.gz: MD5 is {right.md5} but the manifest says {wrong_md5}",
     ):
         verify_data_file(str(path), ManifestFile(right.key, 10, wrong_md5))
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_data_files_hashed_together_fail_on_the_first_bad_file_in_manifest_order(
+    tmp_path, monkeypatch, cores
+):
+    """The files are hashed on every core, yet the error is the one a check in the manifest's order gives."""
+    monkeypatch.setattr("bucketlens.formats.inventory_manifest.usable_cpus", lambda: cores)
+    files, local = [], {}
+    for n in range(6):
+        data = f"data file {n}".encode() * (50_000 if n == 0 else 1)  # the first takes longest to hash
+        path = tmp_path / f"f{n}.csv.gz"
+        path.write_bytes(data)
+        files.append(
+            ManifestFile(f"inventory/b/c/data/f{n}.csv.gz", len(data), hashlib.md5(data).hexdigest())
+        )
+        local[files[-1].key] = str(path)
+    verify_data_files(files, local)  # all right: no error
+
+    bad = list(files)
+    bad[3] = ManifestFile(files[3].key, files[3].size, "0" * 32)  # wrong MD5
+    bad[5] = ManifestFile(files[5].key, files[5].size + 1, files[5].md5)  # wrong size, later in the manifest
+    with pytest.raises(
+        SourceFormatError, match=r"^inventory/b/c/data/f3.csv.gz: MD5 is [0-9a-f]{32} but"
+    ) as info:
+        verify_data_files(bad, local)
+    assert info.value.file == files[3].key
 
 
 def test_manifest_keys_of_a_day_keep_the_latest_per_config():
