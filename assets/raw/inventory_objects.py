@@ -56,8 +56,11 @@ SELECT snapshot_date, count(*) AS owners FROM (
 # Grouping 100 M (bucket, key, version) strings still ran out of memory at 700 MB ("failed to pin
 # block"), so versions are grouped by their 64-bit hash first (fixed-width, spills lightly); only the
 # rows of hashes seen twice are compared exactly, so a hash collision cannot count as a duplicate.
+# ``listed`` is read twice and NOT MATERIALIZED: DuckDB would otherwise buffer (and spill) every version
+# with its strings to read it a second time, where two scans cost less (two 10 M-object days: 4.9-6.2 s
+# -> 2.2-2.3 s, 9.4-12.1 -> 4.3-4.4 CPU s).
 DUPLICATE_VERSIONS_SQL = """
-WITH listed AS (
+WITH listed AS NOT MATERIALIZED (
     SELECT snapshot_date, bucket, key, version_id, hash(bucket, key, version_id) AS h
     FROM raw.inventory_objects WHERE snapshot_date BETWEEN $start AND $end
 ),

@@ -30,10 +30,12 @@ _SOURCE = """(
 )"""
 # Repeats are rare: group a 64-bit hash of the dedupe key, then rank only the records of repeated hashes
 # on the key itself (as stage_first_seen: equal keys, NULLs included, hash equal, so a repeated key is
-# ranked whole; a collision only ranks another key beside it).
+# ranked whole; a collision only ranks another key beside it). ``candidates`` is read twice and NOT
+# MATERIALIZED: two reads of the records cost less than buffering the day's 5 M with their strings
+# (the bench day: 1.52-1.66 -> 1.30 s).
 _REPEATS = """
 CREATE OR REPLACE TEMP TABLE {repeats} AS
-WITH candidates AS (
+WITH candidates AS NOT MATERIALIZED (
     SELECT usage_date, file_order, source_file, source_line, request_id, operation, key,
            hash(usage_date, request_id, operation, key) AS dedupe_hash
     FROM {source}
