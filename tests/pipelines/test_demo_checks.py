@@ -29,3 +29,22 @@ def test_the_demo_gives_duckdb_2_gb_only_where_the_machine_has_twice_that_and_no
     assert demo_memory_limit({}, 24 * 2**30) == "2GB"
     assert demo_memory_limit({}, 4 * 10**9 - 1) is None  # a small machine keeps the 700 MB default
     assert demo_memory_limit({"BUCKETLENS_DUCKDB_MEMORY_LIMIT": "700MB"}, 24 * 2**30) is None
+
+
+def test_a_month_that_never_reached_the_alerts_is_summarised_not_a_traceback(tmp_path, monkeypatch):
+    """Runs that all failed before ``alert_events`` (a too small memory limit, a broken source) leave a
+    warehouse without the alert tables; the summary says so instead of raising a catalog error."""
+    import duckdb
+
+    from bucketlens.settings import Settings
+    from pipelines.demo import _alert_figures
+
+    monkeypatch.setenv("BUCKETLENS_HOME", str(tmp_path))
+    settings = Settings.from_env()
+    con = duckdb.connect(str(settings.warehouse_path))
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.inventory_objects (snapshot_date DATE)")
+    con.close()
+    assert _alert_figures(settings, tmp_path, []) == [
+        "  alerts           none: no day reached the alerts (see the failed days above)"
+    ]
