@@ -46,6 +46,8 @@ def scoped_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) ->
 
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+# How DuckDB shows a memory limit: "667.5 MiB" (one decimal, binary units).
+_SHOWN_MEMORY = re.compile(r"(\d+)\.(\d) (\w+)")
 
 
 def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -53,15 +55,15 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
     rounded to one decimal in binary units ("667.5 MiB" for 700MB), which is close enough to size a
     batch by; None if it shows something else."""
     shown = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]).strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?) ?(\w+)", shown)
-    if not match or match[2] not in _UNITS:
+    match = _SHOWN_MEMORY.fullmatch(shown)
+    if not match or match[3] not in _UNITS:
         return None
-    return int(float(match[1]) * _UNITS[match[2]])
+    return int(float(f"{match[1]}.{match[2]}") * _UNITS[match[3]])
 
 
 def _restorable(name: str, shown: str) -> str:
     """DuckDB shows memory limits truncated to one decimal ("2.7 GiB" for 3 GB); restoring the shown
     value would shrink the limit a little on every call, so restore the middle of the shown interval
     (a fixed point: "2.75 GiB" shows as "2.7 GiB" again)."""
-    match = re.fullmatch(r"(\d+)\.(\d) (\w+)", shown) if name in ("memory_limit", "max_memory") else None
+    match = _SHOWN_MEMORY.fullmatch(shown) if name in ("memory_limit", "max_memory") else None
     return f"{match[1]}.{match[2]}5 {match[3]}" if match else shown
