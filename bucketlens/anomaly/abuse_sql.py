@@ -89,11 +89,15 @@ per_ip AS (
     SELECT usage_date, user_id, remote_ip, count(*) AS requests, min(request_id) AS sample_request_id
     FROM ok GROUP BY ALL
 ),
+-- the distinct IPs and user agents counted from grouped rows, not by two DISTINCT aggregates per user (the
+-- 4.9 M requests of the daily bench's day: 1.06 -> 0.75 s; the same flags)
 per_user AS (
-    SELECT usage_date, user_id, count(DISTINCT remote_ip) AS ips, count(DISTINCT user_agent) AS agents,
-           count(*) AS requests
-    FROM ok GROUP BY usage_date, user_id
-    HAVING count(DISTINCT remote_ip) > $max_ips OR count(DISTINCT user_agent) > $max_agents
+    SELECT usage_date, user_id, i.ips, a.agents, i.requests
+    FROM (SELECT usage_date, user_id, count(*) AS ips, CAST(sum(requests) AS BIGINT) AS requests
+          FROM per_ip GROUP BY ALL) i
+    JOIN (SELECT usage_date, user_id, count(user_agent) AS agents
+          FROM (SELECT DISTINCT usage_date, user_id, user_agent FROM ok) GROUP BY ALL) a USING (usage_date, user_id)
+    WHERE i.ips > $max_ips OR a.agents > $max_agents
 )
 SELECT u.usage_date, u.user_id, 'sharing_abuse', $severity, u.ips, $max_ips, '{access_log}',
        json_object('distinct_ips', u.ips, 'distinct_user_agents', u.agents, 'requests', u.requests,

@@ -43,8 +43,10 @@ objects AS (
       AND coalesce(storage_class, 'STANDARD') = 'STANDARD' AND user_id <> '_shared' AND size IS NOT NULL
 ),
 -- every GET of the history of any day of the window (and $restore_days - 1 days before it, so that
--- whether a read needs a new restore is decided the same way for a range and for one day)
-read_requests AS (
+-- whether a read needs a new restore is decided the same way for a range and for one day). Read twice (the
+-- listing join, the warm objects' EXISTS) and NOT MATERIALIZED: grouping the GETs twice costs less than
+-- buffering their groups with the keys (the daily bench's 6 M GETs: the statement 6.2-6.6 -> 5.6-5.7 s)
+read_requests AS NOT MATERIALIZED (
     SELECT usage_date AS read_date, bucket, key, count(*) AS gets, sum(coalesce(bytes_sent, 0)) AS bytes_sent
     FROM raw.access_log_requests
     WHERE usage_date BETWEEN CAST($start AS DATE) - ($history_days - 1) - ($restore_days - 1) AND $end

@@ -117,6 +117,30 @@ def test_sharing_abuse_counts_distinct_ips_of_successful_requests(con, rules):
     assert len(json.loads(evidence)["sample_request_ids"]) == 20
 
 
+def test_sharing_abuse_counts_distinct_user_agents_without_the_missing_one(con, rules):
+    """11 agents over 3 IPs flag a user (threshold 10); 10 agents plus requests without one do not: a missing
+    user agent is no client. The evidence counts each IP and agent once and every successful request."""
+
+    def rows(user, agents, extra_without_agent):
+        out = [(user, T0 + timedelta(minutes=i), f"{user}{i}", "REST.GET.OBJECT", f"users/{user}/a.jpg", 200,
+                f"10.0.2.{i % 3}", agents[i % len(agents)], 100) for i in range(2 * len(agents))]  # fmt: skip
+        out += [(user, T0 + timedelta(hours=2, minutes=i), f"{user}-n{i}", "REST.GET.OBJECT", f"users/{user}/a.jpg",
+                 200, "10.0.2.0", None, 100) for i in range(extra_without_agent)]  # fmt: skip
+        return out
+
+    _requests(
+        con,
+        rows("apps", [f"app/{n}" for n in range(11)], 0) + rows("one", [f"app/{n}" for n in range(10)], 5),
+    )
+    stage_abuse_flags(con, DAY, rules)
+    [(user, value, threshold, evidence)] = _flags(con, "sharing_abuse")
+    assert (user, value, threshold) == ("apps", 3, 20)
+    found = json.loads(evidence)
+    assert (found["distinct_ips"], found["distinct_user_agents"], found["requests"]) == (3, 11, 22)
+    assert sorted((t["ip"], t["requests"]) for t in found["top_ips"]) == [
+        ("10.0.2.0", 8), ("10.0.2.1", 7), ("10.0.2.2", 7)]  # fmt: skip
+
+
 def _objects(con, rows):
     """rows: (snapshot, user, key, size, last_modified, etag)."""
     con.executemany(
