@@ -68,7 +68,10 @@ mp AS (
            TRY_CAST(nullif(regexp_extract(request_uri, '[?&]partNumber=([0-9]+)', 1), '') AS INTEGER) AS part_number
     FROM raw.access_log_requests
     WHERE usage_date <= $end AND key IS NOT NULL AND coalesce(http_status, 200) < 300
-      AND operation IN ('REST.POST.UPLOADS', 'REST.PUT.PART', 'REST.POST.UPLOAD', 'REST.DELETE.UPLOAD', 'S3.DELETE.UPLOAD')
+      -- "(... IN ...) IS TRUE", the same rows as a bare IN: DuckDB pushes an IN list into the scan only as a
+      -- zone-map hint and filters above it, so every request's URI was read; an expression is filtered in the
+      -- scan first (the daily bench's 8.7 M requests, none of them multipart: 0.43 -> 0.02 s)
+      AND (operation IN ('REST.POST.UPLOADS', 'REST.PUT.PART', 'REST.POST.UPLOAD', 'REST.DELETE.UPLOAD', 'S3.DELETE.UPLOAD')) IS TRUE
 ),
 initiations AS (
     SELECT bucket, key, any_value(user_id) AS user_id, request_time AS initiated_at
