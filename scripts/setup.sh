@@ -12,7 +12,11 @@ if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
 fi
 extra=""
 if [ "${1:-}" = "--dev" ]; then
-    extra="--extra dev --extra spark"
+    # --compile-bytecode: the test suite starts many Python processes (CLI commands, the daemon, the webserver,
+    # benchmark children), each importing Dagster. Where PYTHONDONTWRITEBYTECODE is set (the machines this project
+    # is measured on) Python never caches bytecode, and each process compiled its imports again: importing the
+    # definitions took 8.5 s of CPU, 3.6 s from bytecode. Compiled once here (~12 s on 2 cores).
+    extra="--extra dev --extra spark --compile-bytecode"
 fi
 # --frozen: install exactly what uv.lock says; --inexact keeps tools installed by hand (e.g. a profiler).
 UV_PROJECT_ENVIRONMENT=.venv .venv/bin/python -m uv sync --frozen --inexact --quiet $extra
