@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from bucketlens.formats import cloudfront_schema
+from tests.rows import insert_rows
 
 INSERT = "INSERT INTO raw.cdn_requests BY NAME SELECT {}"
 FIELDS = ("usage_date", "request_time", "distribution_id", "edge_region", "host", "uri_stem", "status",
@@ -39,7 +40,8 @@ def cdn_row(
 
 
 def insert_cdn_rows(con, rows) -> None:
-    con.executemany(
+    insert_rows(
+        con,
         f"INSERT INTO raw.cdn_requests ({', '.join(FIELDS)}) VALUES ({', '.join('?' for _ in FIELDS)})",
         [list(r) for r in rows],
     )

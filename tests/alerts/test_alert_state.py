@@ -15,6 +15,7 @@ from bucketlens.alerts.rules import load_alerting
 from bucketlens.alerts.state import TABLE, alert_key, evaluate_day, evaluate_window, read_alerts
 from bucketlens.anomaly.rules import load_rules
 from resources.warehouse import Replacement, replace_partitions
+from tests.rows import insert_rows
 
 D1 = date(2026, 10, 1)
 SCHEMA = """
@@ -62,7 +63,7 @@ def day(n: int) -> date:
 
 def storage(con, n: int, users=("u1", "u2")) -> None:
     """The day's usage exists (the flags table is sparse: no flag is not no data)."""
-    con.executemany("INSERT INTO usage.user_daily_storage VALUES (?, ?, 1)", [(day(n), u) for u in users])
+    insert_rows(con, "INSERT INTO usage.user_daily_storage VALUES (?, ?, 1)", [(day(n), u) for u in users])
 
 
 def flag(con, n: int, user: str, pattern: str = "rapid_upload", value: float = 150 * GIB) -> None:
@@ -140,7 +141,8 @@ def test_for_two_days_fires_only_on_the_second_consecutive_day(con, alerting):
 
 
 def test_a_metric_rule_compares_value_with_its_threshold(con, alerting):
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO usage.service_daily_metrics VALUES (?, ?, ?)",
         [(day(1), "photos", 0.07), (day(1), "avatars", 0.05)],
     )

@@ -17,6 +17,7 @@ from bucketlens.anomaly.evaluation import alert_subject
 from bucketlens.anomaly.rules import RulesError, load_rules, parse_rules
 from bucketlens.anomaly.service import stage_service_anomalies
 from tests.anomaly.test_detectors import DAY, GIB, SCHEMA
+from tests.rows import insert_rows
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def rules():
 def _service(con, rows):
     """rows: (day, distribution, requests, bytes, error_rate, hit_rate)."""
     con.execute(SERVICE_CDN_DDL)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO usage.service_daily_cdn (usage_date, distribution_id, requests, bytes_downloaded, error_rate, "
         "error_rate_4xx, error_rate_5xx, cache_hit_rate, cache_hit_rate_source, requests_source) "
         "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'logs', 'logs')",
@@ -80,7 +82,8 @@ def test_cdn_hit_rate_error_rate_and_bandwidth_lines(con, rules):
 def _user_cdn(con, rows):
     """rows: (day, user, requests, user_referer_hosts)."""
     con.execute(USER_CDN_DDL)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO usage.user_daily_cdn (usage_date, user_id, distribution_id, edge_region, requests, "
         "bytes_sent, user_referer_hosts) VALUES (?, ?, 'E1', 'US', ?, 0, ?)",
         rows,

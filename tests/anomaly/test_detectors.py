@@ -12,6 +12,7 @@ from bucketlens.anomaly.abuse import stage_abuse_flags
 from bucketlens.anomaly.rules import load_rules
 from bucketlens.anomaly.scores import stage_user_anomaly_scores
 from bucketlens.anomaly.service import stage_service_anomalies
+from tests.rows import insert_rows
 
 DAY = date(2026, 10, 15)
 T0 = datetime(2026, 10, 15)
@@ -55,7 +56,8 @@ def rules():
 
 def _requests(con, rows):
     """rows: (user, time, request_id, operation, key, status, ip, agent, size)."""
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.access_log_requests VALUES (CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (t, t, rid, op, key, st, ip, ua, size, size, user)
@@ -143,7 +145,8 @@ def test_sharing_abuse_counts_distinct_user_agents_without_the_missing_one(con, 
 
 def _objects(con, rows):
     """rows: (snapshot, user, key, size, last_modified, etag)."""
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects VALUES (?, 'b', ?, ?, true, false, ?, ?, ?, ?)",
         [(snap, key, f"v-{key}", size, lm, etag, user) for snap, user, key, size, lm, etag in rows],
     )

@@ -12,6 +12,7 @@ import pytest
 
 from assets.raw.cdn_requests import cdn_requests
 from tests.assets.raw_helpers import materialize_day, query
+from tests.rows import insert_rows
 
 DAY = date(2026, 12, 5)
 FIELDS = "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status x-edge-result-type cs-protocol"
@@ -146,7 +147,8 @@ def test_the_quarantine_sample_names_file_line_and_reason_of_its_own_source():
     con.execute("CREATE SCHEMA raw")
     con.execute(QUARANTINE_DDL)
     day = date(2026, 11, 4)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.quarantine VALUES (?, ?, ?, ?, 'x', ?, now())",
         [
             ("cloudfront", day, "cloudfront/E1.2026-11-04-10.a.gz", 7, "12 fields, 33 expected"),

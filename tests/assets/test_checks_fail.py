@@ -21,6 +21,7 @@ from resources.inventory_source import InventoryReports, StagedDay, VerifiedMani
 from resources.reports import ReportSettings
 from tests.assets.raw_helpers import check_results, inventory_manifest
 from tests.conftest import bucketlens_env
+from tests.rows import insert_rows
 
 inventory_module = importlib.import_module("assets.raw.inventory_objects")
 quota = importlib.import_module("assets.cost.user_quota_use")
@@ -96,11 +97,13 @@ def quota_warehouse(users: list[str]) -> duckdb.DuckDBPyConnection:
     con.execute(importlib.import_module("assets.raw.users").TABLE_DDL)
     con.execute(importlib.import_module("assets.usage.user_daily_storage").TABLE_DDL)
     con.execute(quota.TABLE_DDL)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.users (snapshot_date, user_id, plan, quota_bytes) VALUES (?, ?, 'personal', 1000)",
         [(DAY, u) for u in users],
     )
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO usage.user_daily_storage (usage_date, user_id, storage_class, bytes) VALUES (?, ?, ?, ?)",
         [(DAY, "1001", "STANDARD", 300), (DAY, "1001", "GLACIER", 100), (DAY, "1002", "STANDARD", 50),
          (DAY, "_shared", "STANDARD", 7)],
@@ -132,7 +135,7 @@ def anomaly_table(ddl: str, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
     con.execute("CREATE SCHEMA anomaly")
     con.execute(ddl)
     table = ddl.split("TABLE ")[1].split(" ")[0]
-    con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    insert_rows(con, f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
     return con
 
 

@@ -8,6 +8,7 @@ import duckdb
 
 from bucketlens.formats import inventory as fmt
 from bucketlens.schema import QUARANTINE_DDL
+from tests.rows import insert_rows
 
 checks = importlib.import_module("assets.raw.inventory_objects")
 DAY = date(2026, 10, 1)
@@ -24,7 +25,8 @@ def test_duplicates_nulls_and_owners_are_counted_per_day():
         ("b", "users/2/k", "v1", "2"), ("b", "users/2/k", "v1", "2"),  # v1 three times: 2
         ("b", None, None, "3"), ("b", "shared/x", None, "_shared"),
     ]  # fmt: skip
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, user_id) VALUES (?, ?, ?, ?, ?)",
         [(DAY, *r) for r in rows] + [(date(2026, 10, 2), "b", "users/1/a", None, "1")] * 2,
     )
@@ -48,7 +50,8 @@ def test_repeated_requests_are_counted_per_day_without_distinct():
         ("R1", "REST.HEAD.OBJECT", "a"),  # another operation of the request: not a repeat
         ("R2", "REST.GET.BUCKET", None), ("R2", "REST.GET.BUCKET", None), ("R2", "REST.GET.BUCKET", None),  # 2
     ]  # fmt: skip
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.access_log_requests (usage_date, request_id, operation, key, user_id) VALUES (?, ?, ?, ?, 'u')",
         [(DAY, *r) for r in rows] + [(date(2026, 10, 2), "R1", "REST.GET.OBJECT", "a")] * 2,
     )

@@ -11,6 +11,7 @@ import pytest
 
 from bucketlens.formats import access_log, cur
 from bucketlens.formats import inventory as inventory_fmt
+from tests.rows import insert_rows
 
 asset = importlib.import_module(
     "assets.usage.user_daily_requests"
@@ -32,7 +33,8 @@ def con():
     for ddl in (access_log.TABLE_DDL, inventory_fmt.TABLE_DDL, cur.TABLE_DDL, asset.TABLE_DDL):
         con.execute(ddl)
     rows = [(status, requester) for status, requester, n in REQUESTS for _ in range(n)]
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
         "requester, user_id, request_id) VALUES (?, ?, 'photos-prod', 'users/1001/a.jpg', 'REST.GET.OBJECT', "
         "?, ?, '1001', ?)",
@@ -81,7 +83,8 @@ def test_cloudfronts_origin_fetches_are_counted_apart_from_egress(con):
     principal as requester) are logged like any GET; their bytes land in cdn_origin_bytes, which the cost
     split takes out of internet egress."""
     fetches = [("Amazon CloudFront", CANONICAL, 1000), ("-", "svc:cloudfront.amazonaws.com", 700)]
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.access_log_requests (usage_date, request_time, bucket, key, operation, http_status, "
         "requester, user_agent, bytes_sent, user_id, request_id) VALUES (?, ?, 'photos-prod', "
         "'users/1001/a.jpg', 'REST.GET.OBJECT', 200, ?, ?, ?, '1001', ?)",
@@ -110,7 +113,8 @@ def test_a_request_is_billed_at_the_class_its_object_is_listed_in_that_day(con):
         (DAY, "users/1001/old.jpg", "DEEP_ARCHIVE", False, False),
         (DAY, "users/1001/gone.jpg", None, True, True),
     ]
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, is_latest, is_delete_marker, "
         "size, storage_class, user_id) VALUES (?, 'photos-prod', ?, 'v', ?, ?, 1, ?, '1001')",
         [(d, k, latest, marker, c) for d, k, c, latest, marker in listed],

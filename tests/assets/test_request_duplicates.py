@@ -7,6 +7,7 @@ import duckdb
 from assets.raw.access_log_requests import DUPLICATE_REQUESTS_SQL
 from assets.window import figures_by_day
 from bucketlens.formats import access_log
+from tests.rows import insert_rows
 
 DAY, NEXT = date(2026, 10, 5), date(2026, 10, 6)
 
@@ -24,7 +25,8 @@ def test_repeated_requests_are_counted_per_day_on_the_exact_key():
         (NEXT, "R1", "REST.GET.OBJECT", "a.jpg"),  # the next day counts on its own
         (NEXT, "R4", "REST.PUT.OBJECT", "c.jpg"),
     ]  # fmt: skip
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.access_log_requests (usage_date, request_id, operation, key, user_id) VALUES (?, ?, ?, ?, 'u')",
         rows,
     )

@@ -10,6 +10,7 @@ import duckdb
 from bucketlens.formats import access_log, cloudwatch
 from bucketlens.formats import inventory as inventory_fmt
 from bucketlens.reports.daily import SERVICE_DAYS_SQL
+from tests.rows import insert_rows
 
 metrics = importlib.import_module("assets.usage.service_daily_metrics")  # the module, not the asset
 DAY = date(2026, 10, 5)
@@ -25,7 +26,8 @@ def test_a_user_active_in_two_buckets_is_one_active_user_of_the_service():
         "CREATE TABLE cost.user_daily_cost (usage_date DATE, category VARCHAR, amount_usd DECIMAL(18,6), "
         "is_estimate BOOLEAN)"
     )
-    con.executemany(  # photos-a stores for 1001 and 1002, photos-b for 1001; app/ is nobody's
+    insert_rows(
+        con,  # photos-a stores for 1001 and 1002, photos-b for 1001; app/ is nobody's
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, size, user_id, is_delete_marker) "
         "VALUES (?, ?, ?, 100, ?, false)",
         [

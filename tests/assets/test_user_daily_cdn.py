@@ -12,6 +12,7 @@ import pytest
 from bucketlens.formats import cloudwatch
 from resources.warehouse import Warehouse
 from tests.cdn_rows import cdn_row, create_cdn_table, insert_cdn_rows
+from tests.rows import insert_rows
 
 user_cdn = importlib.import_module("assets.usage.user_daily_cdn")
 service_cdn = importlib.import_module("assets.usage.service_daily_cdn")
@@ -115,7 +116,8 @@ def test_service_cdn_from_logs_and_from_cloudwatch(con):
     # weighted (100·0.80 + 300·0.96) / 400 = 0.92; 5xxErrorRate 2 % both: 0.02
     points = [("Requests", 100, 0), ("Requests", 300, 12), ("CacheHitRate", 80, 0), ("CacheHitRate", 96, 12),
               ("5xxErrorRate", 2, 0), ("5xxErrorRate", 2, 12), ("BytesDownloaded", 5000, 0)]  # fmt: skip
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.cloudwatch_metrics (ts, metric_name, dimension_name, dimension_value, stat, value, "
         "period_seconds, unit, usage_date) VALUES (? , ?, 'DistributionId', 'E1DIST', 'Sum', ?, 43200, ?, ?)",
         [(f"{DAY} {h:02d}:00:00", m, v, "Percent" if "Rate" in m else "None", DAY) for m, v, h in points],
@@ -161,7 +163,8 @@ def test_the_cost_asset_splits_a_cloudfront_bill_by_region_and_reconciles(con):
     cur.ensure_tables(con)
     items = [("US-DataTransfer-Out-Bytes", "0.020600"), ("EU-DataTransfer-Out-Bytes", "0.000700"),
              ("US-Requests-Tier2-HTTPS", "0.000007"), ("US-Requests-Tier1", "0.000003")]  # fmt: skip
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.cost_line_items (usage_start, line_item_type, product_code, usage_type, unblended_cost, "
         "billing_period) VALUES (?, 'Usage', 'AmazonCloudFront', ?, ?, '2026-10')",
         [(f"{DAY} 00:00:00", t, c) for t, c in items],

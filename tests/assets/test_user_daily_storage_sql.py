@@ -28,6 +28,7 @@ from bucketlens.usage import USER_DAILY_STORAGE_SQL
 from resources import build_resources
 from resources.warehouse import Warehouse
 from tests.conftest import bucketlens_env
+from tests.rows import insert_rows
 
 # The query before issue 16, verbatim: every current copy ranked by (day, user, ETag, size).
 FROZEN_SQL = """
@@ -134,7 +135,7 @@ EXPECTED_DUPLICATES = {
 def _load(con, rows) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(INVENTORY_DDL)
-    con.executemany(f"INSERT INTO raw.inventory_objects VALUES ({', '.join('?' * 14)})", rows)
+    insert_rows(con, f"INSERT INTO raw.inventory_objects VALUES ({', '.join('?' * 14)})", rows)
 
 
 def _assert_same_rows(con, sql_a: str, sql_b: str, start: date, end: date) -> int:

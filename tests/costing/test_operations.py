@@ -10,6 +10,7 @@ from bucketlens.costing.operations import (
     requester_account,
 )
 from tests.costing.tables import connect
+from tests.rows import insert_rows
 
 TIER_TABLE = [
     # Tier 1: PUT, COPY, POST, LIST (incl. multipart)
@@ -64,7 +65,7 @@ def test_request_tier_python(operation, tier):
 def test_request_tier_sql_matches_table():
     con = connect()
     con.execute("CREATE TABLE ops (op VARCHAR, expected VARCHAR)")
-    con.executemany("INSERT INTO ops VALUES (?, ?)", TIER_TABLE)
+    insert_rows(con, "INSERT INTO ops VALUES (?, ?)", TIER_TABLE)
     rows = con.execute(f"SELECT op, expected, {request_tier_sql('op')} FROM ops").fetchall()
     assert [(op, got) for op, expected, got in rows if got != expected] == []
 
@@ -112,7 +113,8 @@ def test_billable_sql_matches_table_for_int_and_text_status():
     con.execute(
         "CREATE TABLE r (status INTEGER, status_text VARCHAR, requester VARCHAR, unknown BOOLEAN, known BOOLEAN)"
     )
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO r VALUES (?, ?, ?, ?, ?)",
         [(s, "-" if s is None else str(s), q, u, k) for s, q, u, k in BILLABLE_TABLE],
     )

@@ -2,6 +2,7 @@ import pytest
 
 from bucketlens.costing.usage_types import Classification, classify, classify_sql, strip_region
 from tests.costing.tables import connect
+from tests.rows import insert_rows
 
 S, R, T, RET, OTHER = "storage", "requests", "transfer", "retrieval", "other"
 
@@ -98,7 +99,7 @@ def test_classify_sql_agrees_with_python_twin():
     ]
     con = connect()
     con.execute("CREATE TABLE li (p VARCHAR, u VARCHAR, t VARCHAR, o VARCHAR, n VARCHAR)")
-    con.executemany("INSERT INTO li VALUES (?, ?, ?, ?, ?)", cases)
+    insert_rows(con, "INSERT INTO li VALUES (?, ?, ?, ?, ?)", cases)
     rows = con.execute(
         f"SELECT p, u, t, o, n, {classify_sql('p', 'u', 't', 'o', 'n')} AS c FROM li"
     ).fetchall()
@@ -203,7 +204,7 @@ def test_cloudfront_focus_rows_and_sql_twin():
     ]
     con = connect()
     con.execute("CREATE TABLE li (p VARCHAR, u VARCHAR, t VARCHAR, o VARCHAR, n VARCHAR)")
-    con.executemany("INSERT INTO li VALUES (?, ?, ?, ?, ?)", cases)
+    insert_rows(con, "INSERT INTO li VALUES (?, ?, ?, ?, ?)", cases)
     sql = f"SELECT p, u, t, o, n, {classify_sql('p', 'u', 't', 'o', 'n')} FROM li"
     for p, u, t, o, n, c in con.execute(sql).fetchall():
         assert Classification(c["category"], c["driver"], c["storage_class"]) == classify(p, u, t, o, n)

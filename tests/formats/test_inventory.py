@@ -32,6 +32,7 @@ from bucketlens.formats.inventory_manifest import (
     verify_manifest_checksum,
 )
 from bucketlens.keys import KeyPattern
+from tests.rows import insert_rows
 
 AWS_EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "aws"
 SNAPSHOT = date(2026, 9, 1)
@@ -566,7 +567,8 @@ def test_large_inventory_helper_smoke(tmp_path):
 def _warehouse_table(con, rows: list[tuple[date, str]]) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(TABLE_DDL)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, size, user_id) VALUES (?, 'photos', ?, 1, 'u')",
         rows,
     )

@@ -17,6 +17,7 @@ from pipelines.runner import QUIET_CONSOLE, RANGE_END_TAG, RANGE_START_TAG
 from resources import build_resources
 from resources.reports import ReportSettings
 from tests.conftest import bucketlens_env
+from tests.rows import insert_rows
 
 UI = "http://127.0.0.1:3000"
 SCRIPT = "<script>alert(1)</script>"
@@ -98,7 +99,7 @@ def varied(reported, tmp_path_factory):
             ("k1", "user_rapid_upload", "critical", f"user {SCRIPT}", "firing", 150.0, 100.0, last, None),
             ("k2", "user_hot_key", "warning", f"user {IMG}", "resolved", 9e3, 5e3, last, f"key {IMG} hot"),
         ]
-        con.executemany("INSERT INTO alerts.alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+        insert_rows(con, "INSERT INTO alerts.alert_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
     finally:
         con.close()
     return path

@@ -21,6 +21,7 @@ from bucketlens.reports.cost_sql import top_users
 from bucketlens.reports.daily import TOP_COST_SQL
 from bucketlens.reports.monthly import month_over_month, trend_months
 from bucketlens.reports.warehouse import rows_by_day, window
+from tests.rows import insert_rows
 
 
 def test_a_chart_is_the_same_png_for_the_same_data():
@@ -109,7 +110,7 @@ def test_alerts_come_from_alert_events_once_that_table_exists():
 def _daily_cost(con, rows):
     con.execute("CREATE SCHEMA IF NOT EXISTS cost")
     con.execute("CREATE OR REPLACE TABLE cost.user_daily_cost (usage_date DATE, amount_usd DECIMAL(18, 6))")
-    con.executemany("INSERT INTO cost.user_daily_cost VALUES (?, ?)", rows)
+    insert_rows(con, "INSERT INTO cost.user_daily_cost VALUES (?, ?)", rows)
 
 
 def test_month_over_month_compares_the_same_days_and_flags_above_the_ratio():
@@ -146,7 +147,8 @@ def _ties(con):
         "CREATE TABLE cost.user_daily_cost (usage_date DATE, user_id VARCHAR, category VARCHAR, "
         "amount_usd DECIMAL(18, 6), is_estimate BOOLEAN)"
     )
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO cost.user_daily_cost VALUES (?, '7', ?, ?, false)",
         [(day, "storage", "0.000001"), (day, "transfer", "0.000001"), (day, "adjustment", "-0.000004")],
     )

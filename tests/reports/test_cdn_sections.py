@@ -14,6 +14,7 @@ from bucketlens.reports.daily import build_daily_reports
 from bucketlens.reports.monthly import build_monthly_reports
 from bucketlens.reports.statements import write_statements
 from tests.reports.helpers import page
+from tests.rows import insert_rows
 
 
 def test_without_cloudfront_the_pages_have_no_cdn_section(reported):
@@ -30,7 +31,8 @@ def _with_cdn(home, tmp_path, day):
     con = duckdb.connect(str(path))
     for ddl in (USER_CDN_DDL, SERVICE_CDN_DDL):
         con.execute(ddl)
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO usage.user_daily_cdn (usage_date, user_id, distribution_id, edge_region, requests, bytes_sent, "
         "hits, misses) VALUES (?, ?, 'E1', ?, ?, ?, ?, ?)",
         [
@@ -44,7 +46,8 @@ def _with_cdn(home, tmp_path, day):
         "cache_hit_rate, cache_hit_rate_source) VALUES (?, 'E1', 1010, ?, 0.02, 0.895, 'cloudwatch')",
         [day, 4 * 2**30 + 2**20],
     )
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO cost.user_daily_cost (usage_date, user_id, category, storage_class, amount_usd, is_estimate, "
         "driver, usage_type) VALUES (?, ?, 'cdn', NULL, ?, false, 'cdn_bytes', 'US-DataTransfer-Out-Bytes')",
         [(day, "cdnfan", Decimal("0.340000")), (day, "quiet", Decimal("0.000100")), (day, "_shared", Decimal("0.050000"))],

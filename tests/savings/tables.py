@@ -9,6 +9,7 @@ import duckdb
 from assets.raw.users import TABLE_DDL as USERS_DDL
 from bucketlens.formats.access_log import TABLE_DDL as REQUESTS_DDL
 from bucketlens.formats.inventory import TABLE_DDL as INVENTORY_DDL
+from tests.rows import insert_rows
 
 DAY = date(2026, 12, 5)
 BUCKET = "photos-prod"
@@ -48,7 +49,8 @@ def objects(
     uploaded ``age_days`` before it; returns their keys."""
     keys = [f"users/{user}/{name}-{i:05d}.jpg" for i in range(count)]
     stamp = modified or at(day - timedelta(days=age_days))
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, is_latest, is_delete_marker, "
         "size, last_modified, storage_class, e_tag, user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -92,7 +94,8 @@ def observed(con, day: date = DAY, days: int = 30) -> None:
 
 
 def users(con, rows: list[tuple[str, str]], day: date = DAY) -> None:
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.users VALUES (?, ?, 'personal', 2199023255552, TIMESTAMP '2025-01-01', ?)",
         [(day, u, status) for u, status in rows],
     )

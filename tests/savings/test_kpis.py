@@ -13,6 +13,7 @@ from assets.usage.user_daily_storage import TABLE_DDL as STORAGE_DDL
 from bucketlens.anomaly.rules import load_rules
 from bucketlens.usage import SERVICE_DAILY_KPIS_SQL
 from bucketlens.usage import SERVICE_KPIS as KPIS
+from tests.rows import insert_rows
 from tests.savings.tables import BUCKET, DAY, GIB, MIB, at, connect, request
 
 TARGETS = load_rules().kpis.targets
@@ -49,7 +50,8 @@ def con():
         ("users/u0/copy.jpg", 4 * MIB, "same", at(DAY - timedelta(hours=5))),
         ("users/u0/new.jpg", 6 * MIB, "other", at(DAY - timedelta(hours=3))),
     ]
-    c.executemany(
+    insert_rows(
+        c,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, is_latest, is_delete_marker, size, "
         "last_modified, storage_class, e_tag, user_id) VALUES (?, ?, ?, true, false, ?, ?, 'STANDARD', ?, 'u0')",
         [(DAY, BUCKET, k, s, m, e) for k, s, e, m in rows],
@@ -98,7 +100,8 @@ def test_a_copy_uploaded_since_the_start_of_the_day_before_is_a_duplicate_added(
         ("users/u0/fourth.jpg", 2 * MIB, "fourth", at(DAY - timedelta(days=30))),
         ("users/u0/fourth-again.jpg", 2 * MIB, "fourth", midnight - timedelta(hours=25)),  # two days before
     ]
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, is_latest, is_delete_marker, size, "
         "last_modified, storage_class, e_tag, user_id) VALUES (?, ?, ?, true, false, ?, ?, 'STANDARD', ?, 'u0')",
         [(DAY, BUCKET, k, s, m, e) for k, s, e, m in rows],

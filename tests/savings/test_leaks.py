@@ -15,6 +15,7 @@ from bucketlens.anomaly.rules import load_rules
 from bucketlens.costing.price_book import PriceBook
 from bucketlens.keys import KeyPattern
 from bucketlens.savings.leaks import TABLE, TABLE_DDL, WELL_FORMED_SQL, stage_leaks, well_formed_params
+from tests.rows import insert_rows
 from tests.savings.tables import BUCKET, DAY, GIB, KIB, MIB, at, connect, objects, request, users
 
 AWS = "aws_s3_us_east_1"
@@ -65,7 +66,8 @@ def test_without_a_users_snapshot_nobody_is_an_orphan(con):
 
 def test_noncurrent_versions_older_than_30_days_since_they_were_replaced(con):
     # replaced 40 days ago (the newer version's upload): a leak; replaced 10 days ago: not yet
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO raw.inventory_objects (snapshot_date, bucket, key, version_id, is_latest, is_delete_marker, "
         "size, last_modified, storage_class, user_id) VALUES (?, ?, ?, ?, ?, false, ?, ?, 'STANDARD', 'here')",
         [
