@@ -15,11 +15,10 @@ def insert_rows(con, sql: str, rows: Iterable[Sequence[object]]) -> None:
     their 23 s inserting inventory rows one by one. Each value is still bound as a parameter and cast to
     its column's type by the INSERT."""
     head, values, template = sql.rpartition("VALUES")
-    if not values or not template.strip().startswith("("):
+    template = template.strip()
+    if not values or not template.startswith("("):
         raise ValueError(f"not an INSERT … VALUES (…) statement: {sql!r}")
     rows = [tuple(row) for row in rows]
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         part = rows[start : start + ROWS_PER_STATEMENT]
-        con.execute(
-            f"{head}VALUES " + ", ".join([template.strip()] * len(part)), [v for row in part for v in row]
-        )
+        con.execute(f"{head}VALUES " + ", ".join([template] * len(part)), [v for row in part for v in row])
