@@ -123,23 +123,23 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({EVENT_COLUMNS})")
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    """The columns of ``schema.table``; empty when the table does not exist (yet)."""
-    schema, name = table.split(".", 1)
+def catalog_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """The columns of every ``schema.table`` the connection sees, in one catalog query: a window asks
+    about each rule's tables, and a catalog query per rule cost more than the rules' own small queries."""
     rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
+        "SELECT table_schema || '.' || table_name, list(column_name) FROM information_schema.columns GROUP BY ALL"
     ).fetchall()
-    return {r[0] for r in rows}
+    found: dict[str, set[str]] = {}
+    for table, columns in rows:
+        found.setdefault(table, set()).update(columns)
+    return found
 
 
 def days_with_rows(
     con: duckdb.DuckDBPyConnection, table: str, column: str, start: date, end: date
 ) -> set[date]:
-    """The days from ``start`` to ``end`` on which ``table`` has a row whose ``column`` equals the day
-    (none when the table or column does not exist)."""
-    if column not in table_columns(con, table):
-        return set()
+    """The days from ``start`` to ``end`` on which ``table`` (which has ``column``) has a row whose
+    ``column`` equals the day."""
     sql = (
         "SELECT d.day FROM (SELECT CAST(unnest(generate_series(CAST(? AS DATE), CAST(? AS DATE), "
         f"INTERVAL 1 DAY)) AS DATE) AS day) d SEMI JOIN {ident(table)} t ON t.{ident(column)} = d.day"
@@ -148,10 +148,15 @@ def days_with_rows(
 
 
 def _rule_status(
-    con: duckdb.DuckDBPyConnection, rules: tuple[AlertRule, ...], start: date, end: date
+    con: duckdb.DuckDBPyConnection,
+    rules: tuple[AlertRule, ...],
+    start: date,
+    end: date,
+    catalog: dict[str, set[str]],
 ) -> list[tuple]:
     """(rule, day, for_days, has_data) for each rule and day: does the day's data behind the rule exist?
-    (One query per table and column, however many rules share it.)"""
+    (One query per table and column, however many rules share it; none when the table or column does not
+    exist.)"""
     days = [date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
     found: dict[tuple[str, str], set[date]] = {}
     out = []
@@ -159,12 +164,15 @@ def _rule_status(
         column = rule.date_column if rule.presence_table == rule.source else "usage_date"
         key = (rule.presence_table, column)
         if key not in found:
-            found[key] = days_with_rows(con, rule.presence_table, column, start, end)
+            exists = column in catalog.get(rule.presence_table, set())
+            found[key] = days_with_rows(con, rule.presence_table, column, start, end) if exists else set()
         out.extend((rule.name, day, rule.for_days, day in found[key]) for day in days)
     return out
 
 
-def stage_candidates(con: duckdb.DuckDBPyConnection, start: date, end: date, alerting: Alerting) -> int:
+def stage_candidates(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, alerting: Alerting, catalog: dict[str, set[str]]
+) -> int:
     """TEMP table of every rule's matching rows on each day of the window (rules over absent tables match
     nothing): one query per rule for all the days."""
     con.execute(
@@ -173,7 +181,7 @@ def stage_candidates(con: duckdb.DuckDBPyConnection, start: date, end: date, ale
         "evidence_query VARCHAR, asset VARCHAR)"
     )
     for rule in alerting.rules:
-        columns = table_columns(con, rule.source)
+        columns = catalog.get(rule.source, set())
         if not columns:
             continue
         q = candidate_query(rule, start, end, columns)
@@ -188,8 +196,9 @@ def evaluate_window(
     ``start`` to ``end``, from the rules and the stored state of the day before ``start``, each day
     following from the previous one; return the number of alerts per state and day."""
     ensure_table(con)
-    stage_candidates(con, start, end, alerting)
-    rows = _rule_status(con, alerting.rules, start, end)
+    catalog = catalog_columns(con)
+    stage_candidates(con, start, end, alerting, catalog)
+    rows = _rule_status(con, alerting.rules, start, end, catalog)
     columns = list(zip(*rows, strict=True)) or [[]] * 4
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {RULE_STATUS} AS SELECT unnest(CAST($r AS VARCHAR[])) AS rule, "
