@@ -18,8 +18,9 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
-from synthetic import generate
+from synthetic import access_logs, cloudfront_output, generate
 
 # With the CloudFront logs (issue 20): access-logs, inventory and users.sqlite are unchanged; cloudwatch
 # gains the AWS/CloudFront series, cur the AmazonCloudFront line items (its S3 rows and credit unchanged),
@@ -73,7 +74,13 @@ def content_digests(root: Path) -> dict[str, str]:
     return {name: h.hexdigest()[:16] for name, h in out.items()}
 
 
-def test_a_small_generation_keeps_its_content(tmp_path):
+@pytest.mark.parametrize("batch_rows", [None, 97], ids=["default batches", "97-row batches"])
+def test_a_small_generation_keeps_its_content(tmp_path, monkeypatch, batch_rows):
+    """With 97-row batches, the log lines are formatted by DuckDB from many Arrow batches on both threads
+    (the small generation's days fit in one default batch): the lines must come out in the same order."""
+    if batch_rows:
+        monkeypatch.setattr(access_logs, "FORMAT_BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(cloudfront_output, "FORMAT_BATCH_ROWS", batch_rows)
     summary = generate(tmp_path, date(2026, 3, 1), 10, 60, seed=11, inventory_rows_per_file=3_000)
     counts = {
         "files": sum(1 for p in tmp_path.rglob("*") if p.is_file()),
