@@ -4,11 +4,17 @@
 # and the Spark engine (pyspark; its tests run a local Spark session, which needs Java 17).
 set -eu
 cd "$(dirname "$0")/.."
+# The environment is made without pip (ensurepip took ~3 s of a fresh clone's demo): uv installs everything, and
+# python3's own pip puts uv in (pip >= 22.3 installs into another interpreter with --python). Where python3 has
+# no such pip, the environment gets its own pip first, as `python3 -m venv` would have given it.
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+    python3 -m venv --without-pip .venv
 fi
 if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+    if ! python3 -m pip --python .venv/bin/python install --quiet --disable-pip-version-check uv 2>/dev/null; then
+        .venv/bin/python -m ensurepip --upgrade >/dev/null
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check uv
+    fi
 fi
 extra=""
 if [ "${1:-}" = "--dev" ]; then
