@@ -102,12 +102,17 @@ _USING = threading.Lock()
 
 
 def helper_count(charts: int, cpus: int | None = None) -> int:
-    """How many helpers a batch of ``charts`` is worth: one per core besides this process's, none for a
-    few charts or on one core."""
+    """How many helpers a batch of ``charts`` is worth: one per core besides this process's, none on one
+    core. A batch of fewer than ``MIN_CHARTS`` starts none but uses those already running: a range run's
+    first report starts them, and the other reports' few charts a run (a week's run of the demo: 7 weekly
+    and 7 monthly charts) then cost no start."""
     cpus = cpus if cpus is not None else usable_cpus()
-    if charts < MIN_CHARTS or not sys.executable:
+    if charts < 2 or not sys.executable:
         return 0
-    return max(0, min(cpus - 1, MAX_HELPERS))
+    wanted = max(0, min(cpus - 1, MAX_HELPERS))
+    if charts < MIN_CHARTS:
+        return min(wanted, sum(1 for h in _HELPERS if h.alive()))
+    return wanted
 
 
 def _helpers(count: int) -> list[ChartHelper]:

@@ -80,8 +80,23 @@ def test_a_helper_answers_a_chart_it_cannot_draw_with_the_error_and_draws_the_ne
         helper.close()
 
 
-def test_how_many_helpers():
+class _Running:
+    def __init__(self, alive: bool) -> None:
+        self._alive = alive
+
+    def alive(self) -> bool:
+        return self._alive
+
+
+def test_how_many_helpers(monkeypatch):
+    monkeypatch.setattr(chart_helpers, "_HELPERS", [])
     assert helper_count(chart_helpers.MIN_CHARTS - 1, cpus=8) == 0  # a daily run's 4 charts: drawn here
+    # helpers already running (a range's first report started them) also draw a few charts; a dead one not
+    monkeypatch.setattr(chart_helpers, "_HELPERS", [_Running(True), _Running(False), _Running(True)])
+    assert helper_count(7, cpus=2) == 1
+    assert helper_count(7, cpus=8) == 2
+    assert helper_count(1, cpus=8) == 0  # one chart: nothing to share
+    monkeypatch.setattr(chart_helpers, "_HELPERS", [])
     assert helper_count(140, cpus=1) == 0
     assert helper_count(140, cpus=2) == 1  # this process draws too
     assert helper_count(360, cpus=16) == chart_helpers.MAX_HELPERS
