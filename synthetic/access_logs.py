@@ -230,12 +230,17 @@ def finalize_requests(
 FORMAT_BATCH_ROWS = 8192
 
 
+def in_batches(table: pa.Table) -> pa.Table:
+    """``table`` as Arrow batches of ``FORMAT_BATCH_ROWS`` rows: DuckDB scans a registered Arrow table a
+    batch per thread, so a table built as one batch is read, and its lines formatted, on one thread."""
+    return pa.Table.from_batches(table.to_batches(max_chunksize=FORMAT_BATCH_ROWS))
+
+
 def format_lines(con: duckdb.DuckDBPyConnection, columns: pa.Table) -> pa.ChunkedArray:
     """One log line (ending in a newline) per row of ``columns`` (``RequestLog.line_columns``), in
-    order (DuckDB keeps the scan's order without ORDER BY: preserve_insertion_order is on). The rows go in
-    as batches of ``FORMAT_BATCH_ROWS``: DuckDB scans an Arrow table a batch per thread, and a day's
-    columns are built as one batch, which one thread formatted alone."""
-    con.register("log_chunk", pa.Table.from_batches(columns.to_batches(max_chunksize=FORMAT_BATCH_ROWS)))
+    order (DuckDB keeps the scan's order without ORDER BY: preserve_insertion_order is on), on every
+    thread (``in_batches``: a day's columns are built as one batch)."""
+    con.register("log_chunk", in_batches(columns))
     try:
         params = {"owner": BUCKET_OWNER, "host": HOST, "region": REGION, "html": _HTML_DAMAGE}
         return con.sql(_LINE_SQL, params=params).to_arrow_table().column("line")

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from isal import igzip
 
 from synthetic import prices
-from synthetic.access_logs import FORMAT_BATCH_ROWS
+from synthetic.access_logs import in_batches
 from synthetic.cloudfront import DISTRIBUTIONS, EDGE_CODES, EDGE_REGIONS, RESULTS, CdnRequests
 from synthetic.layout import ACCOUNT_ID, det_hex, epoch
 
@@ -110,8 +110,7 @@ _V2_VALUES = (
 def register(con: duckdb.DuckDBPyConnection, cdn: CdnRequests, keys: pa.Array, seed: int) -> None:
     """Make the view ``cdn_fields`` (every request with its fields as text) over the simulated columns,
     registered as ``cdn_requests`` until :func:`unregister`."""
-    table = cdn.table.append_column("key", keys)
-    con.register("cdn_requests", pa.Table.from_batches(table.to_batches(max_chunksize=FORMAT_BATCH_ROWS)))
+    con.register("cdn_requests", in_batches(cdn.table.append_column("key", keys)))
     late_to = (epoch(cdn.late_file_day or date(1970, 1, 1)) + 86_400) * 1000
     values = {
         "dists": [d[0] for d in DISTRIBUTIONS], "hosts": [d[1] for d in DISTRIBUTIONS],

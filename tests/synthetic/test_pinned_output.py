@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from synthetic import access_logs, cloudfront_output, generate
+from synthetic import access_logs, generate
 
 # With the CloudFront logs (issue 20): access-logs, inventory and users.sqlite are unchanged; cloudwatch
 # gains the AWS/CloudFront series, cur the AmazonCloudFront line items (its S3 rows and credit unchanged),
@@ -79,8 +79,7 @@ def test_a_small_generation_keeps_its_content(tmp_path, monkeypatch, batch_rows)
     """With 97-row batches, the log lines are formatted by DuckDB from many Arrow batches on both threads
     (the small generation's days fit in one default batch): the lines must come out in the same order."""
     if batch_rows:
-        monkeypatch.setattr(access_logs, "FORMAT_BATCH_ROWS", batch_rows)
-        monkeypatch.setattr(cloudfront_output, "FORMAT_BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(access_logs, "FORMAT_BATCH_ROWS", batch_rows)  # CloudFront's formatting too
     summary = generate(tmp_path, date(2026, 3, 1), 10, 60, seed=11, inventory_rows_per_file=3_000)
     counts = {
         "files": sum(1 for p in tmp_path.rglob("*") if p.is_file()),
