@@ -65,18 +65,25 @@ SELECT usage_date, user_id, 'rapid_upload', $severity, bytes, $threshold, '{acce
 FROM evidence
 """
 
+# The evidence lists are built only for the days and users over the threshold: built for every user with
+# an upload and then filtered, they were most of the statement (the daily bench's day, 4.9 M requests:
+# 1.06-1.19 -> 0.43-0.44 s; the demo month's 6 flags identical).
 DAILY_UPLOAD_SQL = """
 INSERT INTO {out}
-WITH puts AS (
+WITH puts AS NOT MATERIALIZED (
     SELECT * FROM ({requests})
     WHERE list_contains($operations, operation) AND http_status < 300 AND request_time >= $start::TIMESTAMP
+),
+flagged AS (
+    SELECT usage_date, user_id FROM puts GROUP BY usage_date, user_id HAVING sum(object_size) > $threshold
 )
 SELECT usage_date, user_id, 'daily_upload_volume', $severity, sum(object_size), $threshold, '{access_log}',
        json_object('bytes', sum(object_size), 'objects', count(*),
                    'first_upload', min(request_time), 'last_upload', max(request_time),
                    'top_request_ids', list(request_id ORDER BY object_size DESC, request_id)[1:20],
                    'top_keys', list(key ORDER BY object_size DESC, request_id)[1:10])::VARCHAR
-FROM puts GROUP BY usage_date, user_id HAVING sum(object_size) > $threshold
+FROM puts p SEMI JOIN flagged f ON f.usage_date = p.usage_date AND f.user_id = p.user_id
+GROUP BY usage_date, user_id
 """
 
 SHARING_SQL = """

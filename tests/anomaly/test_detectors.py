@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import pytest
 
-from bucketlens.anomaly.abuse import stage_abuse_flags
+from bucketlens.anomaly.abuse import stage_abuse_flags, stage_abuse_flags_window
 from bucketlens.anomaly.rules import load_rules
 from bucketlens.anomaly.scores import stage_user_anomaly_scores
 from bucketlens.anomaly.service import stage_service_anomalies
@@ -105,6 +105,31 @@ def test_rapid_upload_uses_a_sliding_hour_across_midnight(con, rules):
     assert json.loads(evidence)["objects"] == 10
     # only the 4 uploads after midnight count towards the day's volume; slow's 10 do
     assert [(u, v) for u, v, *_ in _flags(con, "daily_upload_volume")] == [("slow", 10 * size)]
+
+
+def test_daily_upload_volume_evidence_holds_only_the_flagged_days_uploads(con, rules):
+    """Over a two-day window a user over the limit on the second day only is flagged on that day, with
+    that day's uploads as evidence (not the first day's, nor a failed upload, nor another user's)."""
+    size = 26 * GIB  # 4 a day is 104 GiB, over the 100 GiB limit; 3 is not
+    day1 = T0 - timedelta(days=1)
+    rows = [("big", day1 + timedelta(hours=i), f"D1-{i}", "REST.PUT.OBJECT", f"users/big/a{i}.mov", 200,
+             "1.2.3.4", "app", size) for i in range(3)]  # fmt: skip
+    rows += [("big", T0 + timedelta(hours=i), f"D2-{i}", "REST.PUT.OBJECT", f"users/big/b{i}.mov", 200,
+              "1.2.3.4", "app", size + i) for i in range(4)]  # fmt: skip
+    rows += [("big", T0 + timedelta(hours=5), "D2-failed", "REST.PUT.OBJECT", "users/big/c.mov", 500,
+              "1.2.3.4", "app", size)]  # fmt: skip
+    rows += [("small", T0 + timedelta(hours=i), f"S-{i}", "REST.PUT.PART", f"users/small/p{i}", 200,
+              "1.2.3.5", "app", size) for i in range(3)]  # fmt: skip
+    _requests(con, rows)
+    stage_abuse_flags_window(con, DAY - timedelta(days=1), DAY, rules)
+    flags = con.execute(
+        "SELECT usage_date, user_id, value, evidence FROM stage_abuse_flags WHERE pattern = 'daily_upload_volume'"
+    ).fetchall()
+    assert [(d, u, v) for d, u, v, _ in flags] == [(DAY, "big", 4 * size + 6)]
+    ev = json.loads(flags[0][3])
+    assert (ev["bytes"], ev["objects"]) == (4 * size + 6, 4)
+    assert ev["top_request_ids"] == ["D2-3", "D2-2", "D2-1", "D2-0"]
+    assert ev["top_keys"] == ["users/big/b3.mov", "users/big/b2.mov", "users/big/b1.mov", "users/big/b0.mov"]
 
 
 def test_sharing_abuse_counts_distinct_ips_of_successful_requests(con, rules):
