@@ -36,6 +36,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from benchmarks.bill import CLASS_USAGE_SQL, day_line_items
+from benchmarks.clock import clock
 from benchmarks.compared import COST_KEY, STORAGE_VALUES
 from bucketlens.duckdb_options import set_option
 from bucketlens.formats.cur import COLUMNS as CUR_COLUMNS
@@ -221,14 +222,13 @@ def run_bucketlens(home: Path, source: Path, day: date) -> dict[str, object]:
     steps: dict[str, float] = {}
     checks: dict[str, bool] = {}
     with bucketlens_environment(home, source):
-        started = time.perf_counter()
-        for asset in (user_daily_storage, user_daily_cost):
-            step_started = time.perf_counter()
-            checks.update(_materialize([asset], day))
-            steps[f"{asset.key.to_user_string()}_seconds"] = round(time.perf_counter() - step_started, 3)
-        seconds = time.perf_counter() - started
+        with clock() as took:
+            for asset in (user_daily_storage, user_daily_cost):
+                with clock() as step:
+                    checks.update(_materialize([asset], day))
+                steps.update(step.report(f"{asset.key.to_user_string()}_"))
         limits = duckdb_limits()
-    return {"seconds": round(seconds, 3), **steps, "checks": checks, **limits}
+    return {**took.report(), **steps, "checks": checks, **limits}
 
 
 def duckdb_limits() -> dict[str, str]:

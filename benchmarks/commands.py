@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+from benchmarks.clock import cores
+
 BENCH_DAY = date(2026, 10, 1)
 
 
@@ -310,7 +312,13 @@ def run_suite(
     """``bucketlens bench [suite]``: every inventory size and log size, one table and one JSON."""
     from benchmarks.suite import machine_load, measure_access_log, measure_inventory, suite_table
 
-    results: dict = {"load_before": machine_load(), "inventory": [], "access_log": [], "failed": []}
+    results: dict = {
+        "load_before": machine_load(),
+        "cores": cores(),
+        "inventory": [],
+        "access_log": [],
+        "failed": [],
+    }
     with scratch_dir("bucketlens-bench-", workdir) as tmp:
         for objects in sizes:
             where = Path(tmp) / f"inventory-{objects}"
@@ -376,6 +384,8 @@ def run_daily(
     results["target_seconds"] = DAILY_SECONDS_TARGET
     results["target_met"] = measured["success"] and measured["seconds"] <= DAILY_SECONDS_TARGET
     results["with_parse_seconds"] = round(parse["seconds"] + measured["seconds"], 2)
+    results["with_parse_cpu_seconds"] = round(parse["cpu_seconds"] + measured["cpu_seconds"], 2)
+    results["cores"] = cores()
     results["load_after"] = machine_load()
     print("\n" + daily_table(results))
     if keep:

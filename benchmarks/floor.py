@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import duckdb
+
+from benchmarks.clock import clock
 
 
 def scan_floor(parquet: str, columns: list[str]) -> dict:
@@ -22,14 +23,13 @@ def scan_floor(parquet: str, columns: list[str]) -> dict:
         con.execute("SET enable_progress_bar = false")
         quoted = [f'"{c}"' for c in columns]
         counts = ", ".join(f"sum(hash({c}))" for c in quoted)
-        started = time.perf_counter()
-        row = con.execute(
-            f"SELECT count(*), {counts} FROM read_parquet($path)", {"path": parquet}
-        ).fetchall()[0]
-        seconds = time.perf_counter() - started
+        with clock() as took:
+            row = con.execute(
+                f"SELECT count(*), {counts} FROM read_parquet($path)", {"path": parquet}
+            ).fetchall()[0]
     finally:
         con.close()
-    return {"seconds": round(seconds, 3), "rows": int(row[0]), "columns": columns}
+    return {**took.report(), "rows": int(row[0]), "columns": columns}
 
 
 if __name__ == "__main__":

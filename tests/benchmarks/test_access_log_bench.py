@@ -26,6 +26,7 @@ def test_generated_logs_parse_the_same_in_bucketlens_and_pandas(tmp_path):
     theirs = run_pandas(tmp_path / "src", DAY)
     floor = run_floor(tmp_path / "src")
     assert floor["lines"] == ours["lines"] == theirs["lines"] == logs.lines
+    assert ours["cpu_seconds"] > 0 and floor["cpu_seconds"] > 0
     assert ours["quarantined"] == logs.malformed
     # a repeat of a record of a neighbouring day is not one of the day's duplicates (~2 % of 30)
     assert repeats - 3 <= ours["duplicates"] <= repeats
@@ -57,4 +58,12 @@ def test_suite_table_prints_lines_per_second_ratios_and_the_target():
     assert (
         note
         == "  note: access-log 1,005,000 lines: 804,000 lines/s, target >= 1,000,000 lines/s missed; peak RSS 760 MiB"
+    )
+    # with the CPU time and the cores: what this much work a line allows at best
+    case["bucketlens"]["cpu_seconds"] = 2.01
+    lines = suite_table(
+        {"load_before": "0.5", "load_after": "0.7", "cores": 2, "inventory": [], "access_log": [case]}
+    )
+    assert lines.splitlines()[4].endswith(
+        "; 2.0 CPU s, 2.00 µs a line: on 2 cores at most 1,000,000 lines/s for this work"
     )

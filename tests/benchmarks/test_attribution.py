@@ -126,6 +126,7 @@ def test_bench_attribution_command_small(tmp_path, capsys):
         "matches_the_chosen_export": True,
     }  # fmt: skip
     assert r["bucketlens"]["duckdb_threads"] and r["bucketlens"]["duckdb_memory_limit"]
+    assert 0 < r["bucketlens"]["user_daily_storage_cpu_seconds"] <= r["bucketlens"]["cpu_seconds"]
     assert r["time_ratio"] == round(r["bucketlens"]["seconds"] / r["pandas"]["seconds"], 4)
     assert r["targets"] == {"time_ratio": 0.15, "peak_rss_mib": 1024}
     assert r["time_target_met"] == (r["time_ratio"] <= 0.15)

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
+from benchmarks.clock import cores
 from benchmarks.daily import daily_table, run_day
 from benchmarks.daily_data import days_ending, deliver_held_logs, generate_daily_source
 
@@ -58,6 +59,8 @@ def test_the_daily_job_turns_them_into_a_reconciled_normal_day(source, tmp_path,
     parsed = parse["figures"]["access_log_objects"]
     assert (parsed["log_objects_parsed_now"], parsed["lines_parsed_now"]) == (96, source.log_lines)
     assert day["figures"]["access_log_objects"]["lines_parsed_now"] == 0
+    # a run's CPU is its process's, every thread's: some of it, and no more than its cores could give
+    assert all(0 < r["cpu_seconds"] <= r["seconds"] * cores() + 0.1 for r in (warm, parse, day))
     # the measured day has yesterday's state, so every check holds (CloudWatch agrees with the logs); the
     # one warning is a true finding: the population's deleted users still own objects (orphaned data)
     assert day["failed_checks"] == ["storage_leaks:no_orphaned_data"]
@@ -80,14 +83,15 @@ def test_the_daily_job_turns_them_into_a_reconciled_normal_day(source, tmp_path,
 
 
 def test_the_table_says_by_how_much_the_target_was_missed():
-    day = {"day": "2026-10-02", "role": "measured", "success": True, "seconds": 90.0, "process_seconds": 97.5,
+    day = {"day": "2026-10-02", "role": "measured", "success": True, "seconds": 90.0, "cpu_seconds": 150.0,
+           "process_seconds": 97.5,
            "peak_rss_mib": 1500.0, "steps": {"inventory_objects": 40.0, "access_log_requests": 30.0},
            "failed_checks": [], "errors": [],
            "figures": {"inventory_objects": {"rows": 10}, "access_log_requests": {"rows": 5},
                        "user_daily_cost": {"allocated_usd": 1.5, "users_with_cost": 2}}}  # fmt: skip
     results = {
         "load_before": "0.1", "load_after": "0.2", "generate_seconds": 12.0, "days": [day], "target_met": False,
-        "with_parse_seconds": 120.0,
+        "with_parse_seconds": 120.0, "with_parse_cpu_seconds": 201.0, "cores": 2,
         "source": {"objects": 10, "owners": 2, "users": 3, "requests": 5, "log_lines": 6, "log_objects": 1},
     }  # fmt: skip
     lines = daily_table(results).splitlines()
@@ -95,7 +99,10 @@ def test_the_table_says_by_how_much_the_target_was_missed():
         "target: the daily run <= 60 s -> 90.0 s, MISSED by 1.50x (with the day's hourly parses in the same run: 120.0 s)"
         in lines
     )
-    assert any(
-        line.startswith("2026-10-02 measured") and "$1.50 split over 2 users" in line for line in lines
+    assert (
+        "CPU: the measured run 150.0 s, with the hourly parses 201.0 s; on 2 cores at least 75.0 s and 100.5 s "
+        "of wall time" in lines
     )
+    (row,) = [line for line in lines if line.startswith("2026-10-02 measured")]
+    assert row.split()[2:6] == ["90.0", "150.0", "97.5", "1,500"] and "$1.50 split over 2 users" in row
     assert any("inventory_objects" in line and "40.0" in line for line in lines)
