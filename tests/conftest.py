@@ -22,20 +22,36 @@ from tests.faults.table import (  # noqa: F401 (fixture)
 pytest_plugins = ["tests.postgres"]  # a real PostgreSQL server: postgres_url, alert_db_url
 
 
-# The test files that take longest (seconds summed over their tests, `pytest --durations=0` on 2 cores,
-# 2026-12-06), run first. scripts/test.sh gives each xdist worker whole files in collection order
-# (--no-loadscope-reorder); a long file started last would leave the other core idle for its whole run.
+# The test files that take longest (seconds summed over their tests from the JUnit report of
+# `pytest -n 2 --dist loadfile --no-loadscope-reorder --junitxml=F`, 2026-12-07), run first, longest first.
+# scripts/test.sh gives each xdist worker whole files in collection order (--no-loadscope-reorder); a long
+# file started last would leave the other core idle for its whole run. Every file of ~14 s or more is here.
 LONGEST_FILES_FIRST = (
-    "tests/faults/test_action_faults.py",  # 92 s
-    "tests/engines/test_spark_demo.py",  # 46 s
-    "tests/pipelines/test_cli.py",  # 45 s
-    "tests/engines/test_spark.py",  # 45 s
-    "tests/faults/test_alert_faults.py",  # 42 s
+    "tests/engines/test_spark_demo.py",  # 72 s
+    "tests/faults/test_action_faults.py",  # 69 s
+    "tests/pipelines/test_cli.py",  # 51 s
+    "tests/faults/test_alert_faults.py",  # 49 s
+    "tests/assets/test_window_equality.py",  # 46 s
+    "tests/engines/test_spark.py",  # 44 s
+    "tests/anomaly/test_quality.py",  # 37 s
+    "tests/reports/test_windows.py",  # 36 s
+    "tests/faults/test_raw_faults.py",  # 34 s
     "tests/pipelines/test_daemon_runs.py",  # 33 s
-    "tests/assets/test_window_equality.py",  # 33 s
-    "tests/reports/test_windows.py",  # 29 s
-    "tests/faults/test_raw_faults.py",  # 28 s
-    "tests/assets/test_raw_assets.py",  # 28 s
+    "tests/assets/test_raw_assets.py",  # 33 s
+    "tests/reports/test_chart_helpers.py",  # 31 s
+    "tests/assets/test_raw_window_equality.py",  # 30 s
+    "tests/assets/test_window_runs.py",  # 27 s
+    "tests/pipelines/test_ui_graphql.py",  # 24 s
+    "tests/benchmarks/test_daily_bench.py",  # 23 s
+    "tests/assets/test_usage_cost.py",  # 23 s
+    "tests/pipelines/test_cli_alerts.py",  # 19 s
+    "tests/reports/test_cdn_sections.py",  # 18 s
+    "tests/benchmarks/test_attribution.py",  # 17 s
+    "tests/savings/test_savings_assets.py",  # 17 s
+    "tests/reports/test_cost_reports.py",  # 15 s
+    "tests/assets/test_access_log_incremental.py",  # 15 s
+    "tests/pipelines/test_automation.py",  # 15 s
+    "tests/alerts/test_alert_state.py",  # 14 s
 )
 
 
