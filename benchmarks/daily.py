@@ -96,7 +96,7 @@ def daily_table(r: dict) -> str:
         f"{'run':<28}{'run s':>8}{'CPU s':>8}{'process s':>11}{'peak RSS MiB':>14}  result",
     ]
     for d in r["days"]:
-        rows.append(f"{d['day'] + ' ' + d['role']:<28}{d['seconds']:>8.1f}{d.get('cpu_seconds', 0):>8.1f}"
+        rows.append(f"{d['day'] + ' ' + d['role']:<28}{d['seconds']:>8.1f}{d['cpu_seconds']:>8.1f}"
                     f"{d['process_seconds']:>11.1f}{d['peak_rss_mib']:>14,.0f}  {_result(d)}")  # fmt: skip
     measured = r["days"][-1]
     verdict = "met" if r["target_met"] else f"MISSED by {measured['seconds'] / DAILY_SECONDS_TARGET:.2f}x"
@@ -104,7 +104,7 @@ def daily_table(r: dict) -> str:
         "",
         f"target: the daily run <= {DAILY_SECONDS_TARGET} s -> {measured['seconds']:.1f} s, {verdict} "
         f"(with the day's hourly parses in the same run: {r['with_parse_seconds']:.1f} s)",
-        *_cpu_lines(r),
+        _cpu_line(r),
         "steps of the measured daily run (s):",
     ]
     steps = list(measured["steps"].items())
@@ -116,16 +116,14 @@ def daily_table(r: dict) -> str:
     return "\n".join(rows)
 
 
-def _cpu_lines(r: dict) -> list[str]:
+def _cpu_line(r: dict) -> str:
     """What the measured day's work needs of the cores: its CPU seconds divided by the cores is the least
     wall time any schedule of that work could take here, whatever the target says."""
-    if "cores" not in r or "with_parse_cpu_seconds" not in r:
-        return []  # results of a bench from before CPU time was recorded
     cores, measured, both = r["cores"], r["days"][-1]["cpu_seconds"], r["with_parse_cpu_seconds"]
-    return [
+    return (
         f"CPU: the measured run {measured:.1f} s, with the hourly parses {both:.1f} s; on {cores} cores at "
         f"least {measured / cores:.1f} s and {both / cores:.1f} s of wall time"
-    ]
+    )
 
 
 def _result(d: dict) -> str:

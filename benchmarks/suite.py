@@ -145,12 +145,8 @@ def suite_table(results: dict) -> str:
                       pandas, (f["seconds"], r["floor_ratio"]), r["agree"])
         )  # fmt: skip
     rows += [_load_note(r) for r in results["inventory"] if "load_seconds" in r]
-    rows += [
-        _storage_cpu_note(r)
-        for r in results["inventory"]
-        if "user_daily_storage_cpu_seconds" in r["bucketlens"]
-    ]
-    rows += [_parse_note(r, results.get("cores")) for r in results["access_log"]]
+    rows += [_storage_cpu_note(r) for r in results["inventory"]]
+    rows += [_parse_note(r, results["cores"]) for r in results["access_log"]]
     skipped = [
         r["pandas_skipped"] for r in results["inventory"] + results["access_log"] if r.get("pandas_skipped")
     ]
@@ -182,21 +178,17 @@ def _storage_cpu_note(r: dict) -> str:
     )
 
 
-def _parse_note(r: dict, cores: int | None = None) -> str:
+def _parse_note(r: dict, cores: int) -> str:
     """The parsing target against what the case measured, with the loads (the machine is shared); with
     the CPU time, the most lines a second that work allows on these cores."""
     b = r["bucketlens"]
     met = "met" if r["target_met"] else "missed"
-    note = (
+    return (
         f"  note: access-log {r['lines']:,} lines: {b['lines_per_second']:,} lines/s, "
-        f"target >= {r['target_lines_per_second']:,} lines/s {met}; peak RSS {b['peak_rss_mib']:,.0f} MiB"
+        f"target >= {r['target_lines_per_second']:,} lines/s {met}; peak RSS {b['peak_rss_mib']:,.0f} MiB; "
+        f"{b['cpu_seconds']:.1f} CPU s, {b['cpu_seconds'] / r['lines'] * 1e6:.2f} µs a line: "
+        f"on {cores} cores at most {r['lines'] * cores / b['cpu_seconds']:,.0f} lines/s for this work"
     )
-    if cores and b.get("cpu_seconds"):
-        note += (
-            f"; {b['cpu_seconds']:.1f} CPU s, {b['cpu_seconds'] / r['lines'] * 1e6:.2f} µs a line: "
-            f"on {cores} cores at most {r['lines'] * cores / b['cpu_seconds']:,.0f} lines/s for this work"
-        )
-    return note
 
 
 def _case_row(label: str, ours: tuple, pandas: tuple | None, floor: tuple, agree: bool | None) -> str:
